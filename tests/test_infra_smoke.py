@@ -1,0 +1,55 @@
+"""The test services themselves: database migrated, SMTP reachable, both Temporal servers up."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from email.message import EmailMessage
+
+import aiosmtplib
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from temporalio.testing import WorkflowEnvironment
+
+from core.migrate import current_revision, upgrade
+from models.tables import FrameworkRecord
+from notifications.sink import MailSink
+
+
+def test_database_is_migrated_and_keeps_decimals_exact(engine: Engine, db_url: str) -> None:
+    assert current_revision(engine) == "0001"
+    upgrade(db_url)  # idempotent
+    assert current_revision(engine) == "0001"
+    with Session(engine) as s:
+        rec = FrameworkRecord(
+            name="x",
+            year=2024,
+            unit_kind="commune",
+            spec={},
+            spec_hash="0" * 64,
+            max_total=Decimal("28.692"),
+        )
+        s.add(rec)
+        s.commit()
+        got = s.exec(select(FrameworkRecord)).one()
+        assert got.max_total == Decimal("28.692")
+        assert got.created_at.tzinfo is not None
+
+
+async def test_smtp_sink_receives(smtp: tuple[int, MailSink]) -> None:
+    port, sink = smtp
+    msg = EmailMessage()
+    msg["From"] = "a@example.test"
+    msg["To"] = "b@example.test"
+    msg["Subject"] = "Nhắc hạn gửi kết quả"
+    msg.set_content("Hạn: 17:00 ngày 25/11/2024")
+    await aiosmtplib.send(msg, hostname="127.0.0.1", port=port)
+    got = await sink.wait_for(1)
+    assert got[0]["Subject"] == "Nhắc hạn gửi kết quả"
+    assert sink.folder is not None and len(list(sink.folder.glob("*.eml"))) == 1
+
+
+async def test_temporal_servers_start(
+    temporal_dev: WorkflowEnvironment, temporal_ts: WorkflowEnvironment
+) -> None:
+    assert await temporal_dev.client.service_client.check_health()
+    assert temporal_ts.supports_time_skipping
