@@ -138,11 +138,11 @@ class Stack:
         ui = f"http://{host}:{s.temporal_ui_port}/"
         _wait("Temporal Web UI", lambda: _http_ok(ui), child)
 
-    def start_python(self, name: str, *args: str, ready: Callable[[], bool]) -> None:
-        """One of our own processes (`appraisal <name>`), waiting until ``ready``."""
+    def start_python(self, name: str, *args: str, ready: Callable[[Child], bool]) -> None:
+        """One of our own processes (`appraisal <name>`), waiting until ``ready(child)``."""
         argv = [sys.executable, "-m", "cli.main", name, *args]
         child = self._start(Child(name, argv, self.logs / f"{name}.log"))
-        _wait(name, ready, child)
+        _wait(name, lambda: ready(child), child)
 
     def watch(self) -> int:
         """Blocks until a child exits (an error: nothing restarts silently) or we are stopped."""
@@ -175,6 +175,33 @@ class Stack:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.proc.pid, signal.SIGKILL)
                 child.proc.wait()
+
+
+def worker_is_polling(settings: Settings, pid: int) -> bool:
+    """True once a worker with this pid polls our task queue (its default identity is pid@host)."""
+    import asyncio
+
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    from core.temporal import connect
+
+    async def check() -> bool:
+        client = await connect(settings)
+        resp = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=settings.temporal_namespace,
+                task_queue=TaskQueue(name=settings.temporal_task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
+        return any(p.identity.startswith(f"{pid}@") for p in resp.pollers)
+
+    try:
+        return asyncio.run(check())
+    except Exception:
+        return False
 
 
 def run_mailsink(settings: Settings) -> int:
@@ -217,11 +244,14 @@ def run_dev(settings: Settings, *, demo: bool) -> int:
         upgrade(settings.sqlalchemy_url)
         stack.start_temporal()
         stack.start_python(
-            "mailsink", ready=lambda: _port_taken(settings.smtp_host, settings.smtp_port)
+            "mailsink", ready=lambda _: _port_taken(settings.smtp_host, settings.smtp_port)
         )
-        stack.start_python("worker", ready=lambda: True)
+        stack.start_python(
+            "worker",
+            ready=lambda c: c.proc is not None and worker_is_polling(settings, c.proc.pid),
+        )
         api = f"http://{settings.api_host}:{settings.api_port}"
-        stack.start_python("api", ready=lambda: _http_ok(f"{api}/readyz"))
+        stack.start_python("api", ready=lambda _: _http_ok(f"{api}/readyz"))
         if demo:
             from cli.demo import load_demo
 
