@@ -1,0 +1,515 @@
+"""Evaluation of one leaf criterion: its rule applied to the entered facts, exactly, in Decimal.
+
+``evaluate`` validates the inputs against the node (a rate within 0–100, counts ≥ 0, a level
+that exists, …) and raises ``RuleInputError`` naming the criterion and the field; otherwise it
+returns the score, capped to [0, max] and rounded by the framework's places and rounding mode,
+with one Vietnamese sentence explaining it ("84/87 nhiệm vụ đúng hạn (96,55%) × 3 điểm =
+2,897 điểm"). Rates given as counts are used exactly (84/87, not a rounded 96,55%); only the
+final score is rounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from core.vn import vn_decimal
+from models.framework import (
+    Band,
+    BandsRule,
+    ChecklistRule,
+    CountedRule,
+    DeductionRule,
+    DerivedRule,
+    DerivedSource,
+    Framework,
+    LevelRateRule,
+    LevelsRule,
+    ManualRule,
+    Node,
+    NotApplicablePolicy,
+    Option,
+    ProportionalRule,
+    RoundingMode,
+    Rule,
+    SurveyRule,
+)
+from models.inputs import CriterionInput
+
+__all__ = [
+    "RuleInputError",
+    "RuleResult",
+    "evaluate",
+    "evaluate_criterion",
+    "input_fields",
+    "quantize",
+]
+
+_T = TypeVar("_T")
+
+HUNDRED = Decimal(100)
+ZERO = Decimal(0)
+
+_ROUNDING = {
+    RoundingMode.half_up: ROUND_HALF_UP,
+    RoundingMode.half_even: ROUND_HALF_EVEN,
+    RoundingMode.down: ROUND_DOWN,
+}
+
+
+class RuleInputError(ValueError):
+    """Inputs that do not fit a criterion's rule; ``code`` is the criterion, ``field`` the input."""
+
+    def __init__(self, code: str, field: str, reason: str) -> None:
+        super().__init__(code, field, reason)
+        self.code = code
+        self.field = field
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"criterion {self.code}, field '{self.field}': {self.reason}"
+
+    @property
+    def message_vi(self) -> str:
+        """The error for a Vietnamese reader: "Tiêu chí 2.3.4, trường 'level': …"."""
+        return f"Tiêu chí {self.code}, trường '{self.field}': {self.reason}"
+
+
+class RuleResult(BaseModel):
+    """The score of one leaf and the sentence that explains it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    score: Decimal
+    explanation: str
+    not_applicable: bool = False
+    counts_in_max: bool = True
+
+
+def quantize(value: Decimal, places: int, rounding: RoundingMode = RoundingMode.half_up) -> Decimal:
+    """Rounds ``value`` to ``places`` decimals with the framework's rounding mode."""
+    return value.quantize(Decimal(1).scaleb(-places), rounding=_ROUNDING[rounding])
+
+
+def _num(d: Decimal | int) -> str:
+    return vn_decimal(d)
+
+
+def _pct(rate: Decimal) -> str:
+    """96.551724… → "96,55" (two decimals at most, trailing zeros dropped)."""
+    return vn_decimal(quantize(rate, 2).normalize())
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    node: Node
+    places: int
+    rounding: RoundingMode
+
+    @property
+    def max(self) -> Decimal:
+        return self.node.max_points
+
+    def error(self, field: str, reason: str) -> RuleInputError:
+        return RuleInputError(self.node.code, field, reason)
+
+    def finish(self, raw: Decimal) -> Decimal:
+        """Caps to [0, max] and rounds; rounding never lifts a score above the max."""
+        capped = min(max(raw, ZERO), self.max)
+        final = quantize(capped, self.places, self.rounding)
+        if final > self.max:
+            final = quantize(self.max, self.places, RoundingMode.down)
+        return final
+
+    def amount(self, raw: Decimal) -> tuple[Decimal, str]:
+        """The final score and its text, saying so when the max cut it down."""
+        final = self.finish(raw)
+        shown = quantize(raw, self.places, self.rounding)
+        if shown > self.max:
+            text = f"{_num(shown)} điểm, vượt điểm tối đa nên được {_num(final)} điểm"
+        else:
+            text = f"{_num(final)} điểm"
+        return final, text
+
+    # --- input checks -------------------------------------------------------------------
+
+    def non_negative(self, field: str, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise self.error(field, f"không được là số âm (đã nhập {value})")
+
+    def required(self, field: str, value: _T | None, what: str) -> _T:
+        if value is None:
+            raise self.error(field, f"chưa nhập {what}")
+        return value
+
+    def option(self, options: Sequence[Option], key: str | None, field: str) -> Option:
+        if key is None:
+            if len(options) == 1:
+                return options[0]
+            raise self.error(field, "chưa chọn mức đạt được")
+        for opt in options:
+            if opt.key == key:
+                return opt
+        known = ", ".join(o.key for o in options)
+        raise self.error(field, f"không có mức ‘{key}’ (các mức: {known})")
+
+    def rate(self, inputs: CriterionInput, unit_label: str) -> tuple[Decimal, str]:
+        """The rate in percent, exact, and how it reads: "84/87 nhiệm vụ đúng hạn (96,55%)"."""
+        num, den = inputs.numerator, inputs.denominator
+        if num is not None or den is not None:
+            if inputs.rate is not None:
+                raise self.error("rate", "chỉ nhập tỷ lệ hoặc tử số/mẫu số, không nhập cả hai")
+            if num is None:
+                raise self.error("numerator", "đã nhập mẫu số nhưng chưa nhập tử số")
+            if den is None:
+                raise self.error("denominator", "đã nhập tử số nhưng chưa nhập mẫu số")
+            self.non_negative("numerator", num)
+            self.non_negative("denominator", den)
+            if den == 0:
+                raise self.error(
+                    "denominator",
+                    "mẫu số bằng 0; nếu không phát sinh nhiệm vụ hãy đánh dấu không phát sinh",
+                )
+            if num > den:
+                raise self.error("numerator", f"tử số {num} lớn hơn mẫu số {den}")
+            rate = Decimal(num) * HUNDRED / Decimal(den)
+            label = f" {unit_label}" if unit_label else ""
+            return rate, f"{num}/{den}{label} ({_pct(rate)}%)"
+        rate = self.required("rate", inputs.rate, "tỷ lệ (%)")
+        if not rate.is_finite():
+            raise self.error("rate", "tỷ lệ không hợp lệ")
+        if rate < 0 or rate > HUNDRED:
+            raise self.error("rate", f"tỷ lệ phải từ 0 đến 100% (đã nhập {_num(rate)})")
+        label = f" {unit_label}" if unit_label else ""
+        text = f"{_pct(rate)}%{label}" if unit_label else f"tỷ lệ {_pct(rate)}%"
+        return rate, text
+
+    def count(self, field: str, value: int | None, what: str) -> int:
+        n = self.required(field, value, what)
+        self.non_negative(field, n)
+        return n
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] if text[:1].isalpha() else text
+
+
+# --- bands ----------------------------------------------------------------------------------
+
+
+def _in_band(band: Band, value: Decimal) -> bool:
+    if band.min is not None and value < band.min:
+        return False
+    if band.max is not None:
+        return value <= band.max if band.max_inclusive else value < band.max
+    return True
+
+
+def _band_range(band: Band, suffix: str) -> str:
+    if band.label:
+        return band.label
+    lo = f"{_num(band.min)}{suffix}" if band.min is not None else None
+    hi = f"{_num(band.max)}{suffix}" if band.max is not None else None
+    if lo is not None and hi is not None:
+        return f"từ {lo} đến {hi}" if band.max_inclusive else f"từ {lo} đến dưới {hi}"
+    if lo is not None:
+        return f"từ {lo} trở lên"
+    if hi is not None:
+        return f"không quá {hi}" if band.max_inclusive else f"dưới {hi}"
+    return "mọi giá trị"
+
+
+def _match_band(
+    ctx: _Ctx, bands: Sequence[Band], value: Decimal, value_text: str, suffix: str
+) -> tuple[Decimal, str]:
+    # Where bands overlap (a written "từ 40% trở lên" next to "từ 50% trở lên", or a shared
+    # boundary such as "từ 01 đến 03 ngày" / "quá 03 ngày"), the unit earns the best of them.
+    matching = [b for b in bands if _in_band(b, value)]
+    if not matching:
+        return ctx.finish(ZERO), f"{value_text} không thuộc mức nào được quy định: 0 điểm"
+    best = max(matching, key=lambda b: b.points)
+    score, text = ctx.amount(best.points)
+    return score, f"{value_text} thuộc mức “{_band_range(best, suffix)}”: {text}"
+
+
+# --- the rules ------------------------------------------------------------------------------
+
+
+def _levels(ctx: _Ctx, rule: LevelsRule, inputs: CriterionInput) -> tuple[Decimal, str]:
+    opt = ctx.option(rule.options, inputs.level, "level")
+    score, text = ctx.amount(opt.points)
+    return score, f"Đạt mức “{opt.label}”: {text}"
+
+
+def _proportional(ctx: _Ctx, rule: ProportionalRule, inputs: CriterionInput) -> tuple[Decimal, str]:
+    rate, rate_text = ctx.rate(inputs, rule.unit_label)
+    if rate < rule.floor:
+        floor = _pct(rule.floor)
+        return ctx.finish(ZERO), f"{rate_text} dưới mức tối thiểu {floor}% nên được 0 điểm"
+    score, text = ctx.amount(rate * ctx.max / HUNDRED)
+    return score, f"{rate_text} × {_num(ctx.max)} điểm = {text}"
+
+
+def _bands(ctx: _Ctx, rule: BandsRule, inputs: CriterionInput) -> tuple[Decimal, str]:
+    if rule.measure == "rate":
+        rate, rate_text = ctx.rate(inputs, rule.unit_label)
+        return _match_band(ctx, rule.bands, rate, rate_text, "%")
+    n = ctx.count("count", inputs.count, "số lượng")
+    value_text = f"{n} {rule.unit_label}" if rule.unit_label else f"số lượng {n}"
+    return _match_band(ctx, rule.bands, Decimal(n), value_text, "")
+
+
+def _level_rate(ctx: _Ctx, rule: LevelRateRule, inputs: CriterionInput) -> tuple[Decimal, str]:
+    opt = ctx.option(rule.options, inputs.level, "level")
+    rate, rate_text = ctx.rate(inputs, rule.unit_label)
+    score, text = ctx.amount(opt.points * rate / HUNDRED)
+    sentence = f"{rate_text} × {_num(opt.points)} điểm = {text}"
+    if len(rule.options) > 1:
+        sentence = f"Mức “{opt.label}”, {sentence}"
+    return score, sentence
+
+
+def _deduction(ctx: _Ctx, rule: DeductionRule, inputs: CriterionInput) -> tuple[Decimal, str]:
+    failed = ctx.count("failed", inputs.failed, "số nội dung không đạt yêu cầu")
+    item = rule.item_label or "nội dung"
+    if failed == 0:
+        score, text = ctx.amount(ctx.max)
+        return score, f"Không có {item} nào không đạt yêu cầu: {text}"
+    deducted = rule.per_item * failed
+    head = f"{failed} {item} không đạt yêu cầu, trừ {failed} × {_num(rule.per_item)} điểm"
+    if deducted >= ctx.max:
+        return ctx.finish(ZERO), f"{head} = {_num(deducted)} điểm, không thấp hơn 0 nên được 0 điểm"
+    score, text = ctx.amount(ctx.max - deducted)
+    return score, f"{head}: {_num(ctx.max)} − {_num(deducted)} = {text}"
+
+
+def _checklist(ctx: _Ctx, rule: ChecklistRule, inputs: CriterionInput) -> tuple[Decimal, str]:
+    by_key = {o.key: o for o in rule.items}
+    seen: set[str] = set()
+    for key in inputs.checked:
+        if key not in by_key:
+            known = ", ".join(by_key)
+            raise ctx.error("checked", f"không có nội dung ‘{key}’ (các nội dung: {known})")
+        if key in seen:
+            raise ctx.error("checked", f"nội dung ‘{key}’ được đánh dấu hai lần")
+        seen.add(key)
+    if not seen:
+        return ctx.finish(ZERO), "Không đạt nội dung nào: 0 điểm"
+    chosen = [o for o in rule.items if o.key in seen]
+    score, text = ctx.amount(sum((o.points for o in chosen), ZERO))
+    labels = "; ".join(o.label for o in chosen)
+    return score, f"Đạt {len(chosen)}/{len(rule.items)} nội dung ({labels}): {text}"
+
+
+def _counted(ctx: _Ctx, rule: CountedRule, inputs: CriterionInput) -> tuple[Decimal, str]:
+    by_key = {o.key: o for o in rule.items}
+    for key, n in inputs.counts.items():
+        if key not in by_key:
+            known = ", ".join(by_key)
+            raise ctx.error("counts", f"không có loại ‘{key}’ (các loại: {known})")
+        if n < 0:
+            raise ctx.error("counts", f"số lượng loại ‘{key}’ không được là số âm (đã nhập {n})")
+    parts = [(o, inputs.counts.get(o.key, 0)) for o in rule.items]
+    parts = [(o, n) for o, n in parts if n > 0]
+    if not parts:
+        return ctx.finish(ZERO), "Không có nội dung nào được tính điểm: 0 điểm"
+    raw = sum((o.points * n for o, n in parts), ZERO)
+    cap = ctx.max if rule.cap is None else min(rule.cap, ctx.max)
+    terms = " + ".join(f"{n} × “{o.label}” ({_num(o.points)} điểm)" for o, n in parts)
+    if raw > cap:
+        score = ctx.finish(cap)
+        return score, f"{terms} = {_num(raw)} điểm, tối đa {_num(cap)} điểm: {_num(score)} điểm"
+    score, text = ctx.amount(raw)
+    return score, f"{terms} = {text}"
+
+
+def _survey(ctx: _Ctx, rule: SurveyRule, inputs: CriterionInput) -> tuple[Decimal, str]:
+    for answer, n in inputs.answers.items():
+        if not 1 <= answer <= rule.scale:
+            raise ctx.error("answers", f"phương án trả lời {answer} ngoài thang 1–{rule.scale}")
+        if n < 0:
+            raise ctx.error("answers", f"số người chọn phương án {answer} không được là số âm")
+    respondents = sum(inputs.answers.values())
+    if respondents == 0:
+        raise ctx.error("answers", "chưa có phiếu trả lời nào (B = 0)")
+    weighted = sum(answer * n for answer, n in inputs.answers.items())
+    mean = Decimal(weighted) / Decimal(respondents)
+    score, text = ctx.amount(mean * ctx.max / Decimal(rule.scale))
+    shown = quantize(mean, 3).normalize()
+    mean_text = f"{weighted}/{respondents} {'=' if shown == mean else '≈'} {_num(shown)}"
+    return score, (
+        f"{respondents} phiếu trả lời, điểm trung bình {mean_text} trên thang {rule.scale}, "
+        f"quy đổi × {_num(ctx.max)} điểm / {rule.scale} = {text}"
+    )
+
+
+def _manual(ctx: _Ctx, step: Decimal | None, inputs: CriterionInput) -> tuple[Decimal, str]:
+    score = ctx.required("score", inputs.score, "điểm")
+    if not score.is_finite():
+        raise ctx.error("score", "điểm không hợp lệ")
+    if score < 0 or score > ctx.max:
+        raise ctx.error("score", f"điểm phải từ 0 đến {_num(ctx.max)} (đã nhập {_num(score)})")
+    if step is not None and step > 0 and score != ctx.max and score % step != 0:
+        raise ctx.error("score", f"điểm phải là bội số của {_num(step)} (đã nhập {_num(score)})")
+    # A step is the grid of allowed scores; without one, the framework's places are.
+    if not (step and step > 0) and quantize(score, ctx.places, ctx.rounding) != score:
+        raise ctx.error(
+            "score", f"điểm có quá {ctx.places} chữ số thập phân (đã nhập {_num(score)})"
+        )
+    final, text = ctx.amount(score)
+    return final, f"Điểm chấm trực tiếp: {text}"
+
+
+def _signed_change(value: Decimal, up: str, same: str, down: str) -> str:
+    if value > 0:
+        return up.format(_num(value))
+    if value < 0:
+        return down.format(_num(-value))
+    return same
+
+
+def _derived(ctx: _Ctx, rule: DerivedRule, inputs: CriterionInput) -> tuple[Decimal, str]:
+    value = ctx.required("value", inputs.value, "giá trị do hệ thống cung cấp")
+    if not value.is_finite():
+        raise ctx.error("value", "giá trị không hợp lệ")
+    if rule.source is DerivedSource.submission_days_late:
+        # Early submission is on time: the rule only knows lateness.
+        value = max(value, ZERO)
+        what = "Gửi báo cáo đúng hạn" if value == 0 else f"Gửi báo cáo chậm {_num(value)} ngày"
+        unit = " ngày"
+    elif rule.source is DerivedSource.rank_change:
+        what = _signed_change(
+            value,
+            "Xếp hạng tăng {} bậc so với năm trước",
+            "Xếp hạng bằng năm trước",
+            "Xếp hạng giảm {} bậc so với năm trước",
+        )
+        unit = ""
+    elif rule.source is DerivedSource.score_change:
+        what = _signed_change(
+            value,
+            "Điểm số cao hơn năm trước {} điểm",
+            "Điểm số bằng năm trước",
+            "Điểm số thấp hơn năm trước {} điểm",
+        )
+        unit = ""
+    else:
+        what = "Theo quyết định của Hội đồng thẩm định"
+        unit = ""
+    if rule.bands:
+        score, text = _match_band(ctx, rule.bands, value, what, unit)
+        return score, text
+    score, text = ctx.amount(value)
+    return score, f"{what}: {text}"
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def _not_applicable(ctx: _Ctx) -> RuleResult:
+    node = ctx.node
+    if node.na_policy is NotApplicablePolicy.exclude:
+        return RuleResult(
+            score=ctx.finish(ZERO),
+            explanation="Không phát sinh nhiệm vụ: không chấm điểm, không tính vào điểm tối đa",
+            not_applicable=True,
+            counts_in_max=False,
+        )
+    if node.na_policy is NotApplicablePolicy.fixed_points:
+        if node.na_points is None:
+            raise ctx.error("na_points", "bộ tiêu chí chưa quy định số điểm khi không phát sinh")
+        score, text = ctx.amount(node.na_points)
+        return RuleResult(
+            score=score,
+            explanation=f"Không phát sinh, theo quy định của tiêu chí được {text}",
+            not_applicable=True,
+            counts_in_max=True,
+        )
+    raise ctx.error(
+        "not_applicable", "tiêu chí này luôn phải chấm điểm, không được đánh dấu không phát sinh"
+    )
+
+
+def _apply(ctx: _Ctx, rule: Rule | None, inputs: CriterionInput) -> tuple[Decimal, str]:
+    if rule is None:
+        # A criterion transcribed without a structured rule is scored by hand, without a step.
+        return _manual(ctx, None, inputs)
+    if isinstance(rule, LevelsRule):
+        return _levels(ctx, rule, inputs)
+    if isinstance(rule, ProportionalRule):
+        return _proportional(ctx, rule, inputs)
+    if isinstance(rule, BandsRule):
+        return _bands(ctx, rule, inputs)
+    if isinstance(rule, LevelRateRule):
+        return _level_rate(ctx, rule, inputs)
+    if isinstance(rule, DeductionRule):
+        return _deduction(ctx, rule, inputs)
+    if isinstance(rule, ChecklistRule):
+        return _checklist(ctx, rule, inputs)
+    if isinstance(rule, CountedRule):
+        return _counted(ctx, rule, inputs)
+    if isinstance(rule, SurveyRule):
+        return _survey(ctx, rule, inputs)
+    if isinstance(rule, ManualRule):
+        return _manual(ctx, rule.step, inputs)
+    return _derived(ctx, rule, inputs)
+
+
+def evaluate(
+    node: Node,
+    inputs: CriterionInput,
+    *,
+    decimal_places: int = 3,
+    rounding: RoundingMode = RoundingMode.half_up,
+) -> RuleResult:
+    """Scores one leaf from its inputs; RuleInputError when the inputs do not fit its rule."""
+    if node.children:
+        raise ValueError(f"criterion {node.code} has children: only leaves carry a rule")
+    ctx = _Ctx(node, decimal_places, rounding)
+    if inputs.not_applicable:
+        return _not_applicable(ctx)
+    score, text = _apply(ctx, node.rule, inputs)
+    return RuleResult(score=score, explanation=_sentence(text))
+
+
+def evaluate_criterion(framework: Framework, code: str, inputs: CriterionInput) -> RuleResult:
+    """Scores the leaf ``code`` of a framework with the framework's places and rounding."""
+    return evaluate(
+        framework.node(code),
+        inputs,
+        decimal_places=framework.decimal_places,
+        rounding=framework.rounding,
+    )
+
+
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "levels": ("level",),
+    "proportional": ("rate", "numerator", "denominator"),
+    "bands_rate": ("rate", "numerator", "denominator"),
+    "bands_count": ("count",),
+    "level_rate": ("level", "rate", "numerator", "denominator"),
+    "deduction": ("failed",),
+    "checklist": ("checked",),
+    "counted": ("counts",),
+    "survey": ("answers",),
+    "manual": ("score",),
+    "derived": ("value",),
+}
+
+
+def input_fields(node: Node) -> tuple[str, ...]:
+    """The ``CriterionInput`` fields a leaf's rule reads (plus ``not_applicable`` if allowed)."""
+    rule = node.rule
+    if rule is None:
+        fields = _FIELDS["manual"]
+    elif isinstance(rule, BandsRule):
+        fields = _FIELDS[f"bands_{rule.measure}"]
+    else:
+        fields = _FIELDS[rule.kind]
+    if node.na_policy is not NotApplicablePolicy.forbidden:
+        fields = ("not_applicable", *fields)
+    return fields
