@@ -1,0 +1,150 @@
+"""`appraisal sheet check FILE [--format tsv|csv|xlsx|yaml] [--json]`.
+
+Reads a scoring table (an annex, or a filled-in self-assessment report), builds the tree and
+computes the totals bottom-up from the leaves. Exit 0 when the table could be read (whatever its
+inconsistencies), 2 with a message on stderr when it could not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.vn import vn_decimal
+from frameworks.annex import AnnexError, check_size
+from frameworks.sheet_check import Inconsistency, SheetCheck, check_sheet
+
+__all__ = ["main", "register", "render_summary", "run_check"]
+
+_FORMAT_NAMES = {
+    "tsv": "TSV",
+    "csv": "CSV",
+    "xlsx": "XLSX",
+    "cells": "mỗi ô một dòng",
+    "yaml": "YAML",
+}
+_RULE_NAMES = {
+    "levels": "chọn mức",
+    "checklist": "danh sách mục",
+    "deduction": "trừ điểm",
+    "survey": "điều tra XHH",
+    "manual": "chấm tay",
+}
+
+
+def register(subparsers: Any) -> None:
+    """Adds `sheet check` to the main CLI (``subparsers`` from ``add_subparsers``)."""
+    sheet = subparsers.add_parser("sheet", help="kiểm tra bảng điểm (phụ lục, báo cáo tự chấm)")
+    sheet_sub = sheet.add_subparsers(dest="sheet_command", required=True)
+    check = sheet_sub.add_parser(
+        "check",
+        help="đọc bảng, dựng cây tiêu chí và cộng điểm từ dưới lên",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    check.add_argument("file", help="tệp TSV, CSV, XLSX hoặc YAML")
+    check.add_argument(
+        "--format",
+        choices=("tsv", "csv", "xlsx", "yaml"),
+        default=None,
+        help="định dạng tệp (mặc định: nhận ra từ nội dung)",
+    )
+    check.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+    check.set_defaults(func=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Handler of `sheet check`: prints the summary or the JSON; 0 read, 2 unreadable."""
+    path = Path(args.file)
+    try:
+        check_size(path.stat().st_size)  # before reading a byte of a huge file
+        data = path.read_bytes()
+        result = check_sheet(data, args.format)
+    except AnnexError as exc:
+        print(f"Không đọc được bảng {path}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"Không mở được tệp {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(render_summary(result, str(path)))
+    return 0
+
+
+def _n(value: Any) -> str:
+    return "—" if value is None else vn_decimal(value)
+
+
+def _describe(problem: Inconsistency) -> str:
+    stated, computed = _n(problem.stated), _n(problem.computed)
+    if problem.kind == "children_max_differs":
+        return f"{problem.code}: điểm tối đa ghi {stated}, tổng điểm tối đa các mục con {computed}"
+    if problem.kind == "stated_score_differs":
+        return f"{problem.code}: điểm ghi {stated}, tổng điểm các mục con {computed}"
+    if problem.kind == "score_exceeds_max":
+        return f"{problem.code}: điểm {stated} vượt điểm tối đa {computed}"
+    what = "điểm tối đa" if problem.code == "max_total" else "điểm tự chấm"
+    return f"dòng tổng ghi {what} {stated}, cộng từ các tiêu chí được {computed}"
+
+
+def render_summary(result: SheetCheck, source: str) -> str:
+    """A readable Vietnamese report of a check."""
+    leaves = [n for n in result.nodes if n.rule_kind] or result.nodes
+    lines = [f"Bảng: {source}"]
+    fmt = _FORMAT_NAMES.get(result.source_format, result.source_format)
+    header = f", dòng tiêu đề {result.header_line}" if result.header_line else ""
+    lines.append(f"Định dạng: {fmt}{header}")
+    lines.append(f"Số mục: {len(result.nodes)} ({len(leaves)} tiêu chí chấm điểm)")
+    stated_max = (
+        f" (dòng tổng ghi {_n(result.stated_max_total)})"
+        if result.stated_max_total is not None
+        else ""
+    )
+    lines.append(f"Tổng điểm tối đa: {_n(result.max_total)}{stated_max}")
+    scored = sum(1 for n in result.nodes if n.rule_kind and n.stated is not None)
+    stated_score = (
+        f", dòng tổng ghi {_n(result.stated_score_total)}"
+        if result.stated_score_total is not None
+        else ""
+    )
+    lines.append(
+        f"Tổng điểm tự chấm: {_n(result.score_total)} ({scored} tiêu chí có điểm{stated_score})"
+    )
+    kinds = Counter(n.rule_kind for n in result.nodes if n.rule_kind)
+    if kinds:
+        parts = ", ".join(f"{count} {_RULE_NAMES.get(k, k)}" for k, count in kinds.most_common())
+        lines.append(f"Cách chấm nhận ra: {parts}")
+    if result.inconsistencies:
+        lines.append(f"Không khớp ({len(result.inconsistencies)}):")
+        lines.extend(f"  - {_describe(p)}" for p in result.inconsistencies)
+    else:
+        lines.append("Không khớp: không có")
+    if result.warnings:
+        lines.append(f"Cảnh báo ({len(result.warnings)}):")
+        for w in result.warnings:
+            # Skip reports already name their lines ("Bỏ qua dòng 1–91 …").
+            named = w.line is None or w.message.startswith("Bỏ qua dòng")
+            where = "" if named else f"dòng {w.line}: "
+            lines.append(f"  - {where}{w.message}")
+    else:
+        lines.append("Cảnh báo: không có")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs `sheet …` on its own (tests, or before the main CLI exists)."""
+    parser = argparse.ArgumentParser(prog="appraisal")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
