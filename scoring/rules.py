@@ -202,7 +202,9 @@ def _sentence(text: str) -> str:
 
 
 def _in_band(band: Band, value: Decimal) -> bool:
-    if band.min is not None and value < band.min:
+    if band.min is not None and (
+        value < band.min or (value == band.min and not band.min_inclusive)
+    ):
         return False
     if band.max is not None:
         return value <= band.max if band.max_inclusive else value < band.max
@@ -215,9 +217,10 @@ def _band_range(band: Band, suffix: str) -> str:
     lo = f"{_num(band.min)}{suffix}" if band.min is not None else None
     hi = f"{_num(band.max)}{suffix}" if band.max is not None else None
     if lo is not None and hi is not None:
-        return f"từ {lo} đến {hi}" if band.max_inclusive else f"từ {lo} đến dưới {hi}"
+        start = "từ" if band.min_inclusive else "trên"
+        return f"{start} {lo} đến {hi}" if band.max_inclusive else f"{start} {lo} đến dưới {hi}"
     if lo is not None:
-        return f"từ {lo} trở lên"
+        return f"từ {lo} trở lên" if band.min_inclusive else f"trên {lo}"
     if hi is not None:
         return f"không quá {hi}" if band.max_inclusive else f"dưới {hi}"
     return "mọi giá trị"

@@ -921,3 +921,22 @@ def test_parse_vn_decimal(text: str, value: str) -> None:
 def test_parse_vn_decimal_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         parse_vn_decimal(text)
+
+
+def test_band_with_open_lower_end_trên_80() -> None:
+    """Quảng Điền 1.3: "Thực hiện trên 80% kế hoạch" = 2, "từ 70% đến 80%" = 1: 80% earns 1."""
+    node = Node(
+        code="1.3",
+        title="Mức độ hoàn thành kế hoạch",
+        max_points=Decimal(2),
+        rule=BandsRule(
+            bands=(
+                Band(min=Decimal(80), min_inclusive=False, points=Decimal(2)),
+                Band(min=Decimal(70), max=Decimal(80), max_inclusive=True, points=Decimal(1)),
+            )
+        ),
+    )
+    assert evaluate(node, CriterionInput(rate=Decimal(80))).score == Decimal(1)
+    top = evaluate(node, CriterionInput(rate=Decimal("80.5")))
+    assert top.score == Decimal(2)
+    assert "trên 80%" in top.explanation
