@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: dev test lint typecheck pytest install migration clean
+.PHONY: dev test lint typecheck pytest install migration bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ typecheck:
 
 pytest:
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## Benchmarks against raw Temporal / SQL / SMTP baselines measured in the same run; writes BENCHMARKS.md.
+bench: install
+	$(BIN)/python -m bench.run
 
 ## Regenerates the single initial migration from the tables (before the first release only).
 migration: install

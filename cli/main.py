@@ -86,13 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations (idempotent)").set_defaults(func=_db_upgrade)
 
     for name in COMMAND_MODULES:
-        try:  # TEMPORARY during parallel development; strict at integration
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -103,6 +103,17 @@ class RoleGrant(SQLModel, table=True):
     agency: str | None = Field(default=None, max_length=255, description="Cơ quan thẩm định")
 
 
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins per key (a username or a client address): temporary throttling, no lockout."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=320)
+    failures: int = Field(default=0, description="Số lần đăng nhập sai liên tiếp")
+    first_failure_at: datetime | None = _ts()
+    locked_until: datetime | None = _ts(description="Tạm khóa đăng nhập đến")
+
+
 class FrameworkRecord(SQLModel, table=True):
     """A stored framework version (bộ tiêu chí); published versions are immutable."""
 
@@ -170,6 +181,10 @@ class CycleUnit(SQLModel, table=True):
     final_total: Decimal | None = _dec(description="Tổng điểm thẩm định")
     classification: str | None = Field(default=None, max_length=32, description="Xếp loại")
     rank: int | None = Field(default=None, description="Xếp hạng")
+    analysis_due: datetime | None = _ts(description="Hạn báo cáo phân tích sau công bố")
+    plan_due: datetime | None = _ts(description="Hạn kế hoạch khắc phục sau công bố")
+    analysis_done_at: datetime | None = _ts(description="Đã gửi báo cáo phân tích")
+    plan_done_at: datetime | None = _ts(description="Đã gửi kế hoạch khắc phục")
     updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
 
 
@@ -310,6 +325,7 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     last_error: str = Field(default="", sa_type=Text)
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    expires_at: datetime | None = _ts(description="Not sent after this instant (a passed deadline)")
     sent_at: datetime | None = _ts()
 
 
@@ -325,6 +341,7 @@ __all__ = [
     "ExplanationItem",
     "ExplanationRequest",
     "FrameworkRecord",
+    "LoginThrottle",
     "OutboxMessage",
     "Role",
     "RoleGrant",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -13,8 +14,9 @@ from workflows import search_attributes
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+def _compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    return data
 
 
 def _env_example() -> dict[str, str]:
@@ -71,7 +73,8 @@ def test_env_example_matches_settings() -> None:
     assert db_host and db_host.group(1) in services
     # the production settings the example gives are accepted by the settings module
     values = {k.removeprefix("APPRAISAL_").lower(): v for k, v in app_keys_items(env)}
-    Settings(_env_file=None, **values)
+    settings = Settings.model_validate(values)
+    assert settings.mode == "production"
 
 
 def app_keys_items(env: dict[str, str]) -> list[tuple[str, str]]:

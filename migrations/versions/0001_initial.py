@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 09:05:26.682202
+Create Date: 2026-11-24 09:14:12.746740
 """
 
 from collections.abc import Sequence
@@ -58,6 +58,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", "year", "version"),
     )
     op.create_table(
+        "login_throttle",
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("first_failure_at", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_table(
         "outbox_message",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("idempotency_key", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
@@ -69,6 +77,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=False),
         sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("sent_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("idempotency_key"),
@@ -227,6 +236,10 @@ def upgrade() -> None:
         sa.Column("final_total", core.db.DecimalType(precision=12, scale=3), nullable=True),
         sa.Column("classification", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("rank", sa.Integer(), nullable=True),
+        sa.Column("analysis_due", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("plan_due", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("analysis_done_at", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("plan_done_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["cycle_id"],
@@ -403,6 +416,7 @@ def downgrade() -> None:
 
     op.drop_table("unit")
     op.drop_table("outbox_message")
+    op.drop_table("login_throttle")
     op.drop_table("framework")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_cycle_unit")

@@ -1,0 +1,27 @@
+"""Helpers shared by the activity classes: the activity's clock and refusals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from services.sheet import SheetError
+
+__all__ = ["activity_now", "refusal"]
+
+
+def activity_now() -> datetime:
+    """Now, as the Temporal server sees it (the skipped clock in the time-skipping tests)."""
+    try:
+        return activity.info().current_attempt_scheduled_time.astimezone(UTC)
+    except RuntimeError:  # called outside an activity (tests of the helpers)
+        return datetime.now(UTC)
+
+
+def refusal(err: SheetError) -> ApplicationError:
+    """A business refusal as a non-retryable error: type + (Vietnamese, English) messages."""
+    return ApplicationError(
+        err.message_en, err.message_vi, err.message_en, type=err.type, non_retryable=True
+    )

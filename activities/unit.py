@@ -1,0 +1,35 @@
+"""Activities of the unit workflow: each commits one transition in the database."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.engine import Engine
+from temporalio import activity
+
+from activities.common import refusal
+from core.db import session_scope
+from services.messages import ActivityResult, TransitionArgs
+from services.sheet import SheetError
+from services.transitions import apply_transition
+
+__all__ = ["UnitActivities"]
+
+
+class UnitActivities:
+    """Database side of the unit workflow (injected engine)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _apply(self, args: TransitionArgs) -> ActivityResult:
+        with session_scope(self.engine) as session:
+            return apply_transition(session, args)
+
+    @activity.defn(name="unit.transition")
+    async def transition(self, args: TransitionArgs) -> ActivityResult:
+        """Commits a transition (projection, audit, snapshot…); idempotent by request key."""
+        try:
+            return await asyncio.to_thread(self._apply, args)
+        except SheetError as err:
+            raise refusal(err) from err

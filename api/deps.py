@@ -1,0 +1,128 @@
+"""Dependencies as Annotated aliases: the session, settings, Temporal client and the caller.
+
+Authentication: a bearer token (``Authorization: Bearer …`` from POST /api/auth/token) or the
+web pages' signed session cookie. A cookie-authenticated request that changes anything must
+carry the session's CSRF token in ``X-CSRF-Token`` (double submit), so another site cannot
+make the browser act for the user. Authorisation: every /api route has a rule in
+``api.access.POLICY``, checked here before the route runs.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+from temporalio.client import Client
+
+from api import access
+from api.errors import Problem
+from core.db import utcnow
+from core.settings import Settings
+from services.accounts import (
+    InvalidToken,
+    Principal,
+    load_principal,
+    user_for_claims,
+    verify_token,
+)
+
+SESSION_COOKIE = "appraisal_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request, committed before the response is sent, rolled back on error."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_temporal(request: Request) -> Client:
+    """The Temporal client created at start-up; 503 when Temporal is unreachable."""
+    client: Client | None = request.app.state.temporal
+    if client is None:
+        raise Problem(503, "Không kết nối được máy chủ quy trình (Temporal).", slug="unavailable")
+    return client
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def _unauthorised(detail: str) -> Problem:
+    return Problem(401, detail, slug="unauthorised", headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticate_request(request: Request, session: Session, settings: Settings) -> Principal:
+    """The caller from a bearer token or a session cookie (with CSRF on unsafe methods)."""
+    header = request.headers.get("authorization")
+    now = utcnow()
+    try:
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise _unauthorised("Cần mã truy cập dạng Bearer.")
+            claims, _raw = verify_token(token.strip(), secret_key=settings.secret_key, now=now)
+        else:
+            cookie = request.cookies.get(SESSION_COOKIE)
+            if not cookie:
+                raise _unauthorised("Chưa đăng nhập.")
+            claims, raw = verify_token(
+                cookie, secret_key=settings.secret_key, now=now, kind="session"
+            )
+            if request.method not in SAFE_METHODS:
+                sent = request.headers.get(CSRF_HEADER, "")
+                if not sent or not hmac.compare_digest(sent, str(raw.get("csrf", ""))):
+                    raise Problem(403, "Thiếu hoặc sai mã CSRF.", slug="csrf")
+        user = user_for_claims(session, claims)
+    except InvalidToken as exc:
+        if exc.reason == "expired":
+            raise _unauthorised("Phiên đăng nhập đã hết hạn, vui lòng đăng nhập lại.") from exc
+        raise _unauthorised("Mã truy cập không hợp lệ.") from exc
+    return load_principal(session, user)
+
+
+def authorise(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    _token: Annotated[str | None, Depends(oauth2_scheme)] = None,
+) -> Principal:
+    """The caller, after the route's rule in ``api.access.POLICY`` has let them through."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", "")
+    method = "GET" if request.method == "HEAD" else request.method
+    rule = access.POLICY.get(f"{method} {path}")
+    if rule is None:  # create_app refuses such routes; this guards routers added later
+        raise RuntimeError(f"no access rule for {method} {path}")
+    principal = authenticate_request(request, session, settings)
+    access.check(session, principal, rule, dict(request.path_params))
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(authorise, scope="function")]
+
+
+DbId = Annotated[int, Path(ge=1, le=access.MAX_ID, description="Số định danh")]

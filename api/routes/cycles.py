@@ -1,0 +1,269 @@
+"""Cycles (kỳ đánh giá): create, start, read, extend deadlines, classify, publish, results.
+
+Times are accepted as ISO 8601; a time without a zone is Vietnamese local time
+(Asia/Ho_Chi_Minh) and is converted to UTC here, at the edge. Commands that move the process go
+to the cycle's workflow as updates (refusals: 409 with the reason in Vietnamese and English).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Request, status
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+
+from activities.messages import (
+    CancelCommand,
+    ClassifyCommand,
+    CloseAppraisalCommand,
+    CycleStatus,
+    ExtendCommand,
+    PublishCommand,
+)
+from api import commands
+from api.access import cycle_visible
+from api.commands import IdempotencyKey
+from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
+from api.errors import COMMON_RESPONSES, CONFLICT
+from api.views import CycleSummary, CycleView, ResultsView, cycle_summary, cycle_view, results_view
+from core.vn import VN_TZ
+from models.tables import Cycle, CycleUnit
+from services.accounts import Principal
+from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec, create_cycle
+
+router = APIRouter(
+    prefix="/api/cycles", tags=["cycles"], responses={**COMMON_RESPONSES, **CONFLICT}
+)
+
+
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        value = value.replace(tzinfo=VN_TZ)
+    return value.astimezone(UTC)
+
+
+LocalTime = Annotated[datetime, AfterValidator(_to_utc)]
+CYCLE_ID_RE = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+class CycleCreate(BaseModel):
+    """A new cycle: the framework, the units and the timeline."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "2024-dinh-hoa",
+                    "year": 2024,
+                    "title": "Đánh giá CCHC năm 2024 các xã huyện Định Hóa",
+                    "framework_id": 1,
+                    "units": ["binh-thanh", "phuong-tien"],
+                    "opens_at": "2024-11-01T08:00:00",
+                    "data_cutoff_at": "2024-11-20T23:59:59",
+                    "submission_deadline": "2024-11-22T17:00:00",
+                    "hard_lock_at": "2024-11-25T17:00:00",
+                    "appraisal_deadline": "2024-12-10T17:00:00",
+                    "results_target": "2024-12-20T08:00:00",
+                }
+            ]
+        },
+    )
+
+    id: str = Field(pattern=CYCLE_ID_RE, description="Mã kỳ đánh giá")
+    year: int = Field(ge=2000, le=2100, description="Năm đánh giá")
+    title: str = Field(min_length=1, max_length=500, description="Tên kỳ đánh giá")
+    framework_id: int = Field(ge=1, description="Bộ tiêu chí đã ban hành")
+    units: list[str] = Field(min_length=1, max_length=10000, description="Mã các đơn vị")
+    opens_at: LocalTime = Field(description="Mở kỳ (giờ Việt Nam nếu không ghi múi giờ)")
+    data_cutoff_at: LocalTime = Field(description="Thời điểm chốt số liệu")
+    submission_deadline: LocalTime = Field(description="Hạn gửi kết quả")
+    hard_lock_at: LocalTime = Field(description="Phần mềm tự động khóa")
+    appraisal_deadline: LocalTime = Field(description="Hạn thẩm định")
+    results_target: LocalTime = Field(description="Dự kiến công bố kết quả")
+    explanation_round_days: int = Field(default=5, ge=1, le=60)
+    max_explanation_rounds: int = Field(default=2, ge=0, le=10)
+    reminder_offsets_hours: list[int] = Field(
+        default=list(DEFAULT_REMINDER_OFFSETS),
+        max_length=20,
+        description="Nhắc trước mỗi hạn (giờ); 0 = sáng ngày hết hạn",
+    )
+    followup_analysis_days: int = Field(default=10, ge=1, le=365)
+    followup_plan_days: int = Field(default=20, ge=1, le=365)
+
+
+class DeadlinesIn(BaseModel):
+    """An extension of the submission deadline and/or the hard lock, for all or some units."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "units": ["binh-thanh"],
+                    "submission_deadline": "2024-11-27T17:00:00",
+                    "hard_lock_at": "2024-11-29T17:00:00",
+                    "reason": "Gia hạn do mất điện kéo dài",
+                }
+            ]
+        },
+    )
+
+    units: list[str] | None = Field(default=None, max_length=10000, description="None: mọi đơn vị")
+    submission_deadline: LocalTime | None = None
+    hard_lock_at: LocalTime | None = None
+    reason: str = Field(default="", max_length=2000, description="Lý do gia hạn")
+
+
+class ReasonIn(BaseModel):
+    """A reason (cancel)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "…"}]})
+
+    reason: str = Field(min_length=1, max_length=2000, description="Lý do")
+
+
+def _visible_cycles(session: Session, principal: Principal) -> list[Cycle]:
+    query = select(Cycle).order_by(col(Cycle.year).desc(), col(Cycle.id))
+    if not (principal.is_global or principal.agencies):
+        mine = list(principal.units())
+        query = query.where(
+            col(Cycle.id).in_(select(CycleUnit.cycle_id).where(col(CycleUnit.unit_id).in_(mine)))
+        )
+    return list(session.exec(query).all())
+
+
+@router.get("", response_model=list[CycleSummary], summary="Danh sách kỳ đánh giá")
+def list_cycles(principal: CurrentUser, session: SessionDep) -> list[CycleSummary]:
+    """The cycles the caller takes part in (all of them for coordinators, viewers, council)."""
+    return [cycle_summary(c) for c in _visible_cycles(session, principal)]
+
+
+@router.post(
+    "", response_model=CycleView, status_code=status.HTTP_201_CREATED, summary="Tạo kỳ đánh giá"
+)
+def post_cycle(cycle_in: CycleCreate, principal: CurrentUser, session: SessionDep) -> CycleView:
+    """Creates a draft cycle with its units and timeline (a published framework is required)."""
+    cycle = create_cycle(
+        session,
+        spec=CycleSpec(
+            cycle_id=cycle_in.id,
+            year=cycle_in.year,
+            title=cycle_in.title,
+            framework_id=cycle_in.framework_id,
+            units=cycle_in.units,
+            opens_at=cycle_in.opens_at,
+            data_cutoff_at=cycle_in.data_cutoff_at,
+            submission_deadline=cycle_in.submission_deadline,
+            hard_lock_at=cycle_in.hard_lock_at,
+            appraisal_deadline=cycle_in.appraisal_deadline,
+            results_target=cycle_in.results_target,
+            explanation_round_days=cycle_in.explanation_round_days,
+            max_explanation_rounds=cycle_in.max_explanation_rounds,
+            reminder_offsets_hours=cycle_in.reminder_offsets_hours,
+            followup_analysis_days=cycle_in.followup_analysis_days,
+            followup_plan_days=cycle_in.followup_plan_days,
+        ),
+        actor=principal.username,
+    )
+    return cycle_view(session, cycle, principal, with_progress=False)
+
+
+@router.get("/{cycle_id}", response_model=CycleView, summary="Một kỳ đánh giá")
+def get_cycle(cycle_id: str, principal: CurrentUser, session: SessionDep) -> CycleView:
+    """Timeline, state, and each visible unit's state, deadlines and progress."""
+    return cycle_view(session, cycle_visible(session, principal, cycle_id), principal)
+
+
+@router.post(
+    "/{cycle_id}/start",
+    response_model=CycleView,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Bắt đầu kỳ đánh giá",
+)
+async def start(
+    cycle_id: str,
+    request: Request,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> CycleView:
+    """Starts one workflow per unit (safe to retry: business-key ids, no twins)."""
+    await commands.start_cycle(client, settings, request.app.state.engine, cycle_id)
+    session.expire_all()
+    return cycle_view(session, cycle_visible(session, principal, cycle_id), principal)
+
+
+@router.post("/{cycle_id}/deadlines", response_model=CycleStatus, summary="Gia hạn")
+async def deadlines(
+    cycle_id: str,
+    body: DeadlinesIn,
+    principal: CurrentUser,
+    client: TemporalDep,
+    key: IdempotencyKey = None,
+) -> CycleStatus:
+    """Extends the submission deadline and/or the hard lock, for every unit or some.
+
+    The units' timers move and their reminders are re-planned; a deadline in the past is
+    refused (409).
+    """
+    command = ExtendCommand(
+        actor=principal.username,
+        units=tuple(body.units) if body.units is not None else None,
+        submission_deadline=body.submission_deadline,
+        hard_lock_at=body.hard_lock_at,
+        reason=body.reason,
+    )
+    return await commands.cycle_command(client, cycle_id, command, key)
+
+
+@router.post(
+    "/{cycle_id}/close-appraisal", response_model=CycleStatus, summary="Kết thúc thẩm định"
+)
+async def close_appraisal(
+    cycle_id: str, principal: CurrentUser, client: TemporalDep, key: IdempotencyKey = None
+) -> CycleStatus:
+    """Closes the appraisal: every unit still under appraisal is finalised."""
+    command = CloseAppraisalCommand(actor=principal.username)
+    return await commands.cycle_command(client, cycle_id, command, key)
+
+
+@router.post("/{cycle_id}/classify", response_model=CycleStatus, summary="Xếp loại")
+async def classify(
+    cycle_id: str, principal: CurrentUser, client: TemporalDep, key: IdempotencyKey = None
+) -> CycleStatus:
+    """Computes totals, bands, quotas and ranks per group."""
+    command = ClassifyCommand(actor=principal.username)
+    return await commands.cycle_command(client, cycle_id, command, key)
+
+
+@router.post("/{cycle_id}/publish", response_model=CycleStatus, summary="Công bố kết quả")
+async def publish(
+    cycle_id: str, principal: CurrentUser, client: TemporalDep, key: IdempotencyKey = None
+) -> CycleStatus:
+    """Publishes the results: everyone is told; the follow-up deadlines start."""
+    command = PublishCommand(actor=principal.username)
+    return await commands.cycle_command(client, cycle_id, command, key)
+
+
+@router.post("/{cycle_id}/cancel", response_model=CycleStatus, summary="Hủy kỳ đánh giá")
+async def cancel(
+    cycle_id: str,
+    body: ReasonIn,
+    principal: CurrentUser,
+    client: TemporalDep,
+    key: IdempotencyKey = None,
+) -> CycleStatus:
+    """Cancels the whole cycle, with a reason."""
+    command = CancelCommand(actor=principal.username, reason=body.reason)
+    return await commands.cycle_command(client, cycle_id, command, key)
+
+
+@router.get("/{cycle_id}/results", response_model=ResultsView, summary="Kết quả")
+def results(cycle_id: str, principal: CurrentUser, session: SessionDep) -> ResultsView:
+    """Totals, classification and rank by group: everyone's once published, else what the
+    caller may see."""
+    return results_view(session, cycle_visible(session, principal, cycle_id), principal)

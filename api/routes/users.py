@@ -1,0 +1,48 @@
+"""Accounts: the coordinator manages everyone; a unit office lists and adds its own staff."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.deps import CurrentUser, SessionDep
+from api.errors import COMMON_RESPONSES, field_problem, forbidden
+from models.tables import Role
+from services.accounts import (
+    AccountError,
+    UserCreate,
+    UserPublic,
+    create_user,
+    list_users,
+    user_public,
+)
+from services.units import get_unit_by_code
+
+router = APIRouter(prefix="/api/users", tags=["users"], responses=COMMON_RESPONSES)
+
+
+@router.get("", response_model=list[UserPublic], summary="Danh sách tài khoản")
+def get_users(principal: CurrentUser, session: SessionDep) -> list[UserPublic]:
+    """Every account (coordinator), or the accounts of one's own units (unit office)."""
+    scope = None if principal.has(Role.coordinator) else principal.units(Role.unit_office)
+    return [user_public(session, u) for u in list_users(session, unit_ids=scope)]
+
+
+@router.post(
+    "",
+    response_model=UserPublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Tạo tài khoản",
+)
+def post_user(user_in: UserCreate, principal: CurrentUser, session: SessionDep) -> UserPublic:
+    """Creates an account with its roles. A unit office may only add staff of its own units."""
+    if not principal.has(Role.coordinator):
+        own = principal.units(Role.unit_office)
+        for grant in user_in.roles:
+            unit = get_unit_by_code(session, code=grant.unit_code) if grant.unit_code else None
+            if grant.role is not Role.staff or unit is None or unit.id not in own:
+                raise forbidden("Văn phòng đơn vị chỉ được tạo tài khoản cán bộ của đơn vị mình.")
+    try:
+        user = create_user(session, user_in=user_in, actor=principal.username)
+    except AccountError as exc:
+        raise field_problem(409 if exc.conflict else 422, exc.field, exc.reason_vi) from exc
+    return user_public(session, user)

@@ -1,0 +1,260 @@
+"""The benchmark: ``.venv/bin/python -m bench.run [--units N] [--quick] [--output P | --no-write]``.
+
+Starts its own services in a temporary folder (``bench.stack``), runs the four measurements of
+``bench.cases`` against their raw baselines, prints a Markdown table with the checks and, for a
+full run, writes it with the machine's facts and the command into BENCHMARKS.md. Exits 1 when a
+check fails (the numbers of a run that did not do the work are worthless).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from temporalio.client import Client
+
+from bench.cases import Result, bench_edit_gate, bench_mail, bench_score, bench_start
+from bench.stack import open_stack, seed, temporal_binary
+from core.vn import VN_TZ
+
+__all__ = ["Machine", "Report", "main", "markdown", "run_benchmarks"]
+
+DEFAULT_UNITS = 500
+QUICK_UNITS = 50
+BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+COMMAND = ".venv/bin/python -m bench.run"
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Facts about the machine and the software a run measured."""
+
+    cores: int
+    python: str
+    system: str
+    versions: str
+    date: str
+    load_start: float
+    load_end: float
+
+
+@dataclass
+class Report:
+    """Everything one run measured."""
+
+    units: int
+    results: list[Result]
+    machine: Machine
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Every check of every row passed."""
+        return all(r.ok for r in self.results)
+
+    def result(self, key: str) -> Result:
+        """The row with this key."""
+        return next(r for r in self.results if r.key == key)
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def _temporal_version() -> str:
+    try:
+        out = subprocess.run(
+            [temporal_binary(), "--version"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, RuntimeError, subprocess.TimeoutExpired):
+        return "temporal CLI ?"
+    return out.stdout.strip() or "temporal CLI ?"
+
+
+def _machine(load_start: float) -> Machine:
+    libs = ", ".join(
+        f"{name} {version(name)}" for name in ("temporalio", "sqlalchemy", "aiosmtplib", "aiosmtpd")
+    )
+    return Machine(
+        cores=os.cpu_count() or 0,
+        python=platform.python_version(),
+        system=f"{platform.system()} {platform.release()} {platform.machine()}",
+        versions=f"{libs}, SQLite {sqlite3.sqlite_version}; {_temporal_version()}",
+        date=datetime.now(VN_TZ).strftime("%Y-%m-%d %H:%M (UTC+07:00)"),
+        load_start=load_start,
+        load_end=_load(),
+    )
+
+
+async def run_benchmarks(units: int, workdir: Path, *, client: Client | None = None) -> Report:
+    """Runs every measurement with ``units`` as N; ``client``: use this Temporal server."""
+    load_start = _load()
+    start = time.perf_counter()
+    async with open_stack(workdir, client=client) as stack:
+        seeded = seed(stack.engine, units)
+        results = [await bench_start(stack, seeded, units)]
+        results += await bench_mail(stack, seeded, units)
+        results.append(bench_edit_gate(stack, seeded, units))
+        results.append(bench_score(units))
+    return Report(
+        units=units,
+        results=results,
+        machine=_machine(load_start),
+        seconds=time.perf_counter() - start,
+    )
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def _factor(value: float) -> str:
+    return f"{value:,.0f}×" if value >= 100 else f"{value:,.2f}×"
+
+
+def table(report: Report) -> str:
+    """The results as a Markdown table."""
+    lines = [
+        "| measurement | N | project /s | raw /s | raw ÷ project | project path | raw baseline |",
+        "|---|--:|--:|--:|--:|---|---|",
+    ]
+    for r in report.results:
+        lines.append(
+            f"| {r.title} | {r.project.count} | {_rate(r.project.rate)} {r.per}s "
+            f"| {_rate(r.baseline.rate)} | **{_factor(r.factor)}** "
+            f"| {r.project_label} | {r.baseline_label} |"
+        )
+    return "\n".join(lines)
+
+
+def checks(report: Report) -> str:
+    """Every correctness check as a Markdown list."""
+    lines = []
+    for r in report.results:
+        for c in r.checks:
+            mark = "x" if c.ok else " "
+            tail = "" if c.ok else f" — expected {c.expected}"
+            lines.append(f"- [{mark}] {r.key}: {c.what}: {c.actual}{tail}")
+    return "\n".join(lines)
+
+
+HOW_TO_READ = """\
+- Every row times the project's own code path and, **in the same run, on the same services**,
+  a raw baseline doing the same work with nothing of the project around it (raw Temporal, raw
+  SQL, raw SMTP, a plain `sum`). Rates are operations per wall-clock second of the measured
+  loop only; setup, warm-up and checks are outside the timers.
+- **raw ÷ project** is the price of what the project adds: 1.00× means no overhead, 3.00×
+  means the raw baseline does the same work three times as fast. Compare these ratios between
+  runs and machines; the absolute rates depend on the machine and its load.
+- *Start a cycle*: from `workflows.commands.start_cycle` to its answer that every unit workflow
+  exists (cycle workflow, `cycle.step` and `cycle.start_units` activities, database reads,
+  business-key ids with `REJECT_DUPLICATE`, four search attributes each) against
+  `client.start_workflow` of a trivial workflow N times with the same concurrency, same server,
+  same client, timed once before and once after the project's run (the table shows both
+  together, the line under it each). A worker runs both kinds of workflow while they start;
+  between two timings the benchmark waits, untimed, until it has run the first task of every
+  workflow started, so no backlog spills into the next timing.
+- *Reminder digests*: one `mail.notify` activity per unit (run in-process with
+  `ActivityEnvironment`: build the notice from the database, render the Jinja templates,
+  store it in the outbox under its idempotency key, send it over its own SMTP connection, mark
+  it sent) against `aiosmtplib.send` of the very same messages. *Replayed*: the same N notices
+  again, as after a worker crash or a history replay; the sink must receive nothing. Its ratio
+  is against the raw send: below 1× means recognising a duplicate is cheaper than sending it.
+- *Edit gate*: `services.sheet.save_draft` in one transaction per save (as N API requests:
+  unit row lock, state, assignment and hard-lock checks, rule evaluation, audit row) against a
+  raw `UPDATE` of the same rows with the same values, one transaction per row. SQLite file
+  (WAL); PostgreSQL will differ.
+- *Score a sheet*: `scoring.rules.evaluate` on all 80 leaves of the Định Hóa framework and
+  `scoring.aggregate.score_sheet`, against a `sum()` of the same 80 Decimal scores (the baseline
+  loop runs 20 times as often so that its timer reads something).
+- One run on a machine shared with other processes: differences under about 20 % are noise.
+  The load average at the start and the end of the run is printed below for that reason.
+"""
+
+
+def details(report: Report) -> str:
+    """Where the project's time goes, for the rows that measure it."""
+    return "\n".join(f"- {r.key}: {r.detail}" for r in report.results if r.detail)
+
+
+def markdown(report: Report, command: str) -> str:
+    """BENCHMARKS.md: how to read it, the table, the checks, the machine and the command."""
+    m = report.machine
+    return (
+        "# Benchmarks\n\n"
+        "Written by `bench/run.py`; reproduce with the command at the end (a full run takes "
+        "well under three minutes on two cores).\n\n"
+        "## How to read it\n\n"
+        f"{HOW_TO_READ}\n"
+        f"## Results (N = {report.units})\n\n"
+        f"{table(report)}\n\n"
+        f"{details(report)}\n\n"
+        f"### Checks ({'all passed' if report.ok else 'SOME FAILED: the numbers are void'})\n\n"
+        f"{checks(report)}\n\n"
+        "## Machine and command\n\n"
+        f"- command: `{command}`\n"
+        f"- date: {m.date}; whole run {report.seconds:.0f} s\n"
+        f"- {m.cores} CPU cores, {m.system}; load average (1 min) {m.load_start:.2f} at the "
+        f"start, {m.load_end:.2f} at the end\n"
+        f"- Python {m.python}; {m.versions}\n"
+    )
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    p.add_argument("--units", type=int, help=f"N (default {DEFAULT_UNITS}; {QUICK_UNITS} quick)")
+    p.add_argument("--quick", action="store_true", help="small N, print only (no BENCHMARKS.md)")
+    p.add_argument("--output", type=Path, help="write the report here (default BENCHMARKS.md)")
+    p.add_argument("--no-write", action="store_true", help="print only")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the benchmark; 0 when every check passed."""
+    args_list = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(args_list)
+    units = args.units or (QUICK_UNITS if args.quick else DEFAULT_UNITS)
+    if units < 1:
+        _parser().error("--units must be at least 1")
+    output: Path | None = None
+    if not args.no_write:
+        output = args.output or (None if args.quick else BENCHMARKS_MD)
+    with tempfile.TemporaryDirectory(prefix="appraisal-bench-") as tmp:
+        report = asyncio.run(run_benchmarks(units, Path(tmp)))
+    command = " ".join([COMMAND, *args_list])
+    print(table(report))
+    print()
+    print(details(report))
+    print(checks(report))
+    print(
+        f"\n{report.seconds:.0f} s; load average {report.machine.load_start:.2f} → "
+        f"{report.machine.load_end:.2f}; {command}"
+    )
+    if output is not None:
+        output.write_text(markdown(report, command), encoding="utf-8")
+        print(f"written to {output}")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Sending e-mail over SMTP with aiosmtplib (the only place that talks to a mail server).
+
+``build_message`` makes a multipart (plain text + HTML) UTF-8 message whose ``Message-ID`` is
+derived from the outbox idempotency key, so a receiving server can also recognise a duplicate.
+``SmtpMailer.send_many`` sends a batch over one connection and reports each message's outcome;
+retries are the mail activity's job (its retry policy backs off), never the workflow's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from email.header import Header
+from email.headerregistry import Address
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import Protocol
+
+import aiosmtplib
+
+from core.settings import Settings
+
+__all__ = ["Mailer", "SmtpMailer", "build_message", "is_permanent", "mailbox", "message_id"]
+
+
+def mailbox(name: str, email: str) -> str:
+    """ "Tên <a@b>" with the name quoted as needed (commas); encoded when the mail is sent."""
+    return str(Address(display_name=name, addr_spec=email))
+
+
+def is_permanent(error: Exception) -> bool:
+    """True when retrying cannot help: a refused recipient, a 5xx answer, a malformed address."""
+    if isinstance(error, ValueError | aiosmtplib.SMTPRecipientsRefused):
+        return True
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return 500 <= error.code < 600
+    return False
+
+
+def message_id(key: str) -> str:
+    """A stable Message-ID for an idempotency key."""
+    return f"<{hashlib.sha256(key.encode('utf-8')).hexdigest()[:40]}@appraisal.local>"
+
+
+def build_message(
+    *,
+    from_addr: str,
+    to_addr: str,
+    subject: str,
+    text: str,
+    html: str,
+    key: str,
+    date: datetime,
+) -> Message:
+    """A multipart/alternative UTF-8 message with the key in ``X-Appraisal-Key``.
+
+    Headers are encoded with ``email.header.Header`` (RFC 2047): the folding of the modern
+    ``EmailMessage`` policy loses the space between two encoded words ("hạn chế" → "hạnchế").
+    """
+    msg = MIMEMultipart("alternative")
+    msg["From"] = _encoded_mailbox(from_addr)
+    msg["To"] = _encoded_mailbox(to_addr)
+    msg["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]  # typeshed: str only
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id(key)
+    msg["X-Appraisal-Key"] = key
+    msg.attach(MIMEText(text, "plain", "utf-8"))
+    msg.attach(MIMEText(html, "html", "utf-8"))
+    return msg
+
+
+def _encoded_mailbox(value: str) -> str:
+    name, addr = parseaddr(value)
+    return formataddr((name, addr), charset="utf-8")
+
+
+OnResult = Callable[[int, Exception | None], Awaitable[None]]
+
+
+class Mailer(Protocol):
+    """Sends messages; one outcome per message (None: sent, else the error)."""
+
+    async def send_many(
+        self, messages: Sequence[Message], on_result: OnResult | None = None
+    ) -> list[Exception | None]:
+        """Sends every message it can, calling ``on_result`` right after each one."""
+        ...
+
+
+class SmtpMailer:
+    """aiosmtplib over one connection per batch, configured by the settings."""
+
+    def __init__(self, settings: Settings, *, timeout: float = 30.0) -> None:
+        self.settings = settings
+        self.timeout = timeout
+
+    async def send_many(
+        self, messages: Sequence[Message], on_result: OnResult | None = None
+    ) -> list[Exception | None]:
+        """Sends the batch; a connection failure is the failure of every message not sent.
+
+        ``on_result`` runs right after each message (the outbox marks it sent at once, so a
+        crash later in the batch never sends it again).
+        """
+        if not messages:
+            return []
+        s = self.settings
+        outcomes: list[Exception | None] = []
+        try:
+            smtp = aiosmtplib.SMTP(
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                use_tls=s.smtp_use_tls,
+                start_tls=s.smtp_starttls if s.smtp_starttls else False,
+                username=s.smtp_username or None,
+                password=s.smtp_password or None,
+                timeout=self.timeout,
+            )
+            async with smtp:
+                for i, msg in enumerate(messages):
+                    error: Exception | None = None
+                    try:
+                        await smtp.send_message(msg)
+                    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+                        raise  # the connection is gone: every message left fails (transient)
+                    except (aiosmtplib.SMTPException, ValueError) as exc:
+                        error = exc
+                    outcomes.append(error)
+                    if on_result is not None:
+                        await on_result(i, error)
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            for i in range(len(outcomes), len(messages)):
+                outcomes.append(exc)
+                if on_result is not None:
+                    await on_result(i, exc)
+        return outcomes

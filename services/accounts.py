@@ -1,0 +1,553 @@
+"""Accounts: users with argon2 passwords, role grants scoped to units and agencies, bearer tokens,
+and throttling of failed logins (temporary: the real user is never locked out for good)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlmodel import Session, col, select
+
+from core.db import utcnow
+from models.tables import LoginThrottle, Role, RoleGrant, Unit, User
+from services import audit
+
+__all__ = [
+    "MAX_FAILURES_PER_ADDRESS",
+    "MAX_FAILURES_PER_USER",
+    "AccountError",
+    "InvalidCredentials",
+    "InvalidToken",
+    "LoginThrottled",
+    "Principal",
+    "RoleGrantIn",
+    "RoleGrantPublic",
+    "TokenClaims",
+    "UserCreate",
+    "UserPublic",
+    "authenticate",
+    "create_user",
+    "ensure_admin",
+    "get_user",
+    "hash_password",
+    "issue_token",
+    "list_users",
+    "load_principal",
+    "password_version",
+    "reset_password",
+    "user_public",
+    "verify_password",
+    "verify_token",
+]
+
+USERNAME_RE = r"^[a-z0-9][a-z0-9._-]{2,63}$"
+MIN_PASSWORD = 8
+
+# Throttling: after MAX_FAILURES failures within WINDOW the key is locked for LOCK, doubling on
+# each further lock up to MAX_LOCK; a success or a quiet WINDOW resets the count.
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_ADDRESS = 30
+WINDOW = timedelta(minutes=15)
+LOCK = timedelta(minutes=1)
+MAX_LOCK = timedelta(minutes=15)
+
+UNIT_ROLES = frozenset({Role.unit_office, Role.staff})
+GLOBAL_ROLES = frozenset({Role.coordinator, Role.viewer})
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of "unknown user" equal to "wrong password".
+_DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
+
+
+class AccountError(ValueError):
+    """A refused account operation; ``field`` names the input at fault."""
+
+    def __init__(self, field: str, reason_vi: str, *, conflict: bool = False) -> None:
+        super().__init__(reason_vi)
+        self.field = field
+        self.reason_vi = reason_vi
+        self.conflict = conflict
+
+
+class InvalidCredentials(Exception):
+    """Wrong username or password (never says which)."""
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins: try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class InvalidToken(Exception):
+    """A bearer token or session that is forged, malformed, expired or revoked."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- passwords -------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when ``password`` matches the argon2 ``password_hash``."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_version(password_hash: str) -> str:
+    """A short fingerprint of the password hash: a reset changes it and revokes old tokens."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class RoleGrantIn(BaseModel):
+    """One role to grant: unit_office and staff need a unit, council needs an agency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role = Field(description="Vai trò")
+    unit_code: str | None = Field(default=None, max_length=64, description="Mã đơn vị")
+    agency: str | None = Field(
+        default=None, min_length=1, max_length=255, description="Cơ quan thẩm định"
+    )
+
+    @model_validator(mode="after")
+    def _scope_fits_role(self) -> RoleGrantIn:
+        if self.role in UNIT_ROLES and not self.unit_code:
+            raise ValueError(f"role {self.role.value} needs unit_code")
+        if self.role not in UNIT_ROLES and self.unit_code:
+            raise ValueError(f"role {self.role.value} takes no unit_code")
+        if self.role is Role.council and not self.agency:
+            raise ValueError("role council needs agency")
+        if self.role is not Role.council and self.agency:
+            raise ValueError(f"role {self.role.value} takes no agency")
+        return self
+
+
+class UserCreate(BaseModel):
+    """A new account with its roles."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "nguyenvana",
+                    "full_name": "Nguyễn Văn A",
+                    "email": "nguyenvana@dinhhoa.gov.vn",
+                    "password": "mat-khau-du-dai",
+                    "roles": [{"role": "staff", "unit_code": "binh-thanh"}],
+                }
+            ]
+        },
+    )
+
+    username: str = Field(pattern=USERNAME_RE, description="Tên đăng nhập (chữ thường, số, . _ -)")
+    full_name: str = Field(default="", max_length=255, description="Họ và tên")
+    email: str = Field(default="", max_length=255, description="Thư điện tử")
+    password: str = Field(min_length=MIN_PASSWORD, max_length=256, description="Mật khẩu")
+    roles: list[RoleGrantIn] = Field(min_length=1, max_length=50, description="Các vai trò")
+
+    @field_validator("username", mode="before")
+    @classmethod
+    def _lowercase(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("email")
+    @classmethod
+    def _email_shape(cls, v: str) -> str:
+        if v and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError("not an e-mail address")
+        return v
+
+
+class RoleGrantPublic(BaseModel):
+    """A granted role as the API shows it."""
+
+    role: Role
+    unit_id: int | None = None
+    unit_code: str | None = None
+    agency: str | None = None
+
+
+class UserPublic(BaseModel):
+    """An account as the API shows it (never the password hash)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 7,
+                    "username": "nguyenvana",
+                    "full_name": "Nguyễn Văn A",
+                    "email": "nguyenvana@dinhhoa.gov.vn",
+                    "is_active": True,
+                    "roles": [{"role": "staff", "unit_id": 3, "unit_code": "binh-thanh"}],
+                }
+            ]
+        }
+    )
+
+    id: int
+    username: str
+    full_name: str
+    email: str
+    is_active: bool
+    roles: list[RoleGrantPublic]
+
+
+# --- principal -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in person and what their grants let them reach."""
+
+    user_id: int
+    username: str
+    grants: tuple[tuple[Role, int | None, str | None], ...] = field(default=())
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        """Every role held, whatever its scope."""
+        return frozenset(g[0] for g in self.grants)
+
+    def has(self, role: Role) -> bool:
+        """Holds ``role`` in some scope."""
+        return role in self.roles
+
+    def has_for_unit(self, role: Role, unit_id: int) -> bool:
+        """Holds ``role`` for this unit (unit roles) or globally (the others)."""
+        if role in UNIT_ROLES:
+            return any(r is role and u == unit_id for r, u, _ in self.grants)
+        return self.has(role)
+
+    def units(self, *roles: Role) -> frozenset[int]:
+        """The units where the person holds one of ``roles`` (default: any unit role)."""
+        wanted = frozenset(roles) or UNIT_ROLES
+        return frozenset(u for r, u, _ in self.grants if r in wanted and u is not None)
+
+    @property
+    def agencies(self) -> frozenset[str]:
+        """The appraising agencies the person sits on the council for."""
+        return frozenset(a for r, _, a in self.grants if r is Role.council and a)
+
+    @property
+    def is_global(self) -> bool:
+        """Coordinators and viewers see every unit."""
+        return bool(self.roles & GLOBAL_ROLES)
+
+
+def load_principal(session: Session, user: User) -> Principal:
+    """The principal of an active user with all of their grants."""
+    assert user.id is not None
+    grants = session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id)).all()
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        grants=tuple(sorted(((Role(g.role), g.unit_id, g.agency) for g in grants), key=str)),
+    )
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def get_user(session: Session, *, username: str) -> User | None:
+    """The user with this username (case-insensitive), or None."""
+    return session.exec(select(User).where(User.username == username.strip().lower())).first()
+
+
+def _unit_by_code(session: Session, code: str) -> Unit:
+    unit = session.exec(select(Unit).where(Unit.code == code)).first()
+    if unit is None:
+        raise AccountError("roles.unit_code", f"Không có đơn vị mã '{code}'.")
+    return unit
+
+
+def user_public(session: Session, user: User) -> UserPublic:
+    """The public view of a user with their roles."""
+    assert user.id is not None
+    rows = session.exec(
+        select(RoleGrant, Unit)
+        .join(Unit, col(RoleGrant.unit_id) == col(Unit.id), isouter=True)
+        .where(RoleGrant.user_id == user.id)
+        .order_by(col(RoleGrant.id))
+    ).all()
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        full_name=user.full_name,
+        email=user.email,
+        is_active=user.is_active,
+        roles=[
+            RoleGrantPublic(
+                role=Role(g.role),
+                unit_id=g.unit_id,
+                unit_code=u.code if u is not None else None,
+                agency=g.agency,
+            )
+            for g, u in rows
+        ],
+    )
+
+
+def create_user(session: Session, *, user_in: UserCreate, actor: str) -> User:
+    """Creates an account with its role grants and an audit row; AccountError on a clash."""
+    username = user_in.username.lower()
+    if get_user(session, username=username) is not None:
+        raise AccountError(
+            "username", f"Tên đăng nhập '{username}' đã có người dùng.", conflict=True
+        )
+    user = User(
+        username=username,
+        full_name=user_in.full_name,
+        email=user_in.email,
+        password_hash=hash_password(user_in.password),
+    )
+    session.add(user)
+    session.flush()
+    assert user.id is not None
+    seen: set[tuple[Role, int | None, str | None]] = set()
+    for grant in user_in.roles:
+        unit_id = _unit_by_code(session, grant.unit_code).id if grant.unit_code else None
+        key = (grant.role, unit_id, grant.agency)
+        if key in seen:
+            continue
+        seen.add(key)
+        session.add(
+            RoleGrant(user_id=user.id, role=grant.role, unit_id=unit_id, agency=grant.agency)
+        )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="user",
+        action="create",
+        entity_key=username,
+        after={
+            "username": username,
+            "roles": [g.model_dump(mode="json", exclude_none=True) for g in user_in.roles],
+        },
+    )
+    return user
+
+
+def list_users(session: Session, *, unit_ids: Iterable[int] | None = None) -> list[User]:
+    """All users, or those holding a role in one of ``unit_ids``."""
+    query = select(User).order_by(col(User.username))
+    if unit_ids is not None:
+        ids = list(unit_ids)
+        query = query.where(
+            col(User.id).in_(select(RoleGrant.user_id).where(col(RoleGrant.unit_id).in_(ids)))
+        )
+    return list(session.exec(query).all())
+
+
+def reset_password(session: Session, *, username: str, password: str, actor: str) -> User:
+    """Sets a new password (revoking the user's tokens) and clears their throttle."""
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("password", f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.")
+    user = get_user(session, username=username)
+    if user is None:
+        raise AccountError("username", f"Không có tài khoản '{username}'.")
+    user.password_hash = hash_password(password)
+    session.add(user)
+    throttle = session.get(LoginThrottle, _user_key(user.username))
+    if throttle is not None:
+        session.delete(throttle)
+    audit.record(session, actor=actor, entity="user", action="reset_password", entity_key=username)
+    session.flush()
+    return user
+
+
+def ensure_admin(session: Session, *, password: str, username: str = "admin") -> User:
+    """The first coordinator account, created once (idempotent; the password is not changed)."""
+    user = get_user(session, username=username)
+    if user is not None:
+        return user
+    user = User(username=username, full_name="Quản trị", password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    assert user.id is not None
+    session.add(RoleGrant(user_id=user.id, role=Role.coordinator))
+    audit.record(session, actor="system", entity="user", action="create", entity_key=username)
+    session.flush()
+    return user
+
+
+# --- login and throttling --------------------------------------------------------------------
+
+
+def _user_key(username: str) -> str:
+    return f"user:{username.strip().lower()}"
+
+
+def _address_key(address: str) -> str:
+    return f"addr:{address}"
+
+
+def _locked_for(session: Session, key: str, now: datetime) -> int:
+    row = session.get(LoginThrottle, key)
+    if row is None or row.locked_until is None or row.locked_until <= now:
+        return 0
+    return max(1, int((row.locked_until - now).total_seconds() + 0.999))
+
+
+def _fail(session: Session, key: str, limit: int, now: datetime) -> None:
+    row = session.get(LoginThrottle, key)
+    if row is None:
+        row = LoginThrottle(key=key, failures=0)
+    if row.first_failure_at is None or now - row.first_failure_at > WINDOW:
+        if row.locked_until is None or row.locked_until <= now - WINDOW:
+            row.failures = 0
+        row.first_failure_at = now
+    row.failures += 1
+    if row.failures >= limit and row.failures % limit == 0:
+        doublings = row.failures // limit - 1
+        row.locked_until = now + min(LOCK * (2**doublings), MAX_LOCK)
+    session.add(row)
+
+
+def authenticate(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    address: str = "",
+    now: datetime | None = None,
+) -> User:
+    """The active user whose password matches; InvalidCredentials or LoginThrottled otherwise.
+
+    A locked key answers LoginThrottled even for the right password (no oracle while locked);
+    failures are counted per username and per client address, and committed at once in a
+    separate transaction (call this before writing anything in ``session``); the lock is
+    temporary.
+    """
+    now = now or utcnow()
+    keys = [(_user_key(username), MAX_FAILURES_PER_USER)]
+    if address:
+        keys.append((_address_key(address), MAX_FAILURES_PER_ADDRESS))
+    wait = max(_locked_for(session, key, now) for key, _ in keys)
+    if wait:
+        raise LoginThrottled(wait)
+    user = get_user(session, username=username)
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not ok or not user.is_active:
+        # Counted in a transaction of its own: the caller's rolls back with the exception.
+        with Session(session.get_bind()) as own:
+            for key, limit in keys:
+                _fail(own, key, limit, now)
+            own.commit()
+        raise InvalidCredentials()
+    row = session.get(LoginThrottle, _user_key(username))
+    if row is not None:
+        session.delete(row)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        session.add(user)
+    session.flush()
+    return user
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a verified token says: whose it is, its password version and its expiry."""
+
+    user_id: int
+    password_version: str
+    expires_at: datetime
+    kind: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: str, kind: str, payload: str) -> str:
+    key = hashlib.sha256(f"appraisal:{kind}:{secret}".encode()).digest()
+    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+
+
+def issue_token(
+    user: User,
+    *,
+    secret_key: str,
+    minutes: int,
+    now: datetime | None = None,
+    kind: str = "api",
+    extra: dict[str, Any] | None = None,
+) -> tuple[str, datetime]:
+    """A signed token for ``user`` expiring after ``minutes``: (token, expires_at)."""
+    assert user.id is not None
+    now = now or utcnow()
+    expires_at = (now + timedelta(minutes=minutes)).replace(microsecond=0)
+    claims: dict[str, Any] = {
+        "sub": user.id,
+        "pwv": password_version(user.password_hash),
+        "exp": int(expires_at.timestamp()),
+        **(extra or {}),
+    }
+    payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    return f"{payload}.{_sign(secret_key, kind, payload)}", expires_at
+
+
+def verify_token(
+    token: str, *, secret_key: str, now: datetime | None = None, kind: str = "api"
+) -> tuple[TokenClaims, dict[str, Any]]:
+    """The claims of a well-signed, unexpired token; InvalidToken otherwise."""
+    payload, sep, signature = token.partition(".")
+    if not sep or not hmac.compare_digest(signature, _sign(secret_key, kind, payload)):
+        raise InvalidToken("bad signature")
+    try:
+        raw = json.loads(_unb64(payload))
+        claims = TokenClaims(
+            user_id=int(raw["sub"]),
+            password_version=str(raw["pwv"]),
+            expires_at=datetime.fromtimestamp(int(raw["exp"]), tz=(now or utcnow()).tzinfo),
+            kind=kind,
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidToken("malformed") from exc
+    if claims.expires_at <= (now or utcnow()):
+        raise InvalidToken("expired")
+    return claims, raw
+
+
+def user_for_claims(session: Session, claims: TokenClaims) -> User:
+    """The active user a token names, if their password has not changed since; else InvalidToken."""
+    user = session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise InvalidToken("unknown user")
+    if not hmac.compare_digest(password_version(user.password_hash), claims.password_version):
+        raise InvalidToken("revoked")
+    return user

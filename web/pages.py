@@ -1,0 +1,210 @@
+"""Vietnamese pages: sign-in with a signed, HttpOnly, SameSite cookie session and CSRF tokens.
+
+The session cookie is a signed token (``services.accounts.issue_token`` with kind "session")
+carrying a random CSRF token. Every form carries that token in a hidden field; API calls made
+with the cookie send it in ``X-CSRF-Token``. Before sign-in, the login form is protected by a
+signed double-submit cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, Signer
+from sqlmodel import Session
+
+from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
+from core.settings import Mode, Settings
+from core.vn import vn_datetime
+from models.tables import Role, User
+from services.accounts import (
+    InvalidCredentials,
+    InvalidToken,
+    LoginThrottled,
+    authenticate,
+    issue_token,
+    user_for_claims,
+    user_public,
+    verify_token,
+)
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+LOGIN_CSRF_COOKIE = "appraisal_login_csrf"
+ROLE_LABELS = {
+    Role.coordinator: "Cơ quan thường trực",
+    Role.unit_office: "Văn phòng đơn vị",
+    Role.staff: "Cán bộ phụ trách",
+    Role.council: "Hội đồng thẩm định",
+    Role.viewer: "Lãnh đạo (xem)",
+}
+
+
+def _signer(settings: Settings) -> Signer:
+    return Signer(settings.secret_key, salt="login-csrf")
+
+
+def _secure(settings: Settings) -> bool:
+    return settings.mode is Mode.production
+
+
+def _login_csrf(request: Request, settings: Settings) -> str:
+    current = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    try:
+        _signer(settings).unsign(current)
+        return current
+    except BadSignature:
+        return _signer(settings).sign(secrets.token_urlsafe(24)).decode()
+
+
+def _login_page(
+    request: Request, settings: Settings, *, error: str = "", username: str = "", status: int = 200
+) -> HTMLResponse:
+    token = _login_csrf(request, settings)
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {"csrf_token": token, "error": error, "username": username},
+        status_code=status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(settings),
+        path="/login",
+    )
+    return response
+
+
+def _session(
+    request: Request, session: Session, settings: Settings
+) -> tuple[User, dict[str, object]] | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        claims, raw = verify_token(cookie, secret_key=settings.secret_key, kind="session")
+        return user_for_claims(session, claims), raw
+    except InvalidToken:
+        return None
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, settings: SettingsDep) -> HTMLResponse:
+    """The sign-in form."""
+    return _login_page(request, settings)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Checks the CSRF token and the password, then opens a cookie session."""
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    try:
+        _signer(settings).unsign(csrf_token)
+        valid = hmac.compare_digest(cookie, csrf_token)
+    except BadSignature:
+        valid = False
+    if not valid:
+        return _login_page(
+            request,
+            settings,
+            error="Phiên biểu mẫu không hợp lệ (thiếu mã CSRF). Vui lòng thử lại.",
+            username=username,
+            status=403,
+        )
+    address = request.client.host if request.client else ""
+    try:
+        user = authenticate(session, username=username, password=password, address=address)
+    except InvalidCredentials:
+        session.commit()
+        return _login_page(
+            request,
+            settings,
+            error="Sai tên đăng nhập hoặc mật khẩu.",
+            username=username,
+            status=401,
+        )
+    except LoginThrottled as exc:
+        page = _login_page(
+            request,
+            settings,
+            error=f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {exc.retry_after} giây.",
+            username=username,
+            status=429,
+        )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    token, _expires = issue_token(
+        user,
+        secret_key=settings.secret_key,
+        minutes=settings.token_minutes,
+        kind="session",
+        extra={"csrf": secrets.token_urlsafe(24)},
+    )
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.token_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(settings),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The signed-in person's start page; the sign-in form otherwise."""
+    found = _session(request, session, settings)
+    if found is None:
+        return RedirectResponse("/login", status_code=303)
+    user, raw = found
+    expires = datetime.fromtimestamp(int(str(raw["exp"])), tz=UTC)
+    return templates.TemplateResponse(
+        request,
+        "home.html",
+        {
+            "user": user_public(session, user),
+            "csrf_token": str(raw.get("csrf", "")),
+            "role_labels": ROLE_LABELS,
+            "expires_at": vn_datetime(expires),
+        },
+    )
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Closes the cookie session (the form must carry the session's CSRF token)."""
+    found = _session(request, session, settings)
+    if found is not None:
+        _user, raw = found
+        if not hmac.compare_digest(csrf_token, str(raw.get("csrf", ""))):
+            return HTMLResponse("<p>Thiếu hoặc sai mã CSRF.</p>", status_code=403)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,62 @@
+"""The unit state machine: which command is allowed in which state, and the refusals.
+
+Pure data and functions, used by the unit workflow's update validators (and documented in
+docs/workflows.md). A refusal is an ``ApplicationError`` with a stable ``type`` and the reason
+in Vietnamese and English as its details; ``workflows.commands`` turns it into
+``CommandRefused`` and the API into a 409.
+"""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ApplicationError
+
+from models.tables import UnitState
+from services.labels import COMMAND_LABELS, UNIT_STATE_VI
+
+__all__ = [
+    "ALLOWED",
+    "BEFORE_SUBMISSION",
+    "LOCK_BOUND",
+    "refuse",
+    "refuse_state",
+]
+
+S = UnitState
+BEFORE_SUBMISSION = frozenset({S.assigning, S.drafting, S.unit_review})
+
+ALLOWED: dict[str, frozenset[UnitState]] = {
+    "assign": BEFORE_SUBMISSION,
+    "start_review": frozenset({S.drafting}),
+    "return": frozenset({S.unit_review}),
+    "submit": frozenset({S.drafting, S.unit_review}),
+    "start_appraisal": frozenset({S.submitted}),
+    "request_explanation": frozenset({S.appraising}),
+    "close_round": frozenset({S.explanation}),
+    "finalise": frozenset({S.appraising}),
+    "reopen": frozenset({S.submitted, S.appraising, S.explanation, S.not_submitted}),
+    "set_deadlines": BEFORE_SUBMISSION | {S.submitted, S.appraising, S.explanation},
+    "close_appraisal": BEFORE_SUBMISSION
+    | {S.submitted, S.appraising, S.explanation, S.finalised, S.not_submitted},
+    "classified": frozenset({S.finalised, S.not_submitted, S.classified}),
+    "publish_unit": frozenset({S.classified}),
+    "followup_done": frozenset({S.published}),
+    "cancel": frozenset(set(S) - {S.published, S.cancelled}),
+}
+
+# Commands refused once the hard lock has passed (checked against the workflow's clock).
+LOCK_BOUND = frozenset({"assign", "start_review", "return", "submit"})
+
+
+def refuse(type_: str, message_vi: str, message_en: str) -> ApplicationError:
+    """A business refusal (non-retryable) carrying both messages as details."""
+    return ApplicationError(message_en, message_vi, message_en, type=type_, non_retryable=True)
+
+
+def refuse_state(command: str, state: UnitState) -> ApplicationError:
+    """ "Không thể gửi kết quả khi đơn vị ở trạng thái “Đã gửi kết quả”."."""
+    vi, en = COMMAND_LABELS.get(command, (command, command))
+    return refuse(
+        "invalid_state",
+        f"Không thể {vi} khi đơn vị ở trạng thái “{UNIT_STATE_VI[state]}”.",
+        f"Cannot {en} while the unit is {state.value}.",
+    )
