@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.messages import CycleCommand, CycleStatus, UnitCommand, UnitStatus
 from api.errors import Problem
 from core.settings import Settings
+from services.messages import CycleCommand, CycleStatus, UnitCommand, UnitStatus
 from workflows import commands
 
 IdempotencyKey = Annotated[

@@ -26,7 +26,6 @@ from temporalio.worker import Worker
 
 from activities.cycle import CycleActivities
 from activities.mail import MailActivities
-from activities.messages import DeadlineKind, NoticeKind, NoticeRequest
 from bench.stack import Seeded, Stack, dinh_hoa, draft_cycle, staff_editors
 from bench.trivial import TRIVIAL_WORKFLOW, TrivialWorkflow
 from core.db import session_scope, utcnow
@@ -51,6 +50,7 @@ from scoring.aggregate import score_sheet
 from scoring.rules import RuleResult, evaluate
 from services import outbox
 from services.cycles import unit_workflow_id
+from services.messages import DeadlineKind, NoticeKind, NoticeRequest
 from services.sheet import framework_for, save_draft
 from workflows.commands import start_cycle
 from workflows.worker import build_worker

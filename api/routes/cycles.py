@@ -14,16 +14,8 @@ from fastapi import APIRouter, Request, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from activities.messages import (
-    CancelCommand,
-    ClassifyCommand,
-    CloseAppraisalCommand,
-    CycleStatus,
-    ExtendCommand,
-    PublishCommand,
-)
 from api import commands
-from api.access import cycle_visible
+from api.access import MAX_ID, cycle_visible
 from api.commands import IdempotencyKey
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT
@@ -32,6 +24,14 @@ from core.vn import VN_TZ
 from models.tables import Cycle, CycleUnit
 from services.accounts import Principal
 from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec, create_cycle
+from services.messages import (
+    CancelCommand,
+    ClassifyCommand,
+    CloseAppraisalCommand,
+    CycleStatus,
+    ExtendCommand,
+    PublishCommand,
+)
 
 router = APIRouter(
     prefix="/api/cycles", tags=["cycles"], responses={**COMMON_RESPONSES, **CONFLICT}
@@ -75,7 +75,7 @@ class CycleCreate(BaseModel):
     id: str = Field(pattern=CYCLE_ID_RE, description="Mã kỳ đánh giá")
     year: int = Field(ge=2000, le=2100, description="Năm đánh giá")
     title: str = Field(min_length=1, max_length=500, description="Tên kỳ đánh giá")
-    framework_id: int = Field(ge=1, description="Bộ tiêu chí đã ban hành")
+    framework_id: int = Field(ge=1, le=MAX_ID, description="Bộ tiêu chí đã ban hành")
     units: list[str] = Field(min_length=1, max_length=10000, description="Mã các đơn vị")
     opens_at: LocalTime = Field(description="Mở kỳ (giờ Việt Nam nếu không ghi múi giờ)")
     data_cutoff_at: LocalTime = Field(description="Thời điểm chốt số liệu")
@@ -85,7 +85,7 @@ class CycleCreate(BaseModel):
     results_target: LocalTime = Field(description="Dự kiến công bố kết quả")
     explanation_round_days: int = Field(default=5, ge=1, le=60)
     max_explanation_rounds: int = Field(default=2, ge=0, le=10)
-    reminder_offsets_hours: list[int] = Field(
+    reminder_offsets_hours: list[Annotated[int, Field(ge=0, le=24 * 366)]] = Field(
         default=list(DEFAULT_REMINDER_OFFSETS),
         max_length=20,
         description="Nhắc trước mỗi hạn (giờ); 0 = sáng ngày hết hạn",

@@ -15,7 +15,18 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from activities.messages import (
+from api import commands
+from api.access import unit_visible
+from api.commands import IdempotencyKey
+from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
+from api.errors import COMMON_RESPONSES, CONFLICT, Problem, field_problem, not_found
+from api.routes.cycles import LocalTime
+from api.views import AuditRow, SheetView, audit_rows, sheet_view
+from core.db import utcnow
+from models.inputs import CriterionInput
+from models.tables import Cycle, CycleUnit, ExplanationRequest, Role, Unit
+from services.accounts import Principal
+from services.messages import (
     AssignCommand,
     AssignmentSpec,
     CloseRoundCommand,
@@ -31,17 +42,6 @@ from activities.messages import (
     UnitCommand,
     UnitStatus,
 )
-from api import commands
-from api.access import unit_visible
-from api.commands import IdempotencyKey
-from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
-from api.errors import COMMON_RESPONSES, CONFLICT, Problem, field_problem, not_found
-from api.routes.cycles import LocalTime
-from api.views import AuditRow, SheetView, audit_rows, sheet_view
-from core.db import utcnow
-from models.inputs import CriterionInput
-from models.tables import Cycle, CycleUnit, ExplanationRequest, Role, Unit
-from services.accounts import Principal
 from services.sheet import Editor, answer_explanation, save_appraisal, save_draft
 
 router = APIRouter(
