@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -139,23 +138,35 @@ class DraftResult:
 # --- loading ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=32)
-def _framework_cached(framework_id: int, spec_hash: str, spec_json: str) -> Framework:
-    return Framework.model_validate(json.loads(spec_json))
+# Published frameworks are immutable: (id, spec_hash) names one parsed tree for the process.
+_FRAMEWORKS: dict[tuple[int, str], Framework] = {}
+_FRAMEWORKS_MAX = 32
 
 
 def framework_for(session: Session, cycle: Cycle) -> Framework:
-    """The (published, immutable) framework of a cycle, parsed once per process."""
-    record = session.get(FrameworkRecord, cycle.framework_id)
-    if record is None:
+    """The (published, immutable) framework of a cycle, parsed once per process.
+
+    Only the hash is read on a cache hit: the spec JSON is loaded and parsed once.
+    """
+    spec_hash = session.exec(
+        select(FrameworkRecord.spec_hash).where(FrameworkRecord.id == cycle.framework_id)
+    ).first()
+    if spec_hash is None:
         raise SheetNotFound(
             "framework_missing",
             f"Không tìm thấy bộ tiêu chí của kỳ đánh giá {cycle.id}.",
             f"The framework of cycle {cycle.id} is missing.",
         )
-    return _framework_cached(
-        cycle.framework_id, record.spec_hash, json.dumps(record.spec, sort_keys=True)
-    )
+    key = (cycle.framework_id, spec_hash)
+    cached = _FRAMEWORKS.get(key)
+    if cached is None:
+        record = session.get(FrameworkRecord, cycle.framework_id)
+        assert record is not None
+        cached = Framework.model_validate(record.spec)
+        if len(_FRAMEWORKS) >= _FRAMEWORKS_MAX:
+            _FRAMEWORKS.pop(next(iter(_FRAMEWORKS)))
+        _FRAMEWORKS[key] = cached
+    return cached
 
 
 def lock_unit(session: Session, cycle_id: str, unit_code: str) -> tuple[Cycle, Unit, CycleUnit]:
