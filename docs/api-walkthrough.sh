@@ -1,36 +1,15 @@
-# The REST API
-
-Everything a person can do is an API call under `/api`, documented with examples at
-`http://127.0.0.1:8000/docs` (OpenAPI at `/openapi.json`).
-
-- **Sign in**: `POST /api/auth/token` (OAuth2 password form) → `{"access_token", "expires_at"}`;
-  send `Authorization: Bearer <token>`. Tokens expire after `APPRAISAL_TOKEN_MINUTES` and die
-  when the password is reset. Five failed logins for a name (thirty from one address) within
-  15 minutes lock logins for 1 minute (429 with `Retry-After`), doubling up to 15 minutes;
-  a success resets the count. The web pages (`/login`) use a signed HttpOnly SameSite cookie;
-  a cookie-authenticated write must carry the session's CSRF token in `X-CSRF-Token`.
-- **Roles** (several per person): `coordinator`, `unit_office` (one unit), `staff` (one
-  unit; edits only assigned criteria), `council` (one appraising agency; sees a unit once it
-  has submitted, appraises only criteria routed to its agency), `viewer`. Who may call what is
-  one table, `api/access.py` (`POLICY`); a resource of another unit answers **404**, a visible
-  one that your role may not change answers 403.
-- **Errors** are RFC 9457 problem documents (`application/problem+json`):
-  `{"type", "title", "status", "detail", "instance", "errors": [{"field", "in", "reason"}]}`;
-  a command the process refuses is a 409 with `code`, `detail` (Vietnamese) and `detail_en`.
-- **Times**: ISO 8601; a time without a zone is Vietnamese local time (Asia/Ho_Chi_Minh).
-  Scores are exact decimals written as strings (`"2.897"`).
-- **Commands** that move the process (`start`, `assignments`, `start-review`, `return`,
-  `submit`, `reopen`, `start-appraisal`, `explanation-requests`, `…/close`, `finalise`,
-  `deadlines`, `close-appraisal`, `classify`, `publish`, `cancel`) are Temporal updates; an
-  `Idempotency-Key` header makes a retried request act once.
-
-## From `make dev` to a published result with curl
-
-```sh
-API=http://127.0.0.1:8000
+#!/usr/bin/env bash
+# The README's API walkthrough: from a running `make dev` to a published result with curl.
+# Run: bash docs/api-walkthrough.sh   (needs curl and jq). tests/test_readme.py keeps the README's
+# copy of these lines identical to this file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# evidence to attach: a tiny PDF (in real life a digitally signed document)
+printf '%%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%%%EOF\n' > /tmp/ke-hoach.pdf
+API=${API:-http://127.0.0.1:8000}
 # the first coordinator is "admin" with APPRAISAL_ADMIN_PASSWORD (default "admin" in dev)
 tok() { curl -s -X POST $API/api/auth/token -d "username=$1&password=$2" | jq -r .access_token; }
-ADMIN=$(tok admin admin)
+ADMIN=$(tok admin "${APPRAISAL_ADMIN_PASSWORD:-admin}")
 as() { who=$1; shift; curl -s -H "Authorization: Bearer $who" -H 'Content-Type: application/json' "$@"; }
 
 # units and people
@@ -62,8 +41,8 @@ for pair in "a $A" "b $B"; do set -- $pair
   as $VP -X PUT $API/api/cycles/2024-thu/units/$2/assignments -d '{"assignments":[{"codes":["II"],"username":"cb-'$1'"}]}'
   as $CB -X PUT $API/api/cycles/2024-thu/units/$2/criteria/2.1.1/draft \
      -d '{"inputs":{"level":"full"},"explanation":"Kế hoạch số 15/KH-UBND."}'
-  curl -s -H "Authorization: Bearer $CB" -F file=@ke-hoach.pdf -F doc_number=15/KH-UBND -F doc_date=15/01/2024 \
-     $API/api/cycles/2024-thu/units/$2/criteria/2.1.1/evidence      # any signed PDF
+  curl -s -H "Authorization: Bearer $CB" -F file=@/tmp/ke-hoach.pdf -F doc_number=15/KH-UBND -F doc_date=15/01/2024 \
+     $API/api/cycles/2024-thu/units/$2/criteria/2.1.1/evidence
   as $VP -X POST $API/api/cycles/2024-thu/units/$2/submit -d '{"proposed_class":"good"}'
 done
 
@@ -81,7 +60,3 @@ as $ADMIN -X POST $API/api/cycles/2024-thu/classify
 as $ADMIN -X POST $API/api/cycles/2024-thu/publish
 as $ADMIN $API/api/cycles/2024-thu/results | jq
 as $ADMIN "$API/api/cycles/2024-thu/units/$A/audit" | jq '.[] | [.at, .actor, .entity, .action]'
-```
-
-The same journey is the end-to-end test `tests/test_api_e2e.py` (with an explanation round, a
-returned criterion, a deadline extension and a reopen).

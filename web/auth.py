@@ -1,0 +1,203 @@
+"""Who may open which page: the cookie session, the forms' CSRF token, and the API's own rules.
+
+Every page and form under /cycles names the REST route whose rule it follows (``PAGE_RULES``);
+the dependency ``page_caller`` checks that rule with ``api.access.check`` — the very function
+the API calls — so a page answers 404 exactly where the API does (another unit, a unit the
+council may not see yet, a cycle the person takes no part in), and 403 where the API would.
+Finer rules (assignment, agency, state, the hard lock) stay with the edit gate and the
+workflows, which the forms call through the API's own route functions.
+
+Refusals become Vietnamese HTML pages (``PageRoute``), never JSON or a stack trace; a missing
+or expired session sends the browser to the sign-in page and back.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from sqlmodel import Session, select
+from starlette.datastructures import FormData
+
+from api import access
+from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
+from api.errors import FORBIDDEN_REFUSALS, Problem, not_found
+from core.settings import Settings
+from models.tables import Role, Unit, User
+from services.accounts import InvalidToken, Principal, load_principal, user_for_claims, verify_token
+from services.sheet import SheetError
+from web.render import error_page
+
+__all__ = [
+    "PAGE_RULES",
+    "Caller",
+    "LoginRequired",
+    "PageCaller",
+    "PageRefused",
+    "PageRoute",
+    "read_session",
+    "safe_next",
+]
+
+_C = "/api/cycles/{cycle_id}"
+_U = _C + "/units/{unit_id}"
+_P = "/cycles/{cycle_id}"
+_PU = _P + "/units/{unit_code}"
+
+# Page or form → the API route whose access rule (api.access.POLICY) it follows.
+PAGE_RULES: dict[str, str] = {
+    "GET /cycles": "GET /api/cycles",
+    f"GET {_P}": f"GET {_C}",
+    f"GET {_P}/results": f"GET {_C}/results",
+    f"GET {_PU}": f"GET {_U}",
+    f"POST {_PU}/criteria/{{code}}/draft": f"PUT {_U}/criteria/{{code}}/draft",
+    f"POST {_PU}/criteria/{{code}}/evidence": f"POST {_U}/criteria/{{code}}/evidence",
+    f"POST {_PU}/criteria/{{code}}/evidence/{{evidence_id}}/delete": (
+        f"DELETE {_U}/criteria/{{code}}/evidence/{{evidence_id}}"
+    ),
+    f"POST {_PU}/criteria/{{code}}/appraisal": f"PUT {_U}/criteria/{{code}}/appraisal",
+    f"POST {_PU}/criteria/{{code}}/answer": (
+        f"PUT {_U}/explanation-requests/{{request_id}}/criteria/{{code}}"
+    ),
+    f"POST {_PU}/start-review": f"POST {_U}/start-review",
+    f"POST {_PU}/return": f"POST {_U}/return",
+    f"POST {_PU}/submit": f"POST {_U}/submit",
+    f"POST {_PU}/reopen": f"POST {_U}/reopen",
+    f"POST {_PU}/start-appraisal": f"POST {_U}/start-appraisal",
+    f"POST {_PU}/explanation-requests": f"POST {_U}/explanation-requests",
+    f"POST {_PU}/close-round": f"POST {_U}/explanation-requests/{{request_id}}/close",
+    f"POST {_PU}/finalise": f"POST {_U}/finalise",
+}
+
+
+class LoginRequired(Exception):
+    """No valid session cookie: the browser goes to the sign-in page."""
+
+
+class PageRefused(Exception):
+    """A refusal shown as a Vietnamese page with this status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PageCaller:
+    """The signed-in person of a page request, the unit of its path and the posted form."""
+
+    user: User
+    principal: Principal
+    csrf_token: str
+    unit: Unit | None = None
+    form: FormData | None = None
+
+    def may(self, api_key: str, unit_id: int | None = None) -> bool:
+        """Holds a role the API's rule ``api_key`` lets act (for this unit): shows a form."""
+        rule = access.POLICY[api_key]
+        if unit_id is None:
+            return bool(rule.roles & self.principal.roles)
+        return any(self.principal.has_for_unit(role, unit_id) for role in rule.roles)
+
+    @property
+    def is_coordinator(self) -> bool:
+        """Holds the coordinator role."""
+        return self.principal.has(Role.coordinator)
+
+
+def read_session(
+    request: Request, session: Session, settings: Settings
+) -> tuple[User, dict[str, object]] | None:
+    """The user and raw claims of a valid session cookie, or None."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        claims, raw = verify_token(cookie, secret_key=settings.secret_key, kind="session")
+        return user_for_claims(session, claims), raw
+    except InvalidToken:
+        return None
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to return to after sign-in ("/" for anything else: no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def _unit_id(session: Session, unit_code: str) -> tuple[Unit, str]:
+    unit = session.exec(select(Unit).where(Unit.code == unit_code)).first()
+    if unit is None or unit.id is None:
+        raise not_found("Không tìm thấy đơn vị trong kỳ đánh giá.")
+    return unit, str(unit.id)
+
+
+async def page_caller(request: Request, session: SessionDep, settings: SettingsDep) -> PageCaller:
+    """The signed-in caller after the CSRF token (forms) and the page's API rule are checked."""
+    found = read_session(request, session, settings)
+    if found is None:
+        raise LoginRequired()
+    user, raw = found
+    csrf = str(raw.get("csrf", ""))
+    form: FormData | None = None
+    if request.method == "POST":
+        form = await request.form()
+        sent = form.get("csrf_token")
+        if not isinstance(sent, str) or not sent or not hmac.compare_digest(sent, csrf):
+            raise PageRefused(
+                403,
+                "Thiếu hoặc sai mã CSRF: biểu mẫu đã cũ hoặc không gửi từ trang này. "
+                "Vui lòng tải lại trang và thử lại.",
+            )
+    principal = load_principal(session, user)
+    route = request.scope.get("route")
+    key = f"{request.method} {getattr(route, 'path', '')}"
+    api_key = PAGE_RULES.get(key)
+    if api_key is None:  # every page route is listed; guards pages added later
+        raise RuntimeError(f"no access rule for page {key}")
+    params = {k: str(v) for k, v in request.path_params.items()}
+    unit: Unit | None = None
+    if "unit_code" in params:
+        unit, params["unit_id"] = _unit_id(session, params["unit_code"])
+    access.check(session, principal, access.POLICY[api_key], params)
+    return PageCaller(user=user, principal=principal, csrf_token=csrf, unit=unit, form=form)
+
+
+Caller = Annotated[PageCaller, Depends(page_caller, scope="function")]
+
+
+def sheet_status(exc: SheetError) -> int:
+    """The status the API answers for a refusal of the edit gate."""
+    return 403 if exc.type in FORBIDDEN_REFUSALS else int(getattr(exc, "status", 409))
+
+
+class PageRoute(APIRoute):
+    """A page route: sign-in redirects and refusals as Vietnamese HTML pages."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                target = request.url.path if request.method == "GET" else "/cycles"
+                if request.method == "GET" and request.url.query:
+                    target += "?" + request.url.query
+                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            except PageRefused as exc:
+                return error_page(request, exc.status, exc.message)
+            except Problem as exc:
+                return error_page(request, exc.status, exc.detail or exc.title)
+            except SheetError as exc:
+                return error_page(request, sheet_status(exc), exc.message_vi)
+
+        return page_handler
