@@ -196,3 +196,26 @@ def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:
     assert stack.proc.returncode == 1
     assert "port already in use" in out and f"API 127.0.0.1:{env['APPRAISAL_API_PORT']}" in out
     assert _processes_using(data) == []
+
+
+def test_a_dying_child_stops_the_whole_stack(tmp_path: Path) -> None:
+    """Nothing restarts silently: when the worker dies, the supervisor stops everything."""
+    data = tmp_path / "data"
+    env = _env(data)
+    stack = _start(env)
+    _wait_ready(stack, env)
+    workers = [
+        pid
+        for pid in _processes_using(data)
+        if b"cli.main\x00worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(workers) == 1
+    os.kill(workers[0], signal.SIGKILL)
+    stack.proc.wait(timeout=60)
+    stack.reader.join(timeout=10)
+    assert stack.proc.returncode != 0
+    assert "worker đã dừng" in stack.output and "dừng toàn bộ" in stack.output
+    deadline = time.monotonic() + 10
+    while _processes_using(data) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_using(data) == []

@@ -53,3 +53,27 @@ async def test_temporal_servers_start(
 ) -> None:
     assert await temporal_dev.client.service_client.check_health()
     assert temporal_ts.supports_time_skipping
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
+    from core.db import make_engine
+
+    eng = make_engine(f"sqlite:///{tmp_path}/x.db")
+    with eng.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    eng.dispose()
+
+
+def test_settings_read_a_dotenv_file(tmp_path, monkeypatch) -> None:
+    from core.settings import Settings
+
+    (tmp_path / ".env").write_text(
+        "APPRAISAL_TEMPORAL_NAMESPACE=so-noi-vu\nAPPRAISAL_SMTP_PORT=2525\n", encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("APPRAISAL_TEMPORAL_NAMESPACE", raising=False)
+    monkeypatch.delenv("APPRAISAL_SMTP_PORT", raising=False)
+    s = Settings()
+    assert s.temporal_namespace == "so-noi-vu"
+    assert s.smtp_port == 2525

@@ -3,7 +3,10 @@
 The session cookie is a signed token (``services.accounts.issue_token`` with kind "session")
 carrying a random CSRF token. Every form carries that token in a hidden field; API calls made
 with the cookie send it in ``X-CSRF-Token``. Before sign-in, the login form is protected by a
-signed double-submit cookie.
+signed double-submit cookie. After sign-in the browser returns to the page it came from
+(``next``, a local path only), so a link in an e-mail lands on its page.
+
+``router`` also carries the cycle pages (``web.cycles``) and the stylesheet under /static.
 """
 
 from __future__ import annotations
@@ -11,32 +14,29 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, Signer
-from sqlmodel import Session
 
 from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
+from api.errors import not_found
 from core.settings import Mode, Settings
 from core.vn import vn_datetime
-from models.tables import Role, User
+from models.tables import Role
 from services.accounts import (
     InvalidCredentials,
-    InvalidToken,
     LoginThrottled,
     authenticate,
     issue_token,
-    user_for_claims,
     user_public,
-    verify_token,
 )
+from web.auth import read_session, safe_next
+from web.cycles import router as cycles_router
+from web.render import STATIC_DIR, templates
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 LOGIN_CSRF_COOKIE = "appraisal_login_csrf"
 ROLE_LABELS = {
@@ -66,13 +66,24 @@ def _login_csrf(request: Request, settings: Settings) -> str:
 
 
 def _login_page(
-    request: Request, settings: Settings, *, error: str = "", username: str = "", status: int = 200
+    request: Request,
+    settings: Settings,
+    *,
+    error: str = "",
+    username: str = "",
+    status: int = 200,
+    next_url: str = "/",
 ) -> HTMLResponse:
     token = _login_csrf(request, settings)
     response = templates.TemplateResponse(
         request,
         "login.html",
-        {"csrf_token": token, "error": error, "username": username},
+        {
+            "csrf_token": token,
+            "error": error,
+            "username": username,
+            "next": safe_next(next_url),
+        },
         status_code=status,
     )
     response.set_cookie(
@@ -86,23 +97,10 @@ def _login_page(
     return response
 
 
-def _session(
-    request: Request, session: Session, settings: Settings
-) -> tuple[User, dict[str, object]] | None:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    try:
-        claims, raw = verify_token(cookie, secret_key=settings.secret_key, kind="session")
-        return user_for_claims(session, claims), raw
-    except InvalidToken:
-        return None
-
-
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, settings: SettingsDep) -> HTMLResponse:
-    """The sign-in form."""
-    return _login_page(request, settings)
+def login_form(request: Request, settings: SettingsDep, next: str = "/") -> HTMLResponse:  # noqa: A002
+    """The sign-in form (``next``: the local page to return to)."""
+    return _login_page(request, settings, next_url=next)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -113,6 +111,7 @@ def login_submit(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",  # noqa: A002
 ) -> Response:
     """Checks the CSRF token and the password, then opens a cookie session."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
@@ -128,6 +127,7 @@ def login_submit(
             error="Phiên biểu mẫu không hợp lệ (thiếu mã CSRF). Vui lòng thử lại.",
             username=username,
             status=403,
+            next_url=next,
         )
     address = request.client.host if request.client else ""
     try:
@@ -140,6 +140,7 @@ def login_submit(
             error="Sai tên đăng nhập hoặc mật khẩu.",
             username=username,
             status=401,
+            next_url=next,
         )
     except LoginThrottled as exc:
         page = _login_page(
@@ -148,6 +149,7 @@ def login_submit(
             error=f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {exc.retry_after} giây.",
             username=username,
             status=429,
+            next_url=next,
         )
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
@@ -158,7 +160,7 @@ def login_submit(
         kind="session",
         extra={"csrf": secrets.token_urlsafe(24)},
     )
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -175,7 +177,7 @@ def login_submit(
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The signed-in person's start page; the sign-in form otherwise."""
-    found = _session(request, session, settings)
+    found = read_session(request, session, settings)
     if found is None:
         return RedirectResponse("/login", status_code=303)
     user, raw = found
@@ -200,7 +202,7 @@ def logout(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Closes the cookie session (the form must carry the session's CSRF token)."""
-    found = _session(request, session, settings)
+    found = read_session(request, session, settings)
     if found is not None:
         _user, raw = found
         if not hmac.compare_digest(csrf_token, str(raw.get("csrf", ""))):
@@ -208,3 +210,21 @@ def logout(
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+# Served by the app itself (no CDN): the one stylesheet of the pages.
+STATIC_FILES = {"app.css": "text/css; charset=utf-8"}
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> FileResponse:
+    """A file of web/static (only the listed ones)."""
+    media_type = STATIC_FILES.get(name)
+    if media_type is None:
+        raise not_found()
+    return FileResponse(
+        STATIC_DIR / name, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
+router.include_router(cycles_router)
