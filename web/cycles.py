@@ -13,6 +13,7 @@ courtesy — the gate and the workflows decide.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,7 @@ from core.vn import vn_decimal
 from models.framework import Framework, Node
 from models.tables import Cycle, CycleUnit, Role, UnitState
 from services.messages import ExplanationItemSpec
+from services.labels import UNIT_STATE_VI
 from services.sheet import DRAFT_STATES, SheetError, framework_for
 from web.auth import Caller, PageCaller, PageRoute, sheet_status
 from web.forms import FieldView, FormError, field_views, parse_inputs, posted_inputs, text_field
@@ -154,7 +156,13 @@ def results_page(
     return render(
         request,
         "results.html",
-        {**_base(caller), "cycle": cycle, "results": view, "groups": groups},
+        {
+            **_base(caller),
+            "cycle": cycle,
+            "results": view,
+            "groups": groups,
+            "state_labels": UNIT_STATE_VI,
+        },
     )
 
 
@@ -334,7 +342,13 @@ def _unit_context(
         "now": now,
         "evidence_url": f"/api/cycles/{quote(cycle_id)}/units/{uid}/criteria",
         "page_url": _unit_url(cycle_id, unit.code),
+        "new_key": _new_key,
     }
+
+
+def _new_key() -> str:
+    """A fresh idempotency key for a command form."""
+    return secrets.token_urlsafe(16)
 
 
 def _unit_url(cycle_id: str, unit_code: str) -> str:
