@@ -9,7 +9,6 @@ make the browser act for the user. Authorisation: every /api route has a rule in
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -26,6 +25,7 @@ from services.accounts import (
     InvalidToken,
     Principal,
     load_principal,
+    same_secret,
     user_for_claims,
     verify_token,
 )
@@ -94,7 +94,7 @@ def authenticate_request(request: Request, session: Session, settings: Settings)
             )
             if request.method not in SAFE_METHODS:
                 sent = request.headers.get(CSRF_HEADER, "")
-                if not sent or not hmac.compare_digest(sent, str(raw.get("csrf", ""))):
+                if not sent or not same_secret(sent, str(raw.get("csrf", ""))):
                     raise Problem(403, "Thiếu hoặc sai mã CSRF.", slug="csrf")
         user = user_for_claims(session, claims)
     except InvalidToken as exc:

@@ -521,12 +521,17 @@ def issue_token(
     return f"{payload}.{_sign(secret_key, kind, payload)}", expires_at
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of a secret a client sent (any text, even non-ASCII)."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
 def verify_token(
     token: str, *, secret_key: str, now: datetime | None = None, kind: str = "api"
 ) -> tuple[TokenClaims, dict[str, Any]]:
     """The claims of a well-signed, unexpired token; InvalidToken otherwise."""
     payload, sep, signature = token.partition(".")
-    if not sep or not hmac.compare_digest(signature, _sign(secret_key, kind, payload)):
+    if not sep or not same_secret(signature, _sign(secret_key, kind, payload)):
         raise InvalidToken("bad signature")
     try:
         raw = json.loads(_unb64(payload))
@@ -548,6 +553,6 @@ def user_for_claims(session: Session, claims: TokenClaims) -> User:
     user = session.get(User, claims.user_id)
     if user is None or not user.is_active:
         raise InvalidToken("unknown user")
-    if not hmac.compare_digest(password_version(user.password_hash), claims.password_version):
+    if not same_secret(claims.password_version, password_version(user.password_hash)):
         raise InvalidToken("revoked")
     return user

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlmodel import Session, select
 
 from models.tables import AuditLog
+
+KEY_LENGTH = 200  # AuditLog.request_key
+
+
+def bounded_key(key: str) -> str:
+    """A key that fits the column: a long one keeps its start and ends with a hash of it all."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    return key[:150] + "#" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 def record(
@@ -24,6 +34,7 @@ def record(
 ) -> AuditLog:
     """Adds an audit row in the caller's transaction; with a request_key, only once per key."""
     if request_key is not None:
+        request_key = bounded_key(request_key)
         existing = session.exec(select(AuditLog).where(AuditLog.request_key == request_key)).first()
         if existing is not None:
             return existing

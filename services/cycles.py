@@ -245,6 +245,8 @@ def cycle_input(
         followup_plan_days=cycle.followup_plan_days,
         unit_task_queue=task_queue,
         search_attributes=search_attributes,
+        appraisal_deadline=cycle.appraisal_deadline,
+        reminder_offsets_hours=tuple(cycle.reminder_offsets_hours),
     )
 
 

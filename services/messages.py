@@ -104,6 +104,10 @@ class CycleInput(Msg):
     unit_task_queue: str
     search_attributes: bool = True
     batch_size: int = 200
+    # Optional so that cycles started before the council's reminders existed replay unchanged:
+    # without it the workflow plans no appraisal reminder.
+    appraisal_deadline: datetime | None = None
+    reminder_offsets_hours: tuple[int, ...] = (168, 72, 24, 0)
 
 
 # --- commands (one Temporal update each) ------------------------------------------------------
@@ -368,6 +372,7 @@ class NoticeKind(StrEnum):
     explanation_reminder = "explanation_reminder"
     unit_published = "unit_published"
     followup_reminder = "followup_reminder"
+    appraisal_reminder = "appraisal_reminder"
     missed = "missed"
     results_published = "results_published"
     cancelled = "cancelled"
@@ -381,6 +386,7 @@ class DeadlineKind(StrEnum):
     explanation = "explanation"
     analysis = "analysis"
     plan = "plan"
+    appraisal = "appraisal"
 
 
 class ReminderLabel(StrEnum):

@@ -7,6 +7,11 @@ never one message per criterion) with the context its template needs. Rendering 
 Recipients: the unit office are the users holding ``unit_office`` for the unit (the unit's own
 address when nobody does); staff are the people assigned to criteria; the coordinators and the
 council are the users holding those roles. People without an e-mail address are skipped.
+
+The council's appraisal reminder goes to each council member (``RoleGrant.agency``) whose
+agencies still have leaf criteria (``Node.agency``) without an appraised score in units that
+have submitted (submitted, appraising, explanation): one digest listing them per unit. Nobody
+with nothing pending, and nobody at all once the cycle is no longer running.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from sqlmodel import Session, col, select
 from models.tables import (
     Assignment,
     Cycle,
+    CycleState,
     CycleUnit,
+    Entry,
     ExplanationItem,
     ExplanationRequest,
     Role,
@@ -138,6 +145,87 @@ def _dedupe(recipients: Iterable[Recipient]) -> list[Recipient]:
     return list(out.values())
 
 
+UNDER_APPRAISAL = (UnitState.submitted, UnitState.appraising, UnitState.explanation)
+
+
+def _council_agencies(session: Session) -> dict[str, tuple[User, set[str]]]:
+    """Active council members (by username) and the agencies they appraise for."""
+    rows = session.exec(
+        select(User, RoleGrant.agency)
+        .join(RoleGrant, col(RoleGrant.user_id) == User.id)
+        .where(
+            RoleGrant.role == Role.council,
+            col(RoleGrant.agency).is_not(None),
+            col(User.is_active).is_(True),
+        )
+        .order_by(col(User.username))
+    ).all()
+    out: dict[str, tuple[User, set[str]]] = {}
+    for user, agency in rows:
+        if agency:
+            out.setdefault(user.username, (user, set()))[1].add(agency)
+    return out
+
+
+def _appraisal_reminders(
+    session: Session, cycle: Cycle, base: dict[str, Any], base_url: str
+) -> list[Notice]:
+    """One digest per council member: their agencies' unappraised criteria, per unit."""
+    if CycleState(cycle.state) is not CycleState.running:
+        return []  # the appraisal is closed (or the cycle cancelled): nothing to remind
+    units = session.exec(
+        select(CycleUnit, Unit)
+        .join(Unit, col(Unit.id) == CycleUnit.unit_id)
+        .where(CycleUnit.cycle_id == cycle.id, col(CycleUnit.state).in_(UNDER_APPRAISAL))
+        .order_by(col(Unit.code))
+    ).all()
+    if not units:
+        return []
+    appraised = set(
+        session.exec(
+            select(Entry.unit_id, Entry.criterion_code).where(
+                Entry.cycle_id == cycle.id,
+                col(Entry.unit_id).in_([cu.unit_id for cu, _ in units]),
+                col(Entry.appraised_score).is_not(None),
+            )
+        ).all()
+    )
+    leaves = [n for n in framework_for(session, cycle).leaves() if n.agency]
+    notices = []
+    for user, agencies in _council_agencies(session).values():
+        recipient = _person(user, "council")
+        if recipient is None:
+            continue
+        mine = [n for n in leaves if n.agency in agencies]
+        pending = []
+        for cu, unit in units:
+            criteria = [
+                {"code": n.code, "title": n.title}
+                for n in mine
+                if (cu.unit_id, n.code) not in appraised
+            ]
+            if criteria:
+                pending.append(
+                    {
+                        "code": unit.code,
+                        "name": unit.name,
+                        "state": UNIT_STATE_VI[UnitState(cu.state)],
+                        "link": _link(base_url, cycle.id, unit.code),
+                        "criteria": criteria,
+                    }
+                )
+        if pending:
+            ctx = {
+                **base,
+                "deadline_label": "hạn thẩm định",
+                "agencies": sorted(agencies),
+                "units": pending,
+                "recipient": recipient.__dict__,
+            }
+            notices.append(Notice(recipient, NoticeKind.appraisal_reminder.value, ctx))
+    return notices
+
+
 def build_notices(session: Session, req: NoticeRequest, *, base_url: str) -> list[Notice]:
     """The digests to send for this request, one per person (possibly none)."""
     cycle = session.get(Cycle, req.cycle_id)
@@ -153,6 +241,9 @@ def build_notices(session: Session, req: NoticeRequest, *, base_url: str) -> lis
         "cycle_link": _link(base_url, cycle.id),
     }
     template = req.kind.value
+
+    if req.kind is NoticeKind.appraisal_reminder:
+        return _appraisal_reminders(session, cycle, base, base_url)
 
     if req.kind in (NoticeKind.missed, NoticeKind.results_published):
         if req.kind is NoticeKind.missed:

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from models.framework import Framework, Node, NotApplicablePolicy
+from models.framework import DerivedRule, Framework, Node, NotApplicablePolicy
 from models.inputs import CriterionInput
 from models.tables import (
     Assignment,
@@ -280,6 +280,14 @@ def _check_draft(
     state = UnitState(cu.state)
     if state not in DRAFT_STATES:
         raise _refuse_state(cu, "sửa phiếu tự chấm điểm", "edit the self-assessment")
+    if isinstance(node.rule, DerivedRule):
+        # Days late, rank and score against last year, a council decision: the system or the
+        # council supplies these values, never the unit's own sheet.
+        raise EditRefused(
+            "system_value",
+            f"Tiêu chí {code} do hệ thống hoặc hội đồng thẩm định xác định, đơn vị không tự chấm.",
+            f"Criterion {code} is supplied by the system or the council, not self-scored.",
+        )
     if state is not UnitState.explanation and now >= cu.hard_lock_at:
         raise EditRefused(
             "locked",
@@ -314,6 +322,28 @@ def _check_draft(
                 f"Explanation round {request.round_no} has reached its deadline.",
             )
     return cycle, unit, cu, node, entry
+
+
+def _check_agency(node: Node, editor: Editor) -> None:
+    """Council members act only on the criteria routed to their agency (coordinators on all)."""
+    if not editor.coordinator and (not node.agency or node.agency not in editor.agencies):
+        raise EditRefused(
+            "wrong_agency",
+            f"Tiêu chí {node.code} do {node.agency or 'cơ quan thường trực'} thẩm định.",
+            f"Criterion {node.code} is appraised by {node.agency or 'the coordinator'}.",
+        )
+
+
+def check_council_codes(
+    session: Session, *, cycle_id: str, codes: Iterable[str], editor: Editor
+) -> None:
+    """Refuses criteria a council member may not flag or appraise (another agency's)."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise SheetNotFound("unknown_cycle", f"Không có kỳ đánh giá {cycle_id}.", "No such cycle.")
+    framework = framework_for(session, cycle)
+    for code in codes:
+        _check_agency(_leaf(framework, code), editor)
 
 
 def check_draft_gate(
@@ -419,12 +449,7 @@ def save_appraisal(
     node = _leaf(framework, criterion_code)
     if UnitState(cu.state) is not UnitState.appraising:
         raise _refuse_state(cu, "chấm điểm thẩm định", "appraise")
-    if not editor.coordinator and (not node.agency or node.agency not in editor.agencies):
-        raise EditRefused(
-            "wrong_agency",
-            f"Tiêu chí {criterion_code} do {node.agency or 'cơ quan thường trực'} thẩm định.",
-            f"Criterion {criterion_code} is appraised by {node.agency or 'the coordinator'}.",
-        )
+    _check_agency(node, editor)
     result = _evaluate(node, inputs, framework)
     entry = _entry(session, cycle_id, unit.id, criterion_code)
     before = _entry_view(entry) if entry.id is not None else None
@@ -687,6 +712,8 @@ def score_entries(framework: Framework, entries: Iterable[Entry], *, appraised: 
 
 
 def _finished(node: Node, entry: Entry | None) -> bool:
+    if isinstance(node.rule, DerivedRule):
+        return True  # nothing for the unit to do: the system or the council supplies it
     if entry is None or entry.self_score is None:
         return False
     na = bool(entry.inputs.get("not_applicable")) and node.na_policy is not (
@@ -744,6 +771,8 @@ def progress(session: Session, *, cycle: Cycle, unit: Unit) -> Progress:
     order = {n.code: i for i, n in enumerate(leaves)}
     titles = {n.code: n.title for n in leaves}
     done = {n.code for n in leaves if _finished(n, entries.get(n.code))}
+    # What the unit scores itself; derived criteria are supplied by the system or the council.
+    own = [n for n in leaves if not isinstance(n.rule, DerivedRule)]
     staff = []
     for username, (user, items) in sorted(per_user.items()):
         items.sort(key=lambda it: order.get(it[0], 0))
@@ -757,9 +786,9 @@ def progress(session: Session, *, cycle: Cycle, unit: Unit) -> Progress:
             )
         )
     return Progress(
-        total=len(leaves),
-        finished=len(done),
-        unassigned=tuple((n.code, n.title) for n in leaves if n.code not in assigned),
+        total=len(own),
+        finished=sum(1 for n in own if n.code in done),
+        unassigned=tuple((n.code, n.title) for n in own if n.code not in assigned),
         staff=tuple(staff),
     )
 

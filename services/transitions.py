@@ -274,6 +274,13 @@ def apply_transition(session: Session, args: TransitionArgs) -> ActivityResult:
         entries = session.exec(
             select(Entry).where(Entry.cycle_id == cycle.id, Entry.unit_id == unit.id)
         ).all()
+        for entry in entries:
+            # Returned criteria are answered by this submission: after a reopen and a new
+            # review they are closed to staff again until the office returns them anew.
+            if entry.status == "returned":
+                entry.status = "open"
+                entry.return_comment = ""
+                session.add(entry)
         cu.self_total = score_entries(framework_for(session, cycle), entries, appraised=False).total
         cu.state = UnitState.submitted
         kind = "submission" if args.seq <= 1 else f"submission-{args.seq}"

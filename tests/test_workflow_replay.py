@@ -3,7 +3,7 @@
 A change to the workflows that would break the determinism of running workflows fails here
 (guard such changes with ``workflow.patched``). Regenerate the histories after an intended,
 compatible change with ``APPRAISAL_WRITE_HISTORIES=1 pytest tests/test_workflow_cycle.py
-tests/test_workflow_deadlines.py``.
+tests/test_workflow_deadlines.py tests/test_workflow_council_reminders.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ FILES = sorted(HISTORIES.glob("*.json"))
 EXPECTED = {
     "cycle-published",
     "cycle-extended-cancelled",
+    "cycle-appraisal-reminders",
     "unit-two-rounds-published",
     "unit-late-published",
     "unit-not-submitted-published",

@@ -13,24 +13,32 @@ or expired session sends the browser to the sign-in page and back.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 
 from api import access
 from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
 from api.errors import FORBIDDEN_REFUSALS, Problem, not_found
 from core.settings import Settings
 from models.tables import Role, Unit, User
-from services.accounts import InvalidToken, Principal, load_principal, user_for_claims, verify_token
+from services.accounts import (
+    InvalidToken,
+    Principal,
+    load_principal,
+    same_secret,
+    user_for_claims,
+    verify_token,
+)
 from services.sheet import SheetError
 from web.render import error_page
 
@@ -151,7 +159,7 @@ async def page_caller(request: Request, session: SessionDep, settings: SettingsD
     if request.method == "POST":
         form = await request.form()
         sent = form.get("csrf_token")
-        if not isinstance(sent, str) or not sent or not hmac.compare_digest(sent, csrf):
+        if not isinstance(sent, str) or not sent or not same_secret(sent, csrf):
             raise PageRefused(
                 403,
                 "Thiếu hoặc sai mã CSRF: biểu mẫu đã cũ hoặc không gửi từ trang này. "
@@ -199,5 +207,10 @@ class PageRoute(APIRoute):
                 return error_page(request, exc.status, exc.detail or exc.title)
             except SheetError as exc:
                 return error_page(request, sheet_status(exc), exc.message_vi)
+            except RequestValidationError:  # a path naming nothing (an id that is no number)
+                return error_page(request, 404, "Không tìm thấy tài nguyên.")
+            except HTTPException as exc:  # e.g. a body cut off while streaming (413)
+                detail = exc.detail if isinstance(exc.detail, str) else ""
+                return error_page(request, exc.status_code, detail or "Yêu cầu không hợp lệ.")
 
         return page_handler

@@ -41,12 +41,12 @@ from api.views import (
     sheet_view,
 )
 from core.db import utcnow
-from core.settings import Settings
+from core.settings import Mode, Settings
 from core.vn import vn_decimal
 from models.framework import Framework, Node
 from models.tables import Cycle, CycleUnit, Role, UnitState
-from services.messages import ExplanationItemSpec
 from services.labels import UNIT_STATE_VI
+from services.messages import ExplanationItemSpec
 from services.sheet import DRAFT_STATES, SheetError, framework_for
 from web.auth import Caller, PageCaller, PageRoute, sheet_status
 from web.forms import FieldView, FormError, field_views, parse_inputs, posted_inputs, text_field
@@ -70,6 +70,16 @@ REQUEST = f"POST {_U}/explanation-requests"
 CLOSE_ROUND = f"POST {_U}/explanation-requests/{{request_id}}/close"
 FINALISE = f"POST {_U}/finalise"
 
+# What a page says after a command the workflow accepted.
+DONE: dict[str, str] = {
+    "start_review": "Đơn vị đã bắt đầu rà soát.",
+    "submit": "Đã gửi kết quả tự chấm điểm.",
+    "reopen": "Đã mở lại phiếu của đơn vị.",
+    "start_appraisal": "Đã bắt đầu thẩm định.",
+    "close_round": "Đã kết thúc vòng giải trình.",
+    "finalise": "Đã kết thúc thẩm định đơn vị.",
+}
+
 REOPENABLE = frozenset(
     {UnitState.submitted, UnitState.appraising, UnitState.explanation, UnitState.not_submitted}
 )
@@ -88,7 +98,13 @@ def _redirect_with(
     response = RedirectResponse(url, status_code=303)
     value = _flash_serializer(settings).dumps({"text": message, "code": code})
     response.set_cookie(
-        FLASH_COOKIE, value, max_age=120, httponly=True, samesite="lax", path="/cycles"
+        FLASH_COOKIE,
+        value,
+        max_age=120,
+        httponly=True,
+        samesite="lax",
+        secure=settings.mode is Mode.production,
+        path="/cycles",
     )
     return response
 
@@ -138,9 +154,7 @@ def cycle_page(
 ) -> HTMLResponse:
     """Timeline, and each visible unit's state, progress and deadlines, with its link."""
     view = cycle_view(session, _cycle(session, cycle_id), caller.principal)
-    return render(
-        request, "cycle.html", {**_base(caller), "cycle": view, "now": utcnow()}
-    )
+    return render(request, "cycle.html", {**_base(caller), "cycle": view, "now": utcnow()})
 
 
 @router.get("/cycles/{cycle_id}/results", response_class=HTMLResponse)
@@ -204,103 +218,138 @@ class Posted:
     form: FormData
 
 
-def _depths(framework: Framework) -> dict[str, int]:
-    out: dict[str, int] = {}
+def _tree(framework: Framework) -> tuple[dict[str, int], dict[str, str]]:
+    """Each node's depth, and its parent's code."""
+    depths: dict[str, int] = {}
+    parents: dict[str, str] = {}
 
     def visit(node: Node, depth: int) -> None:
-        out[node.code] = depth
+        depths[node.code] = depth
         for child in node.children:
+            parents[child.code] = node.code
             visit(child, depth + 1)
 
     for top in framework.nodes:
         visit(top, 0)
-    return out
+    return depths, parents
+
+
+@dataclass(frozen=True)
+class _Seat:
+    """What the person may do on this unit's page now (forms drawn; the server decides)."""
+
+    username: str
+    office: bool
+    coordinator: bool
+    agencies: frozenset[str]
+    draft: bool  # drafting is open (state, lock) and the role may draft
+    appraise: bool
+    answer: bool
+    give_back: bool
+    flagged: dict[str, ExplanationItemView]
+
+    def routed(self, spec: Node) -> bool:
+        """The criterion is appraised by one of the person's agencies (or the coordinator)."""
+        return self.coordinator or (bool(spec.agency) and spec.agency in self.agencies)
+
+
+def _row(nv: NodeView, spec: Node, depth: int, seat: _Seat, state: UnitState) -> Row:
+    row = Row(node=nv, spec=spec, depth=depth)
+    if not nv.is_leaf:
+        return row
+    row.mine = any(a.username == seat.username for a in nv.assignees)
+    row.draft = (
+        seat.draft
+        and (seat.office or row.mine)
+        and (state is not UnitState.unit_review or seat.office or nv.status == "returned")
+        and (state is not UnitState.explanation or nv.code in seat.flagged)
+    )
+    row.appraise = seat.appraise and seat.routed(spec)
+    row.give_back = seat.give_back and bool(nv.assignees)
+    if seat.answer and nv.code in seat.flagged and (seat.office or row.mine):
+        row.answer = seat.flagged[nv.code]
+    if row.draft:
+        row.draft_fields = field_views(spec, nv.inputs)
+    if row.appraise:
+        row.appraise_fields = field_views(spec, nv.appraised_inputs or nv.inputs)
+    row.explanation_text = nv.explanation
+    row.comment_text = nv.appraisal_comment
+    row.answer_text = row.answer.answer if row.answer else ""
+    row.open = row.mine and not seat.office and (row.draft or row.answer is not None)
+    return row
+
+
+def _refill(row: Row, posted: Posted) -> None:
+    """A refused form is drawn open again with what was typed."""
+    row.open = True
+    form = posted.form
+    if posted.kind == "draft":
+        row.draft_fields = field_views(row.spec, posted_inputs(row.spec, form))
+        row.explanation_text = text_field(form, "explanation")
+    elif posted.kind == "appraisal":
+        row.appraise_fields = field_views(row.spec, posted_inputs(row.spec, form))
+        row.comment_text = text_field(form, "comment")
+    elif posted.kind == "answer":
+        row.answer_text = text_field(form, "answer")
+    elif posted.kind == "return":
+        row.return_text = text_field(form, "comment")
+
+
+def _only_mine(rows: list[Row], parents: dict[str, str]) -> list[Row]:
+    """The person's criteria and the areas and criteria above them, in the annex order."""
+    keep = {r.node.code for r in rows if r.mine}
+    for code in list(keep):
+        while code in parents:
+            code = parents[code]
+            keep.add(code)
+    return [r for r in rows if r.node.code in keep]
 
 
 def _unit_context(
-    session: Session, caller: PageCaller, cycle_id: str, *, posted: Posted | None = None
+    session: Session,
+    caller: PageCaller,
+    cycle_id: str,
+    *,
+    posted: Posted | None = None,
+    mine_only: bool = False,
+    max_upload_mb: int = 20,
 ) -> dict[str, Any]:
     unit = caller.unit
     assert unit is not None and unit.id is not None
+    uid = unit.id
     cycle = _cycle(session, cycle_id)
     cu = session.exec(
-        select(CycleUnit).where(CycleUnit.cycle_id == cycle_id, CycleUnit.unit_id == unit.id)
+        select(CycleUnit).where(CycleUnit.cycle_id == cycle_id, CycleUnit.unit_id == uid)
     ).one()
     sheet = sheet_view(session, cycle, cu, unit)
     framework = framework_for(session, cycle)
     specs = {n.code: n for n in framework.walk()}
-    depths = _depths(framework)
-    principal = caller.principal
-    uid = unit.id
+    depths, parents = _tree(framework)
     state = sheet.state
     now = utcnow()
     locked = now >= sheet.hard_lock_at
-    office = principal.has_for_unit(Role.unit_office, uid)
     open_round: ExplanationRoundView | None = next(
         (r for r in sheet.explanation_rounds if r.state == "open"), None
     )
-    flagged = {i.code: i for i in open_round.items} if open_round else {}
-    may_draft = caller.may(DRAFT, uid)
-    may_appraise = caller.may(APPRAISE, uid)
-    may_answer = caller.may(ANSWER, uid)
-    drafting = state in DRAFT_STATES and (state is UnitState.explanation or not locked)
-
-    rows: list[Row] = []
-    for nv in sheet.nodes:
-        spec = specs[nv.code]
-        row = Row(node=nv, spec=spec, depth=depths.get(nv.code, 0))
-        rows.append(row)
-        if not nv.is_leaf:
-            continue
-        row.mine = any(a.username == principal.username for a in nv.assignees)
-        row.draft = (
-            may_draft
-            and drafting
-            and (office or row.mine)
-            and (state is not UnitState.unit_review or office or nv.status == "returned")
-            and (state is not UnitState.explanation or nv.code in flagged)
-        )
-        row.appraise = (
-            may_appraise
-            and state is UnitState.appraising
-            and (caller.is_coordinator or (bool(spec.agency) and spec.agency in principal.agencies))
-        )
-        row.give_back = (
-            caller.may(RETURN, uid)
-            and state is UnitState.unit_review
-            and not locked
-            and bool(nv.assignees)
-        )
-        if may_answer and nv.code in flagged and (office or row.mine):
-            row.answer = flagged[nv.code]
-        row.draft_fields = field_views(spec, nv.inputs)
-        row.appraise_fields = field_views(spec, nv.appraised_inputs or nv.inputs)
-        row.explanation_text = nv.explanation
-        row.comment_text = nv.appraisal_comment
-        row.answer_text = row.answer.answer if row.answer else ""
-        row.open = row.mine and not office and (row.draft or row.answer is not None)
-        if posted is not None and posted.code == nv.code:
-            row.open = True
-            form = posted.form
-            if posted.kind == "draft":
-                row.draft_fields = field_views(spec, posted_inputs(spec, form))
-                row.explanation_text = text_field(form, "explanation")
-            elif posted.kind == "appraisal":
-                row.appraise_fields = field_views(spec, posted_inputs(spec, form))
-                row.comment_text = text_field(form, "comment")
-            elif posted.kind == "answer":
-                row.answer_text = text_field(form, "answer")
-            elif posted.kind == "return":
-                row.return_text = text_field(form, "comment")
-
-    classes = framework.classification.bands if framework.classification else ()
-    rounds_left = cu.round_no < cycle.max_explanation_rounds
-    my_agency_leaves = [
-        r
-        for r in rows
-        if r.node.is_leaf
-        and (caller.is_coordinator or (r.spec.agency and r.spec.agency in principal.agencies))
-    ]
+    seat = _Seat(
+        username=caller.principal.username,
+        office=caller.principal.has_for_unit(Role.unit_office, uid),
+        coordinator=caller.is_coordinator,
+        agencies=caller.principal.agencies,
+        draft=caller.may(DRAFT, uid)
+        and state in DRAFT_STATES
+        and (state is UnitState.explanation or not locked),
+        appraise=caller.may(APPRAISE, uid) and state is UnitState.appraising,
+        answer=caller.may(ANSWER, uid) and open_round is not None,
+        give_back=caller.may(RETURN, uid) and state is UnitState.unit_review and not locked,
+        flagged={i.code: i for i in open_round.items} if open_round else {},
+    )
+    rows = [_row(nv, specs[nv.code], depths.get(nv.code, 0), seat, state) for nv in sheet.nodes]
+    if posted is not None:
+        for row in rows:
+            if row.node.code == posted.code:
+                _refill(row, posted)
+    routed = [r for r in rows if r.node.is_leaf and seat.routed(r.spec)]
     actions = {
         "start_review": caller.may(START_REVIEW, uid)
         and state is UnitState.drafting
@@ -311,38 +360,38 @@ def _unit_context(
         "start_appraisal": caller.may(START_APPRAISAL, uid) and state is UnitState.submitted,
         "request": caller.may(REQUEST, uid)
         and state is UnitState.appraising
-        and rounds_left
-        and bool(my_agency_leaves),
+        and cu.round_no < cycle.max_explanation_rounds
+        and bool(routed),
         "close_round": caller.may(CLOSE_ROUND, uid)
         and state is UnitState.explanation
         and open_round is not None,
         "finalise": caller.may(FINALISE, uid) and state is UnitState.appraising,
         "reopen": caller.may(REOPEN, uid) and state in REOPENABLE,
     }
-    posted_questions: dict[str, str] = {}
+    questions: dict[str, str] = {}
     if posted is not None and posted.kind == "request":
-        posted_questions = {
-            r.node.code: text_field(posted.form, f"q.{r.node.code}") for r in my_agency_leaves
-        }
+        questions = {r.node.code: text_field(posted.form, f"q.{r.node.code}") for r in routed}
     return {
         **_base(caller),
         "cycle": cycle,
         "unit": unit,
         "sheet": sheet,
-        "rows": rows,
+        "rows": _only_mine(rows, parents) if mine_only else rows,
+        "has_mine": any(r.mine for r in rows),
+        "mine_only": mine_only,
         "locked": locked,
         "open_round": open_round,
         "actions": actions,
         "any_action": any(actions.values()),
-        "classes": classes,
-        "request_leaves": my_agency_leaves,
-        "posted_questions": posted_questions,
+        "classes": framework.classification.bands if framework.classification else (),
+        "request_leaves": routed,
+        "posted_questions": questions,
         "rounds_left": cycle.max_explanation_rounds - cu.round_no,
-        "office": office,
         "now": now,
         "evidence_url": f"/api/cycles/{quote(cycle_id)}/units/{uid}/criteria",
         "page_url": _unit_url(cycle_id, unit.code),
         "new_key": _new_key,
+        "max_upload_mb": max_upload_mb,
     }
 
 
@@ -353,6 +402,17 @@ def _new_key() -> str:
 
 def _unit_url(cycle_id: str, unit_code: str) -> str:
     return f"/cycles/{quote(cycle_id)}/units/{quote(unit_code)}"
+
+
+def _mine_only(form: FormData) -> bool:
+    """The form was sent from the page filtered to the person's own criteria."""
+    return text_field(form, "view") == "mine"
+
+
+def _back(cycle_id: str, unit_code: str, form: FormData, code: str = "") -> str:
+    """The unit's page as the form was sent from, at the criterion's row."""
+    url = _unit_url(cycle_id, unit_code) + ("?mine=1" if _mine_only(form) else "")
+    return url + (f"#c-{code}" if code else "")
 
 
 @router.get("/cycles/{cycle_id}/units/{unit_code}", response_class=HTMLResponse)
@@ -366,7 +426,10 @@ def unit_page(
 ) -> HTMLResponse:
     """The unit's sheet in the annex layout, with the forms the person may use now."""
     flash = _take_flash(request, settings)
-    context = _unit_context(session, caller, cycle_id)
+    mine_only = request.query_params.get("mine") == "1"
+    context = _unit_context(
+        session, caller, cycle_id, mine_only=mine_only, max_upload_mb=settings.max_upload_mb
+    )
     response = render(request, "unit.html", {**context, "flash": flash})
     return _flash_shown(request, response)
 
@@ -374,6 +437,20 @@ def unit_page(
 # --- forms -----------------------------------------------------------------------------------
 
 Refusal = Problem | SheetError | FormError | ValidationError
+
+# Form fields as a refusal names them.
+FIELD_VI: dict[str, str] = {
+    "deadline": "hạn giải trình",
+    "submission_deadline": "hạn gửi kết quả mới",
+    "hard_lock_at": "thời điểm khóa mới",
+    "reason": "lý do",
+    "comment": "ý kiến",
+    "answer": "nội dung giải trình",
+    "proposed_class": "đề xuất xếp loại",
+    "items": "nội dung yêu cầu giải trình",
+    "codes": "tiêu chí",
+    "explanation": "giải trình",
+}
 
 
 def _refusal(exc: Refusal) -> tuple[int, str]:
@@ -384,9 +461,9 @@ def _refusal(exc: Refusal) -> tuple[int, str]:
         return sheet_status(exc), exc.message_vi
     if isinstance(exc, FormError):
         return 422, exc.message
-    return 422, "Dữ liệu không hợp lệ: " + "; ".join(
-        ".".join(str(p) for p in e.get("loc", ())) or "?" for e in exc.errors()
-    )
+    fields = {str(e["loc"][0]) if e.get("loc") else "" for e in exc.errors()}
+    named = sorted(FIELD_VI.get(f, f) for f in fields if f)
+    return 422, "Dữ liệu không hợp lệ: " + (", ".join(named) or "biểu mẫu") + "."
 
 
 def _refused_page(
@@ -400,7 +477,16 @@ def _refused_page(
     # Nothing of the refused action may be committed by the request's session.
     session.rollback()
     status, message = _refusal(exc)
-    context = _unit_context(session, caller, cycle_id, posted=posted)
+    mine_only = caller.form is not None and _mine_only(caller.form)
+    settings: Settings = request.app.state.settings
+    context = _unit_context(
+        session,
+        caller,
+        cycle_id,
+        posted=posted,
+        mine_only=mine_only,
+        max_upload_mb=settings.max_upload_mb,
+    )
     flash = {"error": message, "code": posted.code if posted else ""}
     return render(request, "unit.html", {**context, "flash": flash}, status=status)
 
@@ -461,9 +547,7 @@ def post_draft(
             f"Đã lưu tiêu chí {code}. Điểm tự chấm: {vn_decimal(saved.score)} điểm — "
             f"{saved.score_explanation}"
         )
-    return _redirect_with(
-        settings, f"{_unit_url(cycle_id, unit_code)}#c-{code}", message, code=code
-    )
+    return _redirect_with(settings, _back(cycle_id, unit_code, form, code), message, code=code)
 
 
 @router.post("/cycles/{cycle_id}/units/{unit_code}/criteria/{code}/evidence")
@@ -503,9 +587,7 @@ def post_evidence(
     message = f"Đã đính kèm “{stored.filename}” cho tiêu chí {code}."
     if stored.checks:
         message += " Cảnh báo: " + " ".join(c.message for c in stored.checks)
-    return _redirect_with(
-        settings, f"{_unit_url(cycle_id, unit_code)}#c-{code}", message, code=code
-    )
+    return _redirect_with(settings, _back(cycle_id, unit_code, form, code), message, code=code)
 
 
 @router.post("/cycles/{cycle_id}/units/{unit_code}/criteria/{code}/evidence/{evidence_id}/delete")
@@ -530,9 +612,7 @@ def post_evidence_delete(
             request, session, caller, cycle_id, exc, Posted(code, "evidence", form)
         )
     message = f"Đã gỡ tài liệu kiểm chứng của tiêu chí {code}."
-    return _redirect_with(
-        settings, f"{_unit_url(cycle_id, unit_code)}#c-{code}", message, code=code
-    )
+    return _redirect_with(settings, _back(cycle_id, unit_code, form, code), message, code=code)
 
 
 @router.post("/cycles/{cycle_id}/units/{unit_code}/criteria/{code}/appraisal")
@@ -561,12 +641,8 @@ def post_appraisal(
             request, session, caller, cycle_id, exc, Posted(code, "appraisal", form)
         )
     score = "—" if saved.score is None else vn_decimal(saved.score)
-    message = (
-        f"Đã lưu điểm thẩm định tiêu chí {code}: {score} điểm — {saved.score_explanation}"
-    )
-    return _redirect_with(
-        settings, f"{_unit_url(cycle_id, unit_code)}#c-{code}", message, code=code
-    )
+    message = f"Đã lưu điểm thẩm định tiêu chí {code}: {score} điểm — {saved.score_explanation}"
+    return _redirect_with(settings, _back(cycle_id, unit_code, form, code), message, code=code)
 
 
 @router.post("/cycles/{cycle_id}/units/{unit_code}/criteria/{code}/answer")
@@ -599,13 +675,9 @@ def post_answer(
             session,
         )
     except (Problem, SheetError, FormError, ValidationError) as exc:
-        return _refused_page(
-            request, session, caller, cycle_id, exc, Posted(code, "answer", form)
-        )
+        return _refused_page(request, session, caller, cycle_id, exc, Posted(code, "answer", form))
     message = f"Đã gửi nội dung giải trình tiêu chí {code}."
-    return _redirect_with(
-        settings, f"{_unit_url(cycle_id, unit_code)}#c-{code}", message, code=code
-    )
+    return _redirect_with(settings, _back(cycle_id, unit_code, form, code), message, code=code)
 
 
 # --- commands (workflow updates) -------------------------------------------------------------
@@ -627,7 +699,8 @@ async def _command(
         await send()
     except (Problem, SheetError, FormError, ValidationError) as exc:
         return _refused_page(request, session, caller, cycle_id, exc, posted)
-    return _redirect_with(settings, _unit_url(cycle_id, unit_code), message)
+    assert caller.form is not None
+    return _redirect_with(settings, _back(cycle_id, unit_code, caller.form), message)
 
 
 @router.post("/cycles/{cycle_id}/units/{unit_code}/start-review")
@@ -648,7 +721,7 @@ async def post_start_review(
         )
 
     return await _command(
-        request, session, caller, settings, cycle_id, unit_code, send, "Đơn vị đã bắt đầu rà soát."
+        request, session, caller, settings, cycle_id, unit_code, send, DONE["start_review"]
     )
 
 
@@ -718,7 +791,7 @@ async def post_submit(
         )
 
     return await _command(
-        request, session, caller, settings, cycle_id, unit_code, send, "Đã gửi kết quả tự chấm điểm."
+        request, session, caller, settings, cycle_id, unit_code, send, DONE["submit"]
     )
 
 
@@ -756,7 +829,7 @@ async def post_reopen(
         )
 
     return await _command(
-        request, session, caller, settings, cycle_id, unit_code, send, "Đã mở lại phiếu của đơn vị."
+        request, session, caller, settings, cycle_id, unit_code, send, DONE["reopen"]
     )
 
 
@@ -778,7 +851,7 @@ async def post_start_appraisal(
         )
 
     return await _command(
-        request, session, caller, settings, cycle_id, unit_code, send, "Đã bắt đầu thẩm định."
+        request, session, caller, settings, cycle_id, unit_code, send, DONE["start_appraisal"]
     )
 
 
@@ -802,7 +875,7 @@ async def post_explanation_request(
 
     async def send() -> object:
         if not items:
-            raise FormError("items", "Cần ghi nội dung yêu cầu giải trình cho ít nhất một tiêu chí.")
+            raise FormError("items", "Cần ghi nội dung yêu cầu giải trình cho ít nhất một mục.")
         body = sheet_routes.ExplanationRequestIn.model_validate(
             {"items": items, "deadline": text_field(form, "deadline").strip() or None}
         )
@@ -858,7 +931,7 @@ async def post_close_round(
         )
 
     return await _command(
-        request, session, caller, settings, cycle_id, unit_code, send, "Đã kết thúc vòng giải trình."
+        request, session, caller, settings, cycle_id, unit_code, send, DONE["close_round"]
     )
 
 
@@ -880,5 +953,5 @@ async def post_finalise(
         )
 
     return await _command(
-        request, session, caller, settings, cycle_id, unit_code, send, "Đã kết thúc thẩm định đơn vị."
+        request, session, caller, settings, cycle_id, unit_code, send, DONE["finalise"]
     )

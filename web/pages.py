@@ -11,7 +11,6 @@ signed double-submit cookie. After sign-in the browser returns to the page it ca
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated
@@ -30,6 +29,7 @@ from services.accounts import (
     LoginThrottled,
     authenticate,
     issue_token,
+    same_secret,
     user_public,
 )
 from web.auth import read_session, safe_next
@@ -98,7 +98,7 @@ def _login_page(
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, settings: SettingsDep, next: str = "/") -> HTMLResponse:  # noqa: A002
+def login_form(request: Request, settings: SettingsDep, next: str = "/") -> HTMLResponse:
     """The sign-in form (``next``: the local page to return to)."""
     return _login_page(request, settings, next_url=next)
 
@@ -111,13 +111,13 @@ def login_submit(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",  # noqa: A002
+    next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     """Checks the CSRF token and the password, then opens a cookie session."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     try:
         _signer(settings).unsign(csrf_token)
-        valid = hmac.compare_digest(cookie, csrf_token)
+        valid = same_secret(cookie, csrf_token)
     except BadSignature:
         valid = False
     if not valid:
@@ -205,7 +205,7 @@ def logout(
     found = read_session(request, session, settings)
     if found is not None:
         _user, raw = found
-        if not hmac.compare_digest(csrf_token, str(raw.get("csrf", ""))):
+        if not same_secret(csrf_token, str(raw.get("csrf", ""))):
             return HTMLResponse("<p>Thiếu hoặc sai mã CSRF.</p>", status_code=403)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -6,6 +6,12 @@ publish, cancel) and fans each out to the units as updates with stable ids, and 
 deadline instant sends the coordinator one digest of the units that missed it (one minute
 after the instant, so a submission accepted in the last second is committed before the list
 is read).
+
+Before the appraisal deadline (``CycleInput.appraisal_deadline``), at the cycle's reminder
+offsets and while the cycle is running, it reminds the council: one ``appraisal_reminder``
+notice per reminder time, which the mail activity turns into one digest per council member
+whose agency still has unappraised criteria in submitted units. Cycles started without that
+field (before these reminders existed) plan none: their histories replay unchanged.
 """
 
 from __future__ import annotations
@@ -48,10 +54,10 @@ with workflow.unsafe.imports_passed_through():
         UnitState,
     )
     from workflows.states import refuse
-    from workflows.timeline import at_local, local_text
+    from workflows.timeline import Reminder, at_local, local_text, plan_reminders
     from workflows.unit import MAIL_RETRY, request_key
 
-__all__ = ["DIGEST_GRACE", "CycleWorkflow"]
+__all__ = ["DIGEST_GRACE", "CycleWorkflow", "due_reminder"]
 
 DIGEST_GRACE = timedelta(minutes=1)
 STEP_RETRY = RetryPolicy(
@@ -68,6 +74,18 @@ LONG_RETRY = RetryPolicy(
 )
 S = CycleState
 U = UnitState
+
+
+def due_reminder(pending: list[Reminder], now: datetime) -> tuple[list[Reminder], Reminder | None]:
+    """Of the pending reminders (earliest first), those due at ``now`` and the one to send.
+
+    After an outage several may be due at once: only the latest is worth sending, and none
+    once its deadline has passed (the others are handled all the same: never sent late).
+    """
+    due = [r for r in pending if r.at <= now]
+    if not due or now >= due[-1].deadline:
+        return due, None
+    return due, due[-1]
 
 
 @workflow.defn(name="CycleWorkflow")
@@ -87,6 +105,10 @@ class CycleWorkflow:
         self.analysis_due: datetime | None = None
         self.plan_due: datetime | None = None
         self.skipped: tuple[str, ...] = ()
+        # The appraisal deadline is known from the workflow's start: reminders before it are
+        # not planned (they could never be sent on time).
+        self.started_at = workflow.now()
+        self.appraisal_handled: set[str] = set()
         self._lock = asyncio.Lock()
         self._wake = False
         self._mail: list[asyncio.Task[None]] = []
@@ -113,9 +135,10 @@ class CycleWorkflow:
         while True:
             async with self._lock:
                 self._digests_due()
+                self._appraisal_reminders_due()
                 if self._finished():
                     break
-                wake_at = self._next_digest()
+                wake_at = self._next_wake()
             self._wake = False
             timeout = max(wake_at - workflow.now(), timedelta(milliseconds=1))
             with contextlib.suppress(TimeoutError):
@@ -155,6 +178,41 @@ class CycleWorkflow:
         pending = self._pending_digests()
         later = workflow.now() + timedelta(days=30)
         return min(pending[0][0], later) if pending else later
+
+    def _next_wake(self) -> datetime:
+        # Without an appraisal deadline this is exactly ``_next_digest()`` (same timers as
+        # before the council's reminders existed).
+        wake_at = self._next_digest()
+        reminders = self._appraisal_reminders()
+        return min(wake_at, reminders[0].at) if reminders else wake_at
+
+    # --- the council's reminders before the appraisal deadline ------------------------------
+
+    def _appraisal_reminders(self) -> list[Reminder]:
+        """The council's reminders not yet handled, earliest first (none once closed)."""
+        deadline = self.inp.appraisal_deadline
+        if deadline is None or self.state is not S.running:
+            return []
+        planned = plan_reminders(
+            DeadlineKind.appraisal.value,
+            deadline,
+            self.inp.reminder_offsets_hours,
+            after=self.started_at,
+        )
+        return [r for r in planned if r.key not in self.appraisal_handled]
+
+    def _appraisal_reminders_due(self) -> None:
+        due, latest = due_reminder(self._appraisal_reminders(), workflow.now())
+        self.appraisal_handled.update(r.key for r in due)
+        if latest is not None:
+            self._notify(
+                NoticeKind.appraisal_reminder,
+                latest.key,
+                deadline_kind=DeadlineKind.appraisal,
+                deadline=latest.deadline,
+                offset=latest.offset,
+                expires_at=latest.deadline,
+            )
 
     def _finished(self) -> bool:
         if self.state is S.cancelled:
@@ -260,13 +318,17 @@ class CycleWorkflow:
         self._mail.append(asyncio.create_task(self._send(req)))
 
     async def _send(self, req: NoticeRequest) -> None:
+        # A notice with a deadline (the council's reminders) stops retrying an hour after it.
+        horizon = timedelta(days=7)
+        if req.expires_at is not None:
+            horizon = max(req.expires_at - req.at, timedelta(minutes=1)) + timedelta(hours=1)
         try:
             await workflow.execute_activity(
                 "mail.notify",
                 req,
                 result_type=NotifyResult,
                 start_to_close_timeout=timedelta(minutes=2),
-                schedule_to_close_timeout=timedelta(days=7),
+                schedule_to_close_timeout=horizon,
                 retry_policy=MAIL_RETRY,
             )
         except ActivityError as exc:

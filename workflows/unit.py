@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +28,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.audit import bounded_key
     from services.labels import UNIT_STATE_VI
     from services.messages import (
         ActivityResult,
@@ -94,11 +94,8 @@ MAX_SLEEP = timedelta(days=30)
 
 
 def request_key(*parts: str) -> str:
-    """An idempotency key of at most 200 characters (long ones end with a hash)."""
-    key = "/".join(parts)
-    if len(key) <= 200:
-        return key
-    return key[:150] + "#" + hashlib.sha256(key.encode()).hexdigest()[:40]
+    """An idempotency key that fits the audit column (long ones end with a hash)."""
+    return bounded_key("/".join(parts))
 
 
 @workflow.defn(name="UnitWorkflow")
@@ -626,7 +623,16 @@ class UnitWorkflow:
             workflow.logger.info("cycle not told of new deadlines: %s", exc)
 
     def _check_deadlines(self, cmd: SetDeadlinesCommand) -> None:
-        if self.state is S.not_submitted:
+        # A lock or a round deadline that is already due (its timer may fire in this very
+        # activation, after the update) is not moved by an extension: reopen instead.
+        now = workflow.now()
+        lock_due = self.state in BEFORE_SUBMISSION and now >= self.hard_lock_at
+        round_due = (
+            self.state is S.explanation
+            and self.explanation_deadline is not None
+            and now >= self.explanation_deadline
+        )
+        if self.state is S.not_submitted or lock_due or round_due:
             raise refuse(
                 "reopen_required",
                 "Đơn vị đã bị khóa: cần mở lại thay vì gia hạn.",

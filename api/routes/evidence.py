@@ -79,14 +79,10 @@ def upload(
         raise field_problem(
             422, "doc_date", "Ngày văn bản không hợp lệ (dd/mm/yyyy).", location="form"
         ) from exc
-    check_draft_gate(
-        session,
-        cycle_id=cycle_id,
-        unit_code=unit.code,
-        criterion_code=code,
-        editor=editor_for(principal, unit_id),
-        now=utcnow(),
-    )
+    # The request's clock, read before the upload streams in; the file is stored (content-
+    # addressed, an orphan is harmless) BEFORE the gate takes the unit's write lock, so a large
+    # upload never holds that lock (on SQLite: the database's) while it is copied and checked.
+    now = utcnow()
     try:
         stored = store_file(
             file.file,
@@ -98,6 +94,14 @@ def upload(
         raise field_problem(
             _STATUS.get(exc.kind, 422), exc.field, exc.reason_vi, location="form"
         ) from exc
+    check_draft_gate(
+        session,
+        cycle_id=cycle_id,
+        unit_code=unit.code,
+        criterion_code=code,
+        editor=editor_for(principal, unit_id),
+        now=now,
+    )
     row = add_evidence(
         session,
         cycle_id=cycle_id,

@@ -42,7 +42,13 @@ from services.messages import (
     UnitCommand,
     UnitStatus,
 )
-from services.sheet import Editor, answer_explanation, save_appraisal, save_draft
+from services.sheet import (
+    Editor,
+    answer_explanation,
+    check_council_codes,
+    save_appraisal,
+    save_draft,
+)
 
 router = APIRouter(
     prefix="/api/cycles/{cycle_id}/units/{unit_id}",
@@ -569,6 +575,13 @@ async def post_explanation_request(
     key: IdempotencyKey = None,
 ) -> UnitStatus:
     """Opens an explanation round: only the flagged criteria reopen for the unit."""
+    load_unit(session, principal, cycle_id, unit_id)  # 404 before any other answer
+    check_council_codes(
+        session,
+        cycle_id=cycle_id,
+        codes=[item.code for item in body.items],
+        editor=editor_for(principal, unit_id),
+    )
     command = RequestExplanationCommand(
         actor=principal.username, items=tuple(body.items), deadline=body.deadline
     )

@@ -51,7 +51,7 @@ from notifications.sink import MailSink
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
 from services.messages import AssignmentSpec
-from services.sheet import Editor, save_draft
+from services.sheet import Editor, save_appraisal, save_draft
 from workflows.worker import build_worker
 
 BUILTIN = Path(frameworks.__file__).parent / "builtin"
@@ -255,10 +255,12 @@ def full_inputs(node: Node) -> CriterionInput:
 
 
 def draft_everything(engine: Engine, cycle_id: str, unit: str, now: datetime) -> Decimal:
-    """The unit office fills in every leaf with full inputs and an explanation."""
+    """The unit office fills in every leaf it may score with full inputs and an explanation."""
     total = Decimal(0)
     editor = Editor(username=f"vp-{unit}", office=True)
     for node in dinh_hoa().leaves():
+        if isinstance(node.rule, DerivedRule):
+            continue  # supplied by the system or the council, never self-scored
         with session_scope(engine) as s:
             res = save_draft(
                 s,
@@ -272,6 +274,24 @@ def draft_everything(engine: Engine, cycle_id: str, unit: str, now: datetime) ->
             )
             total += res.score or 0
     return total
+
+
+def appraise_derived(engine: Engine, cycle_id: str, unit: str, now: datetime) -> None:
+    """The council supplies the derived criteria (8.x: its decision, rank and score change)."""
+    editor = Editor(username="hoi-dong", coordinator=True)
+    for node in dinh_hoa().leaves():
+        if isinstance(node.rule, DerivedRule):
+            with session_scope(engine) as s:
+                save_appraisal(
+                    s,
+                    cycle_id=cycle_id,
+                    unit_code=unit,
+                    criterion_code=node.code,
+                    editor=editor,
+                    now=now,
+                    inputs=full_inputs(node),
+                    comment="Hội đồng thẩm định quyết định.",
+                )
 
 
 def worker_for(client: Client, engine: Engine, settings: Settings, task_queue: str) -> Worker:
@@ -300,11 +320,15 @@ def iso(t: datetime) -> str:
 
 
 def leaves_under(*codes: str) -> list[str]:
-    """The leaf codes under these nodes of the Định Hóa framework."""
+    """The leaf codes under these nodes that the unit scores itself (derived ones excluded)."""
     fw = dinh_hoa()
     out: list[str] = []
     for code in codes:
-        out.extend(n.code for n in _walk(fw.node(code)) if n.is_leaf)
+        out.extend(
+            n.code
+            for n in _walk(fw.node(code))
+            if n.is_leaf and not isinstance(n.rule, DerivedRule)
+        )
     return out
 
 
