@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -89,7 +90,9 @@ class MailActivities:
     async def notify(self, req: NoticeRequest) -> NotifyResult:
         """Renders and stores the notice's digests (first attempt only) and sends the pending."""
         rows = await asyncio.to_thread(self._prepare, req)
-        now = activity_now()
+        # The attempt's scheduled time can be long past (a worker down across the deadline):
+        # the wall clock decides whether a reminder is still worth sending.
+        now = max(activity_now(), datetime.now(UTC))
         dropped = 0
         to_send: list[OutboxMessage] = []
         for row in rows:
