@@ -60,7 +60,7 @@ def _unit_code(engine: Engine, unit_id: int) -> str:
 
 def test_non_ascii_token_or_csrf_is_refused_not_a_server_error(http, world) -> None:
     bad = {"Authorization": "Bearer abc.éé".encode()}
-    assert_problem(http.get("/api/units", headers=bad), 401)  # type: ignore[arg-type]
+    assert_problem(http.get("/api/units", headers=bad), 401)
     page = http.get("/login")
     resp = http.post(
         "/login",
@@ -179,6 +179,6 @@ async def test_a_reminder_is_dropped_when_the_deadline_passed_before_the_attempt
     assert sink.messages == []
     with Session(engine) as s:
         rows = s.exec(
-            select(OutboxMessage).where(OutboxMessage.idempotency_key.startswith(world.cycle_id))  # type: ignore[attr-defined]
+            select(OutboxMessage).where(OutboxMessage.idempotency_key.startswith(world.cycle_id))
         ).all()
         assert rows and {r.status for r in rows} == {"dropped"}
