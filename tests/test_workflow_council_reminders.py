@@ -26,9 +26,7 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.cycle import CycleActivities
 from activities.mail import MailActivities
-from activities.unit import UnitActivities
 from core.db import session_scope
 from core.settings import Settings
 from models.inputs import CriterionInput
@@ -64,7 +62,7 @@ from tests.histories.scenario import (
 from workflows import commands as C
 from workflows.cycle import due_reminder
 from workflows.timeline import plan_reminders
-from workflows.worker import WORKFLOWS, sandbox_runner
+from workflows.worker import build_worker
 
 PT, DB = "phuong-tien", "dinh-bien"
 COORD = "coordinator"
@@ -97,16 +95,9 @@ def appraise(
 
 
 def uncached_worker(client: Client, engine: Engine, settings: Settings, queue: str) -> Worker:
-    """``build_worker``'s workflows and activities, without a workflow cache (no sticky queue)."""
-    units, cycles = UnitActivities(engine), CycleActivities(engine, client)
-    mail = MailActivities(engine, settings, SmtpMailer(settings))
-    return Worker(
-        client,
-        task_queue=queue,
-        workflows=WORKFLOWS,
-        activities=[units.transition, cycles.start_units, cycles.fan_out, cycles.step, mail.notify],
-        workflow_runner=sandbox_runner(),
-        max_cached_workflows=0,
+    """``build_worker`` without a workflow cache (no sticky queue)."""
+    return build_worker(
+        client, engine=engine, settings=settings, task_queue=queue, max_cached_workflows=0
     )
 
 

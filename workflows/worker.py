@@ -64,8 +64,13 @@ def build_worker(
     task_queue: str | None = None,
     mailer: Mailer | None = None,
     max_concurrent_activities: int = 50,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
-    """A worker with every workflow and activity of the cycle registered."""
+    """A worker with every workflow and activity of the cycle registered.
+
+    ``max_cached_workflows=0`` (tests that stop a worker mid-cycle): no sticky queue, so the
+    next worker gets every workflow task at once.
+    """
     units = UnitActivities(engine)
     cycles = CycleActivities(engine, client)
     mail = MailActivities(engine, settings, mailer or SmtpMailer(settings))
@@ -82,6 +87,7 @@ def build_worker(
         ],
         workflow_runner=sandbox_runner(),
         max_concurrent_activities=max_concurrent_activities,
+        max_cached_workflows=max_cached_workflows,
     )
 
 
