@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -168,6 +169,12 @@ def test_dev_stack_with_demo_starts_restarts_and_stops_cleanly(tmp_path: Path) -
     first = _mail_subjects(data)
     assert sum(s.startswith("Mở kỳ đánh giá") for s in first) == 3
     assert any(s.startswith("Phân công tự chấm điểm") for s in first)
+    # the demo accounts the README names can sign in
+    api = f"http://127.0.0.1:{env['APPRAISAL_API_PORT']}/api/auth/token"
+    for username in ("vp.binh-thanh", "lan.binh-thanh", "td.phong-noi-vu"):
+        form = urllib.parse.urlencode({"username": username, "password": "demo-matkhau"})
+        with urllib.request.urlopen(api, data=form.encode(), timeout=10) as resp:
+            assert "access_token" in json.loads(resp.read())
     out = _stop(stack, data)
     assert "Temporal Web UI" in out and "/docs" in out
     assert (data / "temporal.db").exists() and (data / "appraisal.db").exists()
