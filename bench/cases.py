@@ -30,24 +30,15 @@ from bench.stack import Seeded, Stack, dinh_hoa, draft_cycle, staff_editors
 from bench.trivial import TRIVIAL_WORKFLOW, TrivialWorkflow
 from core.db import session_scope, utcnow
 from models.framework import (
-    BandsRule,
-    ChecklistRule,
-    CountedRule,
-    DeductionRule,
     DerivedRule,
     Framework,
-    LevelRateRule,
-    LevelsRule,
-    ManualRule,
     Node,
-    ProportionalRule,
-    SurveyRule,
 )
 from models.inputs import CriterionInput
 from models.tables import AuditLog, Cycle, Entry, OutboxMessage, Unit
 from notifications.mailer import SmtpMailer, build_message
 from scoring.aggregate import score_sheet
-from scoring.rules import RuleResult, evaluate
+from scoring.rules import RuleResult, evaluate, full_marks_inputs
 from services import outbox
 from services.cycles import unit_workflow_id
 from services.messages import DeadlineKind, NoticeKind, NoticeRequest
@@ -63,7 +54,6 @@ __all__ = [
     "bench_mail",
     "bench_score",
     "bench_start",
-    "diligent_inputs",
 ]
 
 ZERO = Decimal(0)
@@ -375,40 +365,6 @@ async def bench_mail(stack: Stack, seeded: Seeded, n: int) -> list[Result]:
 # --- 3. the edit gate ------------------------------------------------------------------------
 
 
-def diligent_inputs(node: Node) -> CriterionInput:
-    """Inputs that earn a leaf its full points (a diligent commune)."""
-    rule = node.rule
-    if isinstance(rule, LevelsRule):
-        return CriterionInput(level=max(rule.options, key=lambda o: o.points).key)
-    if isinstance(rule, ProportionalRule):
-        return CriterionInput(rate=Decimal(100))
-    if isinstance(rule, BandsRule):
-        band = max(rule.bands, key=lambda b: b.points)
-        if rule.measure == "rate":
-            rate = band.min if band.min is not None else Decimal(100)
-            return CriterionInput(rate=min(rate, Decimal(100)))
-        return CriterionInput(count=int(band.min or 0))
-    if isinstance(rule, LevelRateRule):
-        best = max(rule.options, key=lambda o: o.points)
-        return CriterionInput(level=best.key, rate=Decimal(100))
-    if isinstance(rule, DeductionRule):
-        return CriterionInput(failed=0)
-    if isinstance(rule, ChecklistRule):
-        return CriterionInput(checked=tuple(i.key for i in rule.items))
-    if isinstance(rule, CountedRule):
-        return CriterionInput(counts={rule.items[0].key: 10})
-    if isinstance(rule, SurveyRule):
-        return CriterionInput(answers={rule.scale: 3})
-    if isinstance(rule, DerivedRule):
-        if rule.bands:
-            top = max(rule.bands, key=lambda b: b.points)
-            return CriterionInput(value=top.min if top.min is not None else Decimal(1))
-        return CriterionInput(value=node.max_points)
-    if isinstance(rule, ManualRule) or rule is None:
-        return CriterionInput(score=node.max_points)
-    raise ValueError(f"no inputs for criterion {node.code}")
-
-
 _RAW_UPDATE = text(
     "UPDATE entry SET inputs = :inputs, self_score = :self_score, self_reason = :self_reason, "
     "explanation = :explanation, updated_at = :updated_at, updated_by = :updated_by "
@@ -433,7 +389,7 @@ def bench_edit_gate(stack: Stack, seeded: Seeded, n: int) -> Result:
     draft_cycle(engine, cycle_id=cycle_id, framework_id=fw_id, units=units, now=utcnow())
     editors = staff_editors(engine, cycle_id=cycle_id, units=units, framework=framework)
     pairs = [(units[i // len(leaves)], leaves[i % len(leaves)]) for i in range(n)]
-    inputs = {leaf.code: diligent_inputs(leaf) for leaf in leaves}
+    inputs = {leaf.code: full_marks_inputs(leaf) for leaf in leaves}
     with session_scope(engine) as s:
         ids = {u.code: u.id for u in s.exec(select(Unit).where(col(Unit.code).in_(units))).all()}
         for code, leaf in pairs:  # the rows exist: both sides update them
@@ -520,7 +476,7 @@ def bench_score(n: int, *, baseline_repeat: int = 20) -> Result:
     the same leaf scores (repeated ``baseline_repeat`` times as often: it is that quick)."""
     framework = dinh_hoa()
     leaves = framework.leaves()
-    inputs = {leaf.code: diligent_inputs(leaf) for leaf in leaves}
+    inputs = {leaf.code: full_marks_inputs(leaf) for leaf in leaves}
     results = _evaluate_all(framework, leaves, inputs)  # warm-up and reference
     sheet = score_sheet(framework, results)
     numbers = [r.score for r in results.values()]

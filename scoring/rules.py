@@ -45,6 +45,7 @@ __all__ = [
     "RuleResult",
     "evaluate",
     "evaluate_criterion",
+    "full_marks_inputs",
     "input_fields",
     "quantize",
 ]
@@ -516,3 +517,43 @@ def input_fields(node: Node) -> tuple[str, ...]:
     if node.na_policy is not NotApplicablePolicy.forbidden:
         fields = ("not_applicable", *fields)
     return fields
+
+
+def _inside_top_band(bands: Sequence[Band], *, default: Decimal, step: Decimal) -> Decimal:
+    top = max(bands, key=lambda b: b.points)
+    if top.min is None:
+        return default if top.max is None or default < top.max else top.max - step
+    return top.min if top.min_inclusive else top.min + step
+
+
+def full_marks_inputs(node: Node) -> CriterionInput:
+    """Inputs that earn a leaf its full points: a diligent unit, or the council's "first year:
+    full marks" decision; the demo, the scenarios of the tests and the benchmarks use it."""
+    rule = node.rule
+    if isinstance(rule, LevelsRule):
+        return CriterionInput(level=max(rule.options, key=lambda o: o.points).key)
+    if isinstance(rule, ProportionalRule):
+        return CriterionInput(rate=HUNDRED)
+    if isinstance(rule, BandsRule):
+        if rule.measure == "rate":
+            rate = _inside_top_band(rule.bands, default=HUNDRED, step=Decimal("0.01"))
+            return CriterionInput(rate=min(rate, HUNDRED))
+        count = _inside_top_band(rule.bands, default=ZERO, step=Decimal(1))
+        return CriterionInput(count=int(count))
+    if isinstance(rule, LevelRateRule):
+        best = max(rule.options, key=lambda o: o.points)
+        return CriterionInput(level=best.key, rate=HUNDRED)
+    if isinstance(rule, DeductionRule):
+        return CriterionInput(failed=0)
+    if isinstance(rule, ChecklistRule):
+        return CriterionInput(checked=tuple(i.key for i in rule.items))
+    if isinstance(rule, CountedRule):
+        return CriterionInput(counts={rule.items[0].key: 10})
+    if isinstance(rule, SurveyRule):
+        return CriterionInput(answers={rule.scale: 3})
+    if isinstance(rule, DerivedRule):
+        if rule.bands:
+            value = _inside_top_band(rule.bands, default=Decimal(1), step=Decimal("0.001"))
+            return CriterionInput(value=value)
+        return CriterionInput(value=node.max_points)
+    return CriterionInput(score=node.max_points)  # manual, or a leaf without a rule

@@ -23,7 +23,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from services.labels import CYCLE_STATE_VI
@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         UnitDeadlines,
         UnitState,
     )
-    from workflows.states import refuse
+    from workflows.states import as_refusal, refuse
     from workflows.timeline import Reminder, at_local, local_text, plan_reminders
     from workflows.unit import MAIL_RETRY, request_key
 
@@ -274,16 +274,7 @@ class CycleWorkflow:
                 retry_policy=LONG_RETRY if long else STEP_RETRY,
             )
         except ActivityError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.non_retryable:
-                raise ApplicationError(
-                    cause.message, *cause.details, type=cause.type, non_retryable=True
-                ) from None
-            raise refuse(
-                "unavailable",
-                "Hệ thống tạm thời không ghi được thay đổi, vui lòng thử lại.",
-                "The change could not be recorded right now; please retry.",
-            ) from None
+            raise as_refusal(exc) from None
         return result
 
     async def _fan_out(

@@ -8,7 +8,7 @@ in Vietnamese and English as its details; ``workflows.commands`` turns it into
 
 from __future__ import annotations
 
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from models.tables import UnitState
 from services.labels import COMMAND_LABELS, UNIT_STATE_VI
@@ -17,6 +17,7 @@ __all__ = [
     "ALLOWED",
     "BEFORE_SUBMISSION",
     "LOCK_BOUND",
+    "as_refusal",
     "refuse",
     "refuse_state",
 ]
@@ -59,4 +60,16 @@ def refuse_state(command: str, state: UnitState) -> ApplicationError:
         "invalid_state",
         f"Không thể {vi} khi đơn vị ở trạng thái “{UNIT_STATE_VI[state]}”.",
         f"Cannot {en} while the unit is {state.value}.",
+    )
+
+
+def as_refusal(exc: ActivityError) -> ApplicationError:
+    """An activity's failure as the update's answer: its business refusal, or "unavailable"."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.non_retryable:
+        return ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True)
+    return refuse(
+        "unavailable",
+        "Hệ thống tạm thời không ghi được thay đổi, vui lòng thử lại.",
+        "The change could not be recorded right now; please retry.",
     )

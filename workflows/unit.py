@@ -25,7 +25,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from services.audit import bounded_key
@@ -59,7 +59,14 @@ with workflow.unsafe.imports_passed_through():
         UnitStatus,
     )
     from workflows import search_attributes as sa
-    from workflows.states import ALLOWED, BEFORE_SUBMISSION, LOCK_BOUND, refuse, refuse_state
+    from workflows.states import (
+        ALLOWED,
+        BEFORE_SUBMISSION,
+        LOCK_BOUND,
+        as_refusal,
+        refuse,
+        refuse_state,
+    )
     from workflows.timeline import Reminder, at_local, local_text, plan_reminders
 
 __all__ = ["UnitWorkflow", "request_key"]
@@ -334,16 +341,7 @@ class UnitWorkflow:
                 retry_policy=TIMER_RETRY if timer else UPDATE_RETRY,
             )
         except ActivityError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.non_retryable:
-                raise ApplicationError(
-                    cause.message, *cause.details, type=cause.type, non_retryable=True
-                ) from None
-            raise refuse(
-                "unavailable",
-                "Hệ thống tạm thời không ghi được thay đổi, vui lòng thử lại.",
-                "The change could not be recorded right now; please retry.",
-            ) from None
+            raise as_refusal(exc) from None
         return result
 
     def _notify(self, kind: NoticeKind, key: str, **fields: Any) -> None:

@@ -32,22 +32,13 @@ from core.settings import Settings
 from core.vn import VN_TZ
 from frameworks.yaml_io import load_framework_yaml
 from models.framework import (
-    BandsRule,
-    ChecklistRule,
-    CountedRule,
-    DeductionRule,
     DerivedRule,
     Framework,
-    LevelRateRule,
-    LevelsRule,
-    ManualRule,
     Node,
-    ProportionalRule,
-    SurveyRule,
 )
-from models.inputs import CriterionInput
 from models.tables import Role, RoleGrant, Unit, User
 from notifications.sink import MailSink
+from scoring.rules import full_marks_inputs
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
 from services.messages import AssignmentSpec
@@ -222,39 +213,7 @@ def seed_cycle(
     return seeded
 
 
-def full_inputs(node: Node) -> CriterionInput:
-    """Inputs that earn a leaf its full points (a diligent commune)."""
-    rule = node.rule
-    if isinstance(rule, LevelsRule):
-        best = max(rule.options, key=lambda o: o.points)
-        return CriterionInput(level=best.key)
-    if isinstance(rule, ProportionalRule):
-        return CriterionInput(rate=Decimal(100))
-    if isinstance(rule, BandsRule):
-        band = max(rule.bands, key=lambda b: b.points)
-        if rule.measure == "rate":
-            rate = band.min if band.min is not None else Decimal(100)
-            return CriterionInput(rate=min(rate, Decimal(100)))
-        return CriterionInput(count=int(band.min or 0))
-    if isinstance(rule, LevelRateRule):
-        best = max(rule.options, key=lambda o: o.points)
-        return CriterionInput(level=best.key, rate=Decimal(100))
-    if isinstance(rule, DeductionRule):
-        return CriterionInput(failed=0)
-    if isinstance(rule, ChecklistRule):
-        return CriterionInput(checked=tuple(i.key for i in rule.items))
-    if isinstance(rule, CountedRule):
-        return CriterionInput(counts={rule.items[0].key: 10})
-    if isinstance(rule, SurveyRule):
-        return CriterionInput(answers={rule.scale: 3})
-    if isinstance(rule, DerivedRule):
-        if rule.bands:
-            top = max(rule.bands, key=lambda b: b.points)
-            return CriterionInput(value=top.min if top.min is not None else Decimal(1))
-        return CriterionInput(value=node.max_points)
-    if isinstance(rule, ManualRule) or rule is None:
-        return CriterionInput(score=node.max_points)
-    raise AssertionError(f"no full inputs for {node.code}")
+full_inputs = full_marks_inputs  # the scenarios' diligent unit
 
 
 def draft_everything(engine: Engine, cycle_id: str, unit: str, now: datetime) -> Decimal:
