@@ -44,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         FanOutResult,
         NoticeKind,
         NoticeRequest,
-        NotifyResult,
         PublishCommand,
         PublishUnitCommand,
         SetDeadlinesCommand,
@@ -55,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.states import as_refusal, refuse
     from workflows.timeline import Reminder, at_local, local_text, plan_reminders
-    from workflows.unit import MAIL_RETRY, request_key
+    from workflows.unit import request_key, send_notice
 
 __all__ = ["DIGEST_GRACE", "CycleWorkflow", "due_reminder"]
 
@@ -306,24 +305,7 @@ class CycleWorkflow:
         req = NoticeRequest(
             kind=kind, cycle_id=self.inp.cycle_id, key=key, at=workflow.now(), **fields
         )
-        self._mail.append(asyncio.create_task(self._send(req)))
-
-    async def _send(self, req: NoticeRequest) -> None:
-        # A notice with a deadline (the council's reminders) stops retrying an hour after it.
-        horizon = timedelta(days=7)
-        if req.expires_at is not None:
-            horizon = max(req.expires_at - req.at, timedelta(minutes=1)) + timedelta(hours=1)
-        try:
-            await workflow.execute_activity(
-                "mail.notify",
-                req,
-                result_type=NotifyResult,
-                start_to_close_timeout=timedelta(minutes=2),
-                schedule_to_close_timeout=horizon,
-                retry_policy=MAIL_RETRY,
-            )
-        except ActivityError as exc:
-            workflow.logger.warning("notice %s/%s not delivered: %s", req.kind, req.key, exc)
+        self._mail.append(asyncio.create_task(send_notice(req)))
 
     def _require(self, command: str, *states: CycleState) -> None:
         if self.state not in states:

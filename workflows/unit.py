@@ -69,7 +69,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.timeline import Reminder, at_local, local_text, plan_reminders
 
-__all__ = ["UnitWorkflow", "request_key"]
+__all__ = ["UnitWorkflow", "request_key", "send_notice"]
 
 S = UnitState
 UPDATE_RETRY = RetryPolicy(
@@ -98,6 +98,28 @@ REMINDER_KIND = {
     DeadlineKind.plan: NoticeKind.followup_reminder,
 }
 MAX_SLEEP = timedelta(days=30)
+
+
+async def send_notice(req: NoticeRequest) -> None:
+    """Runs the mail activity for a notice (unit and cycle workflows alike).
+
+    Retries until sent; a notice with a deadline stops an hour after it (the activity drops
+    it once the deadline has passed). A failure never fails the workflow.
+    """
+    horizon = timedelta(days=7)
+    if req.expires_at is not None:
+        horizon = max(req.expires_at - req.at, timedelta(minutes=1)) + timedelta(hours=1)
+    try:
+        await workflow.execute_activity(
+            "mail.notify",
+            req,
+            result_type=NotifyResult,
+            start_to_close_timeout=timedelta(minutes=2),
+            schedule_to_close_timeout=horizon,
+            retry_policy=MAIL_RETRY,
+        )
+    except ActivityError as exc:
+        workflow.logger.warning("notice %s/%s not delivered: %s", req.kind, req.key, exc)
 
 
 def request_key(*parts: str) -> str:
@@ -353,24 +375,7 @@ class UnitWorkflow:
             at=workflow.now(),
             **fields,
         )
-        self._mail.append(asyncio.create_task(self._send(req)))
-
-    async def _send(self, req: NoticeRequest) -> None:
-        # Retries until sent (or dropped at its deadline); a failure never fails the workflow.
-        horizon = timedelta(days=7)
-        if req.expires_at is not None:
-            horizon = max(req.expires_at - req.at, timedelta(minutes=1)) + timedelta(hours=1)
-        try:
-            await workflow.execute_activity(
-                "mail.notify",
-                req,
-                result_type=NotifyResult,
-                start_to_close_timeout=timedelta(minutes=2),
-                schedule_to_close_timeout=horizon,
-                retry_policy=MAIL_RETRY,
-            )
-        except ActivityError as exc:
-            workflow.logger.warning("notice %s/%s not delivered: %s", req.kind, req.key, exc)
+        self._mail.append(asyncio.create_task(send_notice(req)))
 
     def _update_key(self) -> tuple[str, ...]:
         info = workflow.current_update_info()
