@@ -30,6 +30,7 @@ from models.tables import (
     User,
 )
 from services.accounts import Principal
+from services.cycles import cycle_units
 from services.evidence import EvidencePublic, evidence_public, list_evidence
 from services.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from services.sheet import framework_for, progress, score_entries
@@ -148,12 +149,7 @@ def visible_units(
     session: Session, principal: Principal, cycle_id: str
 ) -> list[tuple[CycleUnit, Unit]]:
     """The cycle's units the caller may see, by unit code."""
-    rows = session.exec(
-        select(CycleUnit, Unit)
-        .join(Unit, col(Unit.id) == CycleUnit.unit_id)
-        .where(CycleUnit.cycle_id == cycle_id)
-        .order_by(col(Unit.code))
-    ).all()
+    rows = cycle_units(session, cycle_id)
     if principal.is_global:
         return list(rows)
     mine = principal.units()
@@ -294,13 +290,7 @@ def results_view(session: Session, cycle: Cycle, principal: Principal) -> Result
         labels = {b.key: b.label for b in framework.classification.bands}
     published = CycleState(cycle.state) is CycleState.published
     rows = (
-        session.exec(
-            select(CycleUnit, Unit)
-            .join(Unit, col(Unit.id) == CycleUnit.unit_id)
-            .where(CycleUnit.cycle_id == cycle.id)
-        ).all()
-        if published
-        else visible_units(session, principal, cycle.id)
+        cycle_units(session, cycle.id) if published else visible_units(session, principal, cycle.id)
     )
     out = []
     for cu, unit in rows:

@@ -23,14 +23,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, select
-
 from core.db import make_engine, session_scope
 from core.settings import get_settings
 from core.temporal import connect
 from core.vn import VN_TZ, vn_datetime, vn_decimal
-from models.tables import CycleState, CycleUnit, Unit, UnitState
-from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleError, CycleSpec, create_cycle, get_cycle
+from models.tables import CycleState, UnitState
+from services.cycles import (
+    DEFAULT_REMINDER_OFFSETS,
+    CycleError,
+    CycleSpec,
+    create_cycle,
+    cycle_units,
+    get_cycle,
+)
 from services.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from workflows.commands import CommandRefused, ExtendCommand, cycle_command, start_cycle
 
@@ -184,12 +189,7 @@ def _status(args: argparse.Namespace) -> int:
             print(f"Trạng thái: {CYCLE_STATE_VI[CycleState(cycle.state)]}")
             print(f"Hạn gửi kết quả: {vn_datetime(cycle.submission_deadline)}")
             print(f"Khóa phần mềm:   {vn_datetime(cycle.hard_lock_at)}")
-            rows = session.exec(
-                select(CycleUnit, Unit)
-                .join(Unit, col(Unit.id) == CycleUnit.unit_id)
-                .where(CycleUnit.cycle_id == cycle.id)
-                .order_by(col(Unit.code))
-            ).all()
+            rows = cycle_units(session, cycle.id)
             for cu, unit in rows:
                 extra = []
                 if cu.days_late:

@@ -250,15 +250,20 @@ def cycle_input(
     )
 
 
-def unit_inputs(session: Session, cycle_id: str, *, search_attributes: bool) -> list[UnitInput]:
-    """Every unit workflow's input, in unit code order."""
-    cycle = get_cycle(session, cycle_id)
-    rows = session.exec(
+def cycle_units(session: Session, cycle_id: str) -> Sequence[tuple[CycleUnit, Unit]]:
+    """The cycle's units with their projection rows, by unit code."""
+    return session.exec(
         select(CycleUnit, Unit)
         .join(Unit, col(Unit.id) == CycleUnit.unit_id)
         .where(CycleUnit.cycle_id == cycle_id)
         .order_by(col(Unit.code))
     ).all()
+
+
+def unit_inputs(session: Session, cycle_id: str, *, search_attributes: bool) -> list[UnitInput]:
+    """Every unit workflow's input, in unit code order."""
+    cycle = get_cycle(session, cycle_id)
+    rows = cycle_units(session, cycle_id)
     out = []
     for cu, unit in rows:
         assert unit.id is not None
@@ -345,12 +350,7 @@ def extend_cycle(
                 "The new deadline is in the past.",
                 name,
             )
-    rows = session.exec(
-        select(CycleUnit, Unit)
-        .join(Unit, col(Unit.id) == CycleUnit.unit_id)
-        .where(CycleUnit.cycle_id == cycle_id)
-        .order_by(col(Unit.code))
-    ).all()
+    rows = cycle_units(session, cycle_id)
     if command.units is not None:
         known = {u.code for _, u in rows}
         unknown = [c for c in command.units if c not in known]
@@ -407,12 +407,7 @@ def extend_cycle(
 
 def pending_units(session: Session, *, cycle_id: str, at: datetime) -> list[str]:
     """Units still before submission whose hard lock is in the future (appraisal can't close)."""
-    rows = session.exec(
-        select(CycleUnit, Unit)
-        .join(Unit, col(Unit.id) == CycleUnit.unit_id)
-        .where(CycleUnit.cycle_id == cycle_id)
-        .order_by(col(Unit.code))
-    ).all()
+    rows = cycle_units(session, cycle_id)
     return [
         u.code
         for cu, u in rows
@@ -438,12 +433,7 @@ def missed_units(
     Submission: not submitted by then; hard lock: not submitted by then (so now not submitted);
     follow-ups: not reported done by then.
     """
-    rows = session.exec(
-        select(CycleUnit, Unit)
-        .join(Unit, col(Unit.id) == CycleUnit.unit_id)
-        .where(CycleUnit.cycle_id == cycle_id)
-        .order_by(col(Unit.code))
-    ).all()
+    rows = cycle_units(session, cycle_id)
     out = []
     for cu, unit in rows:
         state = UnitState(cu.state)
@@ -489,12 +479,7 @@ def classify_cycle(
             "Bộ tiêu chí chưa quy định mức xếp loại.",
             "The framework has no classification scheme.",
         )
-    rows = session.exec(
-        select(CycleUnit, Unit)
-        .join(Unit, col(Unit.id) == CycleUnit.unit_id)
-        .where(CycleUnit.cycle_id == cycle_id)
-        .order_by(col(Unit.code))
-    ).all()
+    rows = cycle_units(session, cycle_id)
     eligible = [
         (cu, u)
         for cu, u in rows
