@@ -317,7 +317,9 @@ async def test_reopen_and_resubmit(
             C.unit_command(client, cid, PT, C.SubmitCommand(actor=office[PT])), "invalid_state"
         )
         await C.cycle_command(client, cid, C.CancelCommand(actor=COORD, reason="Kiểm thử kết thúc"))
-        await completed(env, *(C.unit_workflow_id(cid, u) for u in (PT, DB)))
+        await completed(
+            env, C.cycle_workflow_id(cid), *(C.unit_workflow_id(cid, u) for u in (PT, DB))
+        )
         await write_histories(
             env,
             cid,
