@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.db import DecimalType, UTCDateTime, utcnow
+from models.states import CycleState, UnitState
 
 
 def _dec(nullable: bool = True, **kw: Any) -> Any:
@@ -38,33 +39,6 @@ class Role(StrEnum):
     staff = "staff"  # cán bộ, công chức phụ trách
     council = "council"  # cơ quan thẩm định / hội đồng thẩm định
     viewer = "viewer"  # lãnh đạo UBND (xem)
-
-
-class UnitState(StrEnum):
-    """The states of one unit's yearly cycle (owned by its workflow, projected here)."""
-
-    assigning = "assigning"
-    drafting = "drafting"
-    unit_review = "unit_review"
-    submitted = "submitted"
-    appraising = "appraising"
-    explanation = "explanation"
-    finalised = "finalised"
-    classified = "classified"
-    published = "published"
-    not_submitted = "not_submitted"
-    cancelled = "cancelled"
-
-
-class CycleState(StrEnum):
-    """The states of a yearly cycle as a whole."""
-
-    draft = "draft"
-    running = "running"
-    appraisal_closed = "appraisal_closed"
-    classified = "classified"
-    published = "published"
-    cancelled = "cancelled"
 
 
 class Unit(SQLModel, table=True):

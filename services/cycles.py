@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models.framework import FrameworkStatus
+from models.states import BEFORE_SUBMISSION
 from models.tables import (
     AuditLog,
     Cycle,
@@ -34,7 +35,6 @@ from services.messages import CycleInput, DeadlineKind, ExtendCommand, UnitInput
 from services.sheet import SheetError, framework_for, score_entries
 
 __all__ = [
-    "BEFORE_SUBMISSION",
     "DEFAULT_REMINDER_OFFSETS",
     "CycleError",
     "CycleSpec",
@@ -54,8 +54,6 @@ __all__ = [
 
 # 7, 3 and 1 days before each deadline, and 0 = the morning (07:00 local) of its day.
 DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (168, 72, 24, 0)
-
-BEFORE_SUBMISSION = frozenset({UnitState.assigning, UnitState.drafting, UnitState.unit_review})
 
 
 class CycleError(SheetError):

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from sqlmodel import Session, col, select
 
+from models.states import UNDER_APPRAISAL
 from models.tables import (
     Assignment,
     Cycle,
@@ -143,9 +144,6 @@ def _dedupe(recipients: Iterable[Recipient]) -> list[Recipient]:
     for r in recipients:
         out.setdefault(r.key, r)
     return list(out.values())
-
-
-UNDER_APPRAISAL = (UnitState.submitted, UnitState.appraising, UnitState.explanation)
 
 
 def _council_agencies(session: Session) -> dict[str, tuple[User, set[str]]]:

@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from models.framework import DerivedRule, Framework, Node, NotApplicablePolicy
 from models.inputs import CriterionInput
+from models.states import DRAFT_STATES
 from models.tables import (
     Assignment,
     Cycle,
@@ -48,7 +49,6 @@ from services import audit
 from services.labels import UNIT_STATE_VI
 
 __all__ = [
-    "DRAFT_STATES",
     "DraftResult",
     "EditRefused",
     "Editor",
@@ -71,8 +71,6 @@ __all__ = [
     "save_draft",
     "score_entries",
 ]
-
-DRAFT_STATES = frozenset({UnitState.drafting, UnitState.unit_review, UnitState.explanation})
 
 
 # --- errors ----------------------------------------------------------------------------------

@@ -44,10 +44,11 @@ from core.db import utcnow
 from core.settings import Mode, Settings
 from core.vn import vn_decimal
 from models.framework import Framework, Node
-from models.tables import Cycle, CycleUnit, Role, UnitState
+from models.states import DRAFT_STATES, REOPENABLE, UnitState
+from models.tables import Cycle, CycleUnit, Role
 from services.labels import UNIT_STATE_VI
 from services.messages import ExplanationItemSpec
-from services.sheet import DRAFT_STATES, SheetError, framework_for
+from services.sheet import SheetError, framework_for
 from web.auth import Caller, PageCaller, PageRoute, sheet_status
 from web.forms import FieldView, FormError, field_views, parse_inputs, posted_inputs, text_field
 from web.render import render
@@ -79,10 +80,6 @@ DONE: dict[str, str] = {
     "close_round": "Đã kết thúc vòng giải trình.",
     "finalise": "Đã kết thúc thẩm định đơn vị.",
 }
-
-REOPENABLE = frozenset(
-    {UnitState.submitted, UnitState.appraising, UnitState.explanation, UnitState.not_submitted}
-)
 
 
 # --- flash messages --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from models.tables import UnitState
+from models.states import ALLOWED, BEFORE_SUBMISSION, LOCK_BOUND, UnitState
 from services.labels import COMMAND_LABELS, UNIT_STATE_VI
 
 __all__ = [
@@ -21,31 +21,6 @@ __all__ = [
     "refuse",
     "refuse_state",
 ]
-
-S = UnitState
-BEFORE_SUBMISSION = frozenset({S.assigning, S.drafting, S.unit_review})
-
-ALLOWED: dict[str, frozenset[UnitState]] = {
-    "assign": BEFORE_SUBMISSION,
-    "start_review": frozenset({S.drafting}),
-    "return": frozenset({S.unit_review}),
-    "submit": frozenset({S.drafting, S.unit_review}),
-    "start_appraisal": frozenset({S.submitted}),
-    "request_explanation": frozenset({S.appraising}),
-    "close_round": frozenset({S.explanation}),
-    "finalise": frozenset({S.appraising}),
-    "reopen": frozenset({S.submitted, S.appraising, S.explanation, S.not_submitted}),
-    "set_deadlines": BEFORE_SUBMISSION | {S.submitted, S.appraising, S.explanation},
-    "close_appraisal": BEFORE_SUBMISSION
-    | {S.submitted, S.appraising, S.explanation, S.finalised, S.not_submitted},
-    "classified": frozenset({S.finalised, S.not_submitted, S.classified}),
-    "publish_unit": frozenset({S.classified}),
-    "followup_done": frozenset({S.published}),
-    "cancel": frozenset(set(S) - {S.published, S.cancelled}),
-}
-
-# Commands refused once the hard lock has passed (checked against the workflow's clock).
-LOCK_BOUND = frozenset({"assign", "start_review", "return", "submit"})
 
 
 def refuse(type_: str, message_vi: str, message_en: str) -> ApplicationError:
