@@ -3,7 +3,9 @@
 Every error the API answers has the same shape: ``type`` (a URI reference naming the kind of
 problem), ``title`` and ``detail`` in Vietnamese, ``status``, ``instance`` (the request path)
 and, where inputs are at fault, ``errors``: one ``{field, in, reason}`` per faulty input.
-A refused command adds ``code`` and ``detail_en``.
+A refusal (``core.errors.Refusal``, and the older classes ``actions.refusals.LEGACY`` reads)
+has ONE handler: its stable ``code``, ``detail`` in Vietnamese, ``detail_en``, and
+``errors[{field}]`` when a field is at fault.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# FORBIDDEN_REFUSALS: re-exported for web.auth (the edit gate's 403 refusals).
+from actions.refusals import FORBIDDEN_REFUSALS as FORBIDDEN_REFUSALS
+from actions.refusals import LEGACY, Refused, refused
+from core.errors import Refusal
 from core.vn import vn_decimal
 
 log = logging.getLogger(__name__)
@@ -185,28 +191,38 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, problem)
 
 
-# Refusals of the edit gate that are about who the caller is, not about the state: 403.
-FORBIDDEN_REFUSALS = frozenset({"not_assigned", "wrong_agency"})
+# The problem type of a refusal, by status (others: about:blank).
+REFUSAL_SLUGS: dict[int, str] = {
+    403: "forbidden",
+    404: "not-found",
+    409: "command-refused",
+    422: "validation",
+    503: "unavailable",
+}
 
 
-async def _sheet_handler(request: Request, exc: Exception) -> JSONResponse:
-    from services.sheet import SheetError
-
-    assert isinstance(exc, SheetError)
-    status = int(getattr(exc, "status", 409))
-    if exc.type in FORBIDDEN_REFUSALS:
-        status = 403
-    errors = [FieldError(field=exc.field, reason=exc.message_vi)] if exc.field else []
-    slug = {403: "forbidden", 404: "not-found", 422: "validation"}.get(status, "command-refused")
-    problem = Problem(
-        status,
-        exc.message_vi,
-        slug=slug,
-        errors=errors,
-        code=exc.type,
-        detail_en=exc.message_en,
+def refusal_problem(refusal: Refused) -> Problem:
+    """The problem document of a refusal: code, both reasons, and the field at fault."""
+    errors = (
+        [FieldError(field=refusal.field, reason=refusal.message_vi, location=refusal.location)]
+        if refusal.field
+        else []
     )
-    return problem_response(request, problem)
+    return Problem(
+        refusal.status,
+        refusal.message_vi,
+        slug=REFUSAL_SLUGS.get(refusal.status),
+        errors=errors,
+        code=refusal.code or None,
+        detail_en=refusal.message_en or None,
+    )
+
+
+async def _refusal_handler(request: Request, exc: Exception) -> JSONResponse:
+    found = refused(exc)
+    if found is None:  # registered only for refusal classes
+        return await _unhandled(request, exc)
+    return problem_response(request, refusal_problem(found))
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -265,9 +281,8 @@ def install(app: FastAPI) -> None:
     """Registers the problem handlers on the app."""
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(Problem, _problem_handler)
-    from services.sheet import SheetError
-
-    app.add_exception_handler(SheetError, _sheet_handler)
+    for refusal_class in (Refusal, *LEGACY):
+        app.add_exception_handler(refusal_class, _refusal_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _unhandled)
 
