@@ -281,7 +281,8 @@ def install(app: FastAPI) -> None:
     """Registers the problem handlers on the app."""
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(Problem, _problem_handler)
-    for refusal_class in (Refusal, *LEGACY):
+    refusal_classes: tuple[type[Exception], ...] = (Refusal, *LEGACY)
+    for refusal_class in refusal_classes:
         app.add_exception_handler(refusal_class, _refusal_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _unhandled)

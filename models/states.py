@@ -15,17 +15,21 @@ from enum import StrEnum
 
 __all__ = [
     "ALLOWED",
+    "APPRAISAL_STATES",
     "BEFORE_SUBMISSION",
     "CLASSIFIABLE",
     "DRAFT_STATES",
+    "EXPLANATION_STATES",
     "LOCK_BOUND",
     "REOPENABLE",
+    "REVIEW_STATES",
     "TERMINAL",
     "UNDER_APPRAISAL",
     "CycleState",
     "UnitCommand",
     "UnitState",
     "allowed",
+    "drafting_open",
     "locked",
 ]
 
@@ -90,6 +94,11 @@ UNDER_APPRAISAL = frozenset({S.submitted, S.appraising, S.explanation})
 CLASSIFIABLE = frozenset({S.finalised, S.not_submitted, S.classified})
 # Nothing happens to a unit any more.
 TERMINAL = frozenset({S.published, S.cancelled})
+# The edit gate's finer rules: in review staff edit only returned criteria; in explanation only
+# the flagged ones; the council scores criteria while appraising.
+REVIEW_STATES = frozenset({S.unit_review})
+EXPLANATION_STATES = frozenset({S.explanation})
+APPRAISAL_STATES = frozenset({S.appraising})
 
 # Keyed by command (a str enum, so the recorded string names index it too).
 ALLOWED: dict[str, frozenset[UnitState]] = {
@@ -130,3 +139,9 @@ def allowed(
     if UnitState(state) not in ALLOWED[cmd]:
         return False
     return not (cmd in LOCK_BOUND and locked(now, hard_lock_at))
+
+
+def drafting_open(state: UnitState | str, now: datetime, hard_lock_at: datetime) -> bool:
+    """Does the edit gate take self-assessment inputs now (before submission: until the lock)?"""
+    st = UnitState(state)
+    return st in DRAFT_STATES and not (st in BEFORE_SUBMISSION and locked(now, hard_lock_at))
