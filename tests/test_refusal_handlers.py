@@ -1,0 +1,145 @@
+"""One handler of refusals for the API (problem+json) and one for the pages (Vietnamese, in
+place, with the status); actions take plain values and pages never call routes (issue 8)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field, ValidationError
+
+from api import errors
+from core.errors import Conflict, Forbidden, Invalid, NotFound, Refusal, Unavailable
+from services.evidence import EvidenceError
+from services.sheet import EditRefused, SheetNotFound
+from web.errors import page_refusal
+from web.forms import FormError
+from workflows.commands import CommandRefused
+
+ROOT = Path(__file__).resolve().parent.parent
+
+REFUSALS: dict[str, Exception] = {
+    "invalid": Invalid("bad_value", "Giá trị không hợp lệ.", "Bad value.", field="score"),
+    "conflict": Conflict("locked", "Phiếu đã khóa.", "The sheet is locked."),
+    "not_found": NotFound("not_found", "Không tìm thấy.", "Not found."),
+    "forbidden": Forbidden("not_yours", "Không phải của bạn.", "Not yours."),
+    "unavailable": Unavailable("unavailable", "Tạm thời không sẵn sàng.", "Unavailable."),
+    "gate": EditRefused("not_assigned", "Không được phân công.", "Not assigned."),
+    "gate_404": SheetNotFound("no_criterion", "Không có tiêu chí.", "No criterion."),
+    "command": CommandRefused("wrong_state", "Sai trạng thái.", "Wrong state."),
+    "no_workflow": CommandRefused("not_running", "Không chạy.", "Not running.", status=404),
+    "upload": EvidenceError("too_large", "file", "Tệp quá lớn."),
+}
+# name → (status, code in the problem document, detail, detail_en, errors)
+EXPECTED: dict[str, tuple[int, str | None, str, str | None, list[dict[str, str]]]] = {
+    "invalid": (
+        422,
+        "bad_value",
+        "Giá trị không hợp lệ.",
+        "Bad value.",
+        [{"field": "score", "in": "body", "reason": "Giá trị không hợp lệ."}],
+    ),
+    "conflict": (409, "locked", "Phiếu đã khóa.", "The sheet is locked.", []),
+    "not_found": (404, "not_found", "Không tìm thấy.", "Not found.", []),
+    "forbidden": (403, "not_yours", "Không phải của bạn.", "Not yours.", []),
+    "unavailable": (503, "unavailable", "Tạm thời không sẵn sàng.", "Unavailable.", []),
+    "gate": (403, "not_assigned", "Không được phân công.", "Not assigned.", []),
+    "gate_404": (404, "no_criterion", "Không có tiêu chí.", "No criterion.", []),
+    "command": (409, "wrong_state", "Sai trạng thái.", "Wrong state.", []),
+    "no_workflow": (404, "not_running", "Không chạy.", "Not running.", []),
+    "upload": (
+        413,
+        None,
+        "Tệp quá lớn.",
+        None,
+        [{"field": "file", "in": "form", "reason": "Tệp quá lớn."}],
+    ),
+}
+TYPES = {
+    403: "/problems/forbidden",
+    404: "/problems/not-found",
+    409: "/problems/command-refused",
+    422: "/problems/validation",
+    503: "/problems/unavailable",
+    413: "about:blank",
+}
+
+
+@pytest.fixture(scope="module")
+def api() -> TestClient:
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/refuse/{name}")
+    def refuse(name: str) -> None:
+        raise REFUSALS[name]
+
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_the_api_answers_every_refusal_with_one_problem_shape(api, name) -> None:
+    status, code, detail, detail_en, field_errors = EXPECTED[name]
+    resp = api.get(f"/refuse/{name}")
+    assert resp.status_code == status
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["type"] == TYPES[status]
+    assert body["status"] == status and body["detail"] == detail
+    assert body.get("code") == code and body.get("detail_en") == detail_en
+    assert body["errors"] == field_errors
+    assert body["instance"] == f"/refuse/{name}"
+
+
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_the_pages_show_every_refusal_in_vietnamese_with_the_apis_status(name) -> None:
+    status, _code, detail, _en, _errors = EXPECTED[name]
+    assert page_refusal(REFUSALS[name]) == (status, detail)
+
+
+class _Reopen(BaseModel):
+    reason: str = Field(min_length=1)
+
+
+def test_form_and_input_model_errors_are_refusals_of_the_page() -> None:
+    form_error = FormError("comment", "Cần ghi ý kiến khi trả lại tiêu chí.")
+    assert isinstance(form_error, Refusal) and form_error.status == 422
+    assert page_refusal(form_error) == (422, "Cần ghi ý kiến khi trả lại tiêu chí.")
+    with pytest.raises(ValidationError) as caught:
+        _Reopen.model_validate({"reason": ""})
+    assert page_refusal(caught.value) == (422, "Dữ liệu không hợp lệ: lý do.")
+    assert page_refusal(RuntimeError("a bug")) is None
+
+
+# --- the layers ------------------------------------------------------------------------------
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_no_page_module_imports_a_route_module() -> None:
+    for path in sorted((ROOT / "web").glob("*.py")):
+        bad = {m for m in _imports(path) if m == "api.routes" or m.startswith("api.routes.")}
+        assert not bad, (path.name, bad)
+
+
+def test_actions_take_no_web_framework_types() -> None:
+    paths = sorted((ROOT / "actions").glob("*.py"))
+    assert len(paths) >= 6
+    for path in paths:
+        bad = {
+            m for m in _imports(path) if m.split(".")[0] in ("fastapi", "starlette", "api", "web")
+        }
+        assert not bad, (path.name, bad)
