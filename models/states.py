@@ -15,11 +15,14 @@ from enum import StrEnum
 
 __all__ = [
     "ALLOWED",
+    "APPRAISAL_DONE",
     "APPRAISAL_STATES",
+    "APPRAISED_SHOWN",
     "BEFORE_SUBMISSION",
     "CLASSIFIABLE",
     "DRAFT_STATES",
     "EXPLANATION_STATES",
+    "LOCKED_OUT",
     "LOCK_BOUND",
     "REOPENABLE",
     "REVIEW_STATES",
@@ -99,6 +102,11 @@ TERMINAL = frozenset({S.published, S.cancelled})
 REVIEW_STATES = frozenset({S.unit_review})
 EXPLANATION_STATES = frozenset({S.explanation})
 APPRAISAL_STATES = frozenset({S.appraising})
+# What a sheet shows: the appraised total once the council works on it; appraisal done.
+APPRAISED_SHOWN = frozenset({S.appraising, S.explanation, S.finalised, S.classified, S.published})
+APPRAISAL_DONE = frozenset({S.finalised, S.classified, S.published})
+# Locked out: the hard lock passed without a submission.
+LOCKED_OUT = frozenset({S.not_submitted})
 
 # Keyed by command (a str enum, so the recorded string names index it too).
 ALLOWED: dict[str, frozenset[UnitState]] = {

@@ -26,8 +26,11 @@ from core.db import utcnow
 from core.settings import Settings
 from models.framework import Framework, Node
 from models.states import (
+    APPRAISAL_DONE,
     APPRAISAL_STATES,
+    APPRAISED_SHOWN,
     EXPLANATION_STATES,
+    LOCKED_OUT,
     REVIEW_STATES,
     UnitCommand,
     UnitState,
@@ -334,6 +337,8 @@ def unit_context(
         "has_mine": any(r.mine for r in rows),
         "mine_only": only_mine,
         "locked": locked(now, sheet.hard_lock_at),
+        "appraised_shown": sheet.state in APPRAISED_SHOWN,
+        "state_badge": _badge(UnitState(sheet.state)),
         "open_round": open_round,
         "actions": shown,
         "any_action": any(shown[b.name] for b in BUTTONS if not b.per_row),
@@ -347,6 +352,13 @@ def unit_context(
         "new_key": new_key,
         "max_upload_mb": max_upload_mb,
     }
+
+
+def _badge(state: UnitState) -> str:
+    """The state badge's style: locked out without a submission, appraisal done, or plain."""
+    if state in LOCKED_OUT:
+        return "locked"
+    return "done" if state in APPRAISAL_DONE else ""
 
 
 def new_key() -> str:
