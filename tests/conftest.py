@@ -16,12 +16,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from contracts import search_attributes
 from core.db import make_engine
 from core.migrate import upgrade
 from core.settings import normalise_db_url
 from core.temporal import DATA_CONVERTER
 from notifications.sink import MailSink, free_port, start_sink
-from workflows import search_attributes
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEEDS = FIXTURES / "seeds"
