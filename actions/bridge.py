@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from contracts.messages import CycleCommand, CycleStatus, UnitCommand, UnitStatus
 from core.errors import Unavailable
-from services.messages import CycleCommand, CycleStatus, UnitCommand, UnitStatus
 from workflows import commands
 
 __all__ = ["cycle_command", "start_cycle", "unavailable", "unit_command"]

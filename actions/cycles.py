@@ -14,9 +14,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 
 from actions import bridge
-from models.tables import Cycle, CycleUnit
-from services.accounts import Principal
-from services.messages import (
+from contracts.messages import (
     CancelCommand,
     ClassifyCommand,
     CloseAppraisalCommand,
@@ -25,6 +23,8 @@ from services.messages import (
     ExtendCommand,
     PublishCommand,
 )
+from models.tables import Cycle, CycleUnit
+from services.accounts import Principal
 
 __all__ = [
     "cancel",

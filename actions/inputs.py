@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions.common import LocalTime
+from contracts.messages import AssignmentSpec, ExplanationItemSpec
 from models.inputs import CriterionInput
-from services.messages import AssignmentSpec, ExplanationItemSpec
 
 __all__ = [
     "AnswerIn",

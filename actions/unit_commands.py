@@ -17,8 +17,7 @@ from temporalio.client import Client
 from actions import bridge
 from actions.common import UnitRef, editor_for
 from actions.sheet import explanation_request
-from services.accounts import Principal
-from services.messages import (
+from contracts.messages import (
     AssignCommand,
     AssignmentSpec,
     CloseRoundCommand,
@@ -34,6 +33,7 @@ from services.messages import (
     UnitCommand,
     UnitStatus,
 )
+from services.accounts import Principal
 from services.sheet import check_council_codes
 
 __all__ = [

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from api.access import COUNCIL_VISIBLE
 from core.vn import vn_datetime
 from models.framework import Framework, Node
+from models.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from models.tables import (
     Assignment,
     AuditLog,
@@ -32,7 +33,6 @@ from models.tables import (
 from services.accounts import Principal
 from services.cycles import cycle_units
 from services.evidence import EvidencePublic, evidence_public, list_evidence
-from services.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from services.sheet import framework_for, progress, score_entries
 
 # --- cycles ----------------------------------------------------------------------------------

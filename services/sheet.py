@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from models.framework import DerivedRule, Framework, Node, NotApplicablePolicy
 from models.inputs import CriterionInput
+from models.labels import UNIT_STATE_VI
 from models.states import DRAFT_STATES
 from models.tables import (
     Assignment,
@@ -46,7 +47,6 @@ from models.tables import (
 from scoring.aggregate import SheetScore, score_sheet
 from scoring.rules import RuleInputError, RuleResult, evaluate
 from services import audit
-from services.labels import UNIT_STATE_VI
 
 __all__ = [
     "DraftResult",

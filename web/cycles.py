@@ -16,7 +16,7 @@ from actions.cycles import visible_cycles
 from api.deps import SessionDep
 from api.views import cycle_summary, cycle_view, results_view
 from core.db import utcnow
-from services.labels import UNIT_STATE_VI
+from models.labels import UNIT_STATE_VI
 from web.auth import Caller
 from web.common import base, load_cycle
 from web.errors import RefusalPageRoute

@@ -21,9 +21,9 @@ from actions import unit_commands as send
 from actions.common import UnitRef
 from actions.inputs import ExplanationRequestIn, ReopenIn, ReturnIn, SubmitIn
 from api.deps import SessionDep, SettingsDep, get_temporal
+from contracts.messages import ExplanationItemSpec
 from core.errors import NotFound
 from services.accounts import Principal
-from services.messages import ExplanationItemSpec
 from web.auth import Caller
 from web.common import back, form_of, idem_key, unit_ref
 from web.errors import REFUSALS, RefusalPageRoute

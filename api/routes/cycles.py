@@ -19,8 +19,8 @@ from api.commands import IdempotencyKey
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT
 from api.views import CycleSummary, CycleView, ResultsView, cycle_summary, cycle_view, results_view
+from contracts.messages import CycleStatus
 from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec, create_cycle
-from services.messages import CycleStatus
 
 router = APIRouter(
     prefix="/api/cycles", tags=["cycles"], responses={**COMMON_RESPONSES, **CONFLICT}

@@ -32,9 +32,9 @@ from api.commands import IdempotencyKey
 from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT, not_found
 from api.views import AuditRow, SheetView, audit_rows, sheet_view
+from contracts.messages import UnitStatus
 from models.tables import Cycle, CycleUnit, Unit
 from services.accounts import Principal
-from services.messages import UnitStatus
 from services.sheet import DraftResult
 
 router = APIRouter(
