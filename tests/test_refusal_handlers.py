@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field, ValidationError
 
@@ -15,7 +15,7 @@ from api import errors
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Refusal, Unavailable
 from services.evidence import EvidenceError
 from services.sheet import EditRefused, SheetNotFound
-from web.errors import page_refusal
+from web.errors import RefusalPageRoute, page_refusal
 from web.forms import FormError
 from workflows.commands import CommandRefused
 
@@ -143,3 +143,21 @@ def test_actions_take_no_web_framework_types() -> None:
             m for m in _imports(path) if m.split(".")[0] in ("fastapi", "starlette", "api", "web")
         }
         assert not bad, (path.name, bad)
+
+
+def test_a_refusal_outside_a_form_is_the_vietnamese_error_page() -> None:
+    pages = APIRouter(route_class=RefusalPageRoute)
+
+    @pages.get("/page/{name}")
+    def page(name: str) -> None:
+        raise REFUSALS[name]
+
+    app = FastAPI()
+    app.include_router(pages)
+    http = TestClient(app, raise_server_exceptions=False)
+    for name in ("conflict", "gate", "no_workflow"):
+        status, _code, detail, _en, _errors = EXPECTED[name]
+        resp = http.get(f"/page/{name}")
+        assert resp.status_code == status
+        assert resp.headers["content-type"].startswith("text/html")
+        assert detail in resp.text and "Traceback" not in resp.text

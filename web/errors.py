@@ -23,8 +23,11 @@ from web.render import error_page
 
 __all__ = ["FIELD_VI", "REFUSALS", "RefusalPageRoute", "page_refusal"]
 
-# Every exception a page shows as a refusal (anything else is a bug: a 500).
+# Every exception a form shows as a refusal (anything else is a bug: a 500). A pydantic
+# ValidationError counts only around a form's input model, so the route class below leaves it
+# (and ``Problem``, which ``PageRoute`` shows) alone.
 REFUSALS: tuple[type[Exception], ...] = (Refusal, *LEGACY, Problem, ValidationError)
+_ROUTE_REFUSALS: tuple[type[Exception], ...] = (Refusal, *LEGACY)
 
 # Input fields as a refusal of the page names them.
 FIELD_VI: dict[str, str] = {
@@ -54,7 +57,7 @@ def page_refusal(exc: Exception) -> tuple[int, str] | None:
 
 
 class RefusalPageRoute(PageRoute):
-    """A page route whose refusals (any of ``REFUSALS``) become the Vietnamese error page."""
+    """A page route whose refusals (``Refusal`` and ``LEGACY``) become the Vietnamese error page."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """The page handler of ``PageRoute``, with refusals shown as a page."""
@@ -63,7 +66,7 @@ class RefusalPageRoute(PageRoute):
         async def refusal_handler(request: Request) -> Response:
             try:
                 return await handler(request)
-            except REFUSALS as exc:
+            except _ROUTE_REFUSALS as exc:
                 shown = page_refusal(exc)
                 if shown is None:
                     raise
