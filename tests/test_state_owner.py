@@ -31,7 +31,7 @@ FORMER_COPIES = [
     "web.unit_page",
     "services.cycles",
     "services.sheet",
-    "services.notices",
+    "services.notices.cycle_wide",
 ]
 STATE_TYPES = (UnitState, owner.CycleState, UnitCommand)
 

@@ -12,10 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 import notifications
-from core.db import session_scope
-from models.states import UnitCommand as UnitCommandName
-from models.tables import AuditLog, CycleUnit, Unit
-from services.messages import (
+from contracts.messages import (
     CancelCommand,
     ExtendCommand,
     NoticeKind,
@@ -24,6 +21,9 @@ from services.messages import (
     TransitionArgs,
     UnitCommand,
 )
+from core.db import session_scope
+from models.states import UnitCommand as UnitCommandName
+from models.tables import AuditLog, CycleUnit, Unit
 from services.notices import build_notices
 from services.notices.registry import BUILDERS, CycleScope, Notice, builder_for, cycle_notice
 from services.transitions import apply_transition, handler_for

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+from contracts.messages import NoticeRequest
+from models.labels import DEADLINE_VI, offset_vi
 from models.tables import Cycle
-from services.labels import DEADLINE_VI, offset_vi
-from services.messages import NoticeRequest
 from services.notices import cycle_wide, per_unit
 from services.notices.recipients import Recipient, office_recipients
 from services.notices.registry import CycleScope, Notice, builder_for, link, message_key

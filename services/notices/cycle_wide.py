@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from contracts.messages import NoticeKind
 from models.framework import Node
+from models.labels import UNIT_STATE_VI
 from models.states import UNDER_APPRAISAL
 from models.tables import CycleState, CycleUnit, Entry, Role, Unit, UnitState
 from services.cycles import missed_units
-from services.labels import UNIT_STATE_VI
-from services.messages import NoticeKind
 from services.notices.recipients import council_agencies, dedupe, person, role_recipients
 from services.notices.registry import CycleScope, Notice, band_labels, cycle_notice, link
 from services.sheet import framework_for

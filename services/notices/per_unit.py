@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from contracts.messages import DeadlineKind, NoticeKind
+from models.labels import FOLLOWUP_VI
 from models.tables import (
     Assignment,
     CycleUnit,
@@ -19,8 +21,6 @@ from models.tables import (
     UnitState,
     User,
 )
-from services.labels import FOLLOWUP_VI
-from services.messages import DeadlineKind, NoticeKind
 from services.notices.recipients import Recipient, dedupe, person, staff_users
 from services.notices.registry import Notice, UnitScope, band_labels, leaf_titles, unit_notice
 from services.sheet import StaffProgress, framework_for, progress

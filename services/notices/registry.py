@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 from sqlmodel import Session, select
 
+from contracts.messages import NoticeKind, NoticeRequest
 from models.framework import Framework
+from models.labels import UNIT_STATE_VI
 from models.tables import Cycle, CycleUnit, Unit, UnitState
-from services.labels import UNIT_STATE_VI
-from services.messages import NoticeKind, NoticeRequest
 from services.notices.recipients import Recipient, office_recipients
 
 __all__ = [

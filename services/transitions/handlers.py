@@ -11,8 +11,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from models.tables import Entry, ExplanationItem, ExplanationRequest, UnitState
-from services.messages import (
+from contracts.messages import (
     ActivityResult,
     AssignCommand,
     CancelCommand,
@@ -30,6 +29,7 @@ from services.messages import (
     StartReviewCommand,
     SubmitCommand,
 )
+from models.tables import Entry, ExplanationItem, ExplanationRequest, UnitState
 from services.sheet import framework_for, replace_assignments, score_entries
 from services.transitions.registry import Outcome, handles
 from services.transitions.shared import (

@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
+from contracts.messages import ActivityResult, TransitionArgs
+from models.labels import UNIT_STATE_VI
 from models.tables import AuditLog, UnitState
 from services import audit
-from services.labels import UNIT_STATE_VI
-from services.messages import ActivityResult, TransitionArgs
 from services.sheet import lock_unit
 from services.transitions.shared import Step
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from contracts.messages import TransitionArgs
 from core.vn import VN_TZ
 from models.framework import DerivedRule, DerivedSource
 from models.inputs import CriterionInput
@@ -24,7 +25,6 @@ from models.tables import (
     User,
 )
 from scoring.rules import RuleInputError, evaluate
-from services.messages import TransitionArgs
 from services.sheet import SheetError, build_snapshot, framework_for
 
 __all__ = [
