@@ -14,26 +14,21 @@ from sqlmodel import Session, col, select
 
 from api.access import COUNCIL_VISIBLE
 from core.vn import vn_datetime
-from models.framework import Framework, Node
-from models.tables import (
-    Assignment,
-    AuditLog,
-    Cycle,
-    CycleState,
-    CycleUnit,
-    Entry,
-    ExplanationItem,
-    ExplanationRequest,
-    Snapshot,
-    Unit,
-    UnitState,
-    User,
-)
+from models.framework import Node
+from models.tables import AuditLog, Cycle, CycleState, CycleUnit, Entry, Snapshot, Unit, UnitState
+from scoring.aggregate import NodeScore
 from services.accounts import Principal
 from services.cycles import cycle_units
-from services.evidence import EvidencePublic, evidence_public, list_evidence
+from services.evidence import EvidencePublic, evidence_public
 from services.labels import CYCLE_STATE_VI, UNIT_STATE_VI
-from services.sheet import framework_for, progress, score_entries
+from services.sheet import (
+    LoadedRound,
+    framework_for,
+    load_sheet,
+    progress,
+    score_entries,
+    sheet_progress,
+)
 
 # --- cycles ----------------------------------------------------------------------------------
 
@@ -420,110 +415,106 @@ def _rule_json(node: Node) -> dict[str, Any] | None:
     return node.rule.model_dump(mode="json") if node.rule is not None else None
 
 
-def sheet_view(session: Session, cycle: Cycle, cu: CycleUnit, unit: Unit) -> SheetView:
-    """The whole sheet of one unit."""
+def _node_view(
+    node: Node,
+    self_score: NodeScore,
+    appraised: NodeScore | None,
+    e: Entry | None,
+    evidence: list[EvidencePublic],
+    assignees: list[Assignee],
+) -> NodeView:
     from scoring.rules import input_fields
 
+    return NodeView(
+        code=node.code,
+        title=node.title,
+        kind=node.kind.value,
+        role=node.role.value,
+        max_points=node.max_points,
+        agency=node.agency,
+        guidance=node.guidance,
+        evidence_required=node.evidence_required,
+        needs_explanation=node.needs_explanation,
+        is_leaf=node.is_leaf,
+        rule=_rule_json(node) if node.is_leaf else None,
+        input_fields=list(input_fields(node)) if node.is_leaf else [],
+        self_score=None if self_score.missing else self_score.score,
+        appraised_score=appraised.score if appraised and not appraised.missing else None,
+        excluded=self_score.excluded,
+        status=e.status if e else None,
+        return_comment=e.return_comment if e else "",
+        inputs=e.inputs if e else None,
+        self_reason=e.self_reason if e else "",
+        explanation=e.explanation if e else "",
+        appraised_inputs=e.appraised_inputs if e else None,
+        appraisal_comment=e.appraisal_comment if e else "",
+        updated_by=e.updated_by if e else "",
+        updated_at=e.updated_at if e else None,
+        evidence=evidence,
+        assignees=assignees,
+    )
+
+
+def _round_view(r: LoadedRound) -> ExplanationRoundView:
+    req = r.request
+    assert req.id is not None
+    return ExplanationRoundView(
+        id=req.id,
+        round_no=req.round_no,
+        deadline=req.deadline,
+        state=req.state,
+        created_by=req.created_by,
+        items=[
+            ExplanationItemView(
+                code=it.criterion_code,
+                question=it.question,
+                answer=it.answer,
+                answered_at=it.answered_at,
+                answered_by=it.answered_by,
+            )
+            for it in r.items
+        ],
+    )
+
+
+def sheet_view(session: Session, cycle: Cycle, cu: CycleUnit, unit: Unit) -> SheetView:
+    """The whole sheet of one unit (read once by ``services.sheet.load_sheet``)."""
     assert unit.id is not None
-    framework: Framework = framework_for(session, cycle)
-    entries = {
-        e.criterion_code: e
-        for e in session.exec(
-            select(Entry).where(Entry.cycle_id == cycle.id, Entry.unit_id == unit.id)
-        ).all()
-    }
-    self_sheet = score_entries(framework, entries.values(), appraised=False)
-    appraised_sheet = score_entries(framework, entries.values(), appraised=True)
+    sheet = load_sheet(session, cycle=cycle, unit=unit, cu=cu)
+    entries = sheet.entries
+    self_sheet = score_entries(sheet.framework, entries.values(), appraised=False)
+    appraised_sheet = score_entries(sheet.framework, entries.values(), appraised=True)
     any_appraised = any(
         e.appraised_inputs or e.appraised_score is not None for e in entries.values()
     )
-    evidence: dict[str, list[EvidencePublic]] = {}
-    for ev in list_evidence(session, cycle_id=cycle.id, unit_id=unit.id):
-        evidence.setdefault(ev.criterion_code, []).append(
-            evidence_public(session, ev, data_cutoff_at=cycle.data_cutoff_at)
+    evidence = {
+        code: [evidence_public(session, ev, data_cutoff_at=cycle.data_cutoff_at) for ev in rows]
+        for code, rows in sheet.evidence.items()
+    }
+    assignees = {
+        code: [
+            Assignee(username=u.username, full_name=u.full_name, responsible=a.responsible)
+            for a, u in rows
+        ]
+        for code, rows in sheet.assignments_by_code().items()
+    }
+    nodes = [
+        _node_view(
+            node,
+            self_sheet.node(node.code),
+            appraised_sheet.node(node.code) if any_appraised else None,
+            entries.get(node.code),
+            evidence.get(node.code, []),
+            assignees.get(node.code, []),
         )
-    assignees: dict[str, list[Assignee]] = {}
-    for asg, user in session.exec(
-        select(Assignment, User)
-        .join(User, col(User.id) == Assignment.user_id)
-        .where(Assignment.cycle_id == cycle.id, Assignment.unit_id == unit.id)
-        .order_by(col(User.username))
-    ).all():
-        assignees.setdefault(asg.criterion_code, []).append(
-            Assignee(username=user.username, full_name=user.full_name, responsible=asg.responsible)
-        )
-    nodes = []
-    for node in framework.walk():
-        s = self_sheet.node(node.code)
-        a = appraised_sheet.node(node.code)
-        e = entries.get(node.code)
-        nodes.append(
-            NodeView(
-                code=node.code,
-                title=node.title,
-                kind=node.kind.value,
-                role=node.role.value,
-                max_points=node.max_points,
-                agency=node.agency,
-                guidance=node.guidance,
-                evidence_required=node.evidence_required,
-                needs_explanation=node.needs_explanation,
-                is_leaf=node.is_leaf,
-                rule=_rule_json(node) if node.is_leaf else None,
-                input_fields=list(input_fields(node)) if node.is_leaf else [],
-                self_score=None if s.missing else s.score,
-                appraised_score=a.score if any_appraised and not a.missing else None,
-                excluded=s.excluded,
-                status=e.status if e else None,
-                return_comment=e.return_comment if e else "",
-                inputs=e.inputs if e else None,
-                self_reason=e.self_reason if e else "",
-                explanation=e.explanation if e else "",
-                appraised_inputs=e.appraised_inputs if e else None,
-                appraisal_comment=e.appraisal_comment if e else "",
-                updated_by=e.updated_by if e else "",
-                updated_at=e.updated_at if e else None,
-                evidence=evidence.get(node.code, []),
-                assignees=assignees.get(node.code, []),
-            )
-        )
-    rounds = []
-    for req in session.exec(
-        select(ExplanationRequest)
-        .where(ExplanationRequest.cycle_id == cycle.id, ExplanationRequest.unit_id == unit.id)
-        .order_by(col(ExplanationRequest.round_no))
-    ).all():
-        assert req.id is not None
-        items = session.exec(
-            select(ExplanationItem)
-            .where(ExplanationItem.request_id == req.id)
-            .order_by(col(ExplanationItem.criterion_code))
-        ).all()
-        rounds.append(
-            ExplanationRoundView(
-                id=req.id,
-                round_no=req.round_no,
-                deadline=req.deadline,
-                state=req.state,
-                created_by=req.created_by,
-                items=[
-                    ExplanationItemView(
-                        code=it.criterion_code,
-                        question=it.question,
-                        answer=it.answer,
-                        answered_at=it.answered_at,
-                        answered_by=it.answered_by,
-                    )
-                    for it in items
-                ],
-            )
-        )
+        for node in sheet.framework.walk()
+    ]
     snaps = session.exec(
         select(Snapshot)
         .where(Snapshot.cycle_id == cycle.id, Snapshot.unit_id == unit.id)
         .order_by(col(Snapshot.id))
     ).all()
-    p = progress(session, cycle=cycle, unit=unit)
+    p = sheet_progress(sheet)
     return SheetView(
         cycle_id=cycle.id,
         unit_id=unit.id,
@@ -548,7 +539,7 @@ def sheet_view(session: Session, cycle: Cycle, cu: CycleUnit, unit: Unit) -> She
             for s in snaps
         ],
         nodes=nodes,
-        explanation_rounds=rounds,
+        explanation_rounds=[_round_view(r) for r in sheet.rounds],
     )
 
 
