@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from models.framework import Node
 from models.tables import Cycle, CycleUnit, Entry, Snapshot, Unit, UnitState
 from scoring.aggregate import NodeScore
+from scoring.rules import input_fields
 from services.evidence import EvidencePublic, evidence_public
 from services.labels import UNIT_STATE_VI
 from services.sheet import LoadedRound, load_sheet, score_entries, sheet_progress
@@ -146,8 +147,6 @@ def _node_view(
     evidence: list[EvidencePublic],
     assignees: list[Assignee],
 ) -> NodeView:
-    from scoring.rules import input_fields
-
     return NodeView(
         code=node.code,
         title=node.title,
