@@ -15,21 +15,12 @@ from sqlmodel import Session
 
 from models.framework import Framework, Node
 from models.inputs import CriterionInput
-from models.tables import Entry, ExplanationItem, UnitState
+from models.tables import Entry, ExplanationItem
 from scoring.rules import RuleInputError, RuleResult, evaluate
 from services import audit
 from services.sheet.errors import InvalidInput
-from services.sheet.framework import framework_for, leaf
-from services.sheet.gate import (
-    Editor,
-    check_agency,
-    check_draft,
-    entry_row,
-    flagged_item,
-    lock_unit,
-    open_round,
-    refuse_state,
-)
+from services.sheet.framework import framework_for
+from services.sheet.gate import Editor, check_answer, check_appraisal, check_draft, entry_row
 
 __all__ = ["DraftResult", "answer_explanation", "save_appraisal", "save_draft"]
 
@@ -127,14 +118,9 @@ def save_appraisal(
     comment: str = "",
 ) -> DraftResult:
     """The council's appraisal of one criterion: corrected inputs → appraised score, comment."""
-    cycle, unit, cu = lock_unit(session, cycle_id, unit_code)
+    cycle, unit, node = check_appraisal(session, cycle_id, unit_code, criterion_code, editor)
     assert unit.id is not None
-    framework = framework_for(session, cycle)
-    node = leaf(framework, criterion_code)
-    if UnitState(cu.state) is not UnitState.appraising:
-        raise refuse_state(cu, "chấm điểm thẩm định", "appraise")
-    check_agency(node, editor)
-    result = _evaluate(node, inputs, framework)
+    result = _evaluate(node, inputs, framework_for(session, cycle))
     entry = entry_row(session, cycle_id, unit.id, criterion_code)
     before = _entry_view(entry) if entry.id is not None else None
     entry.appraised_inputs = inputs.to_json_dict()
@@ -169,15 +155,7 @@ def answer_explanation(
     answer: str,
 ) -> ExplanationItem:
     """The unit's answer to a flagged criterion of the open round, before its deadline."""
-    _cycle, unit, cu, _node, _entry = check_draft(
-        session, cycle_id, unit_code, criterion_code, editor, now
-    )
-    assert unit.id is not None
-    if UnitState(cu.state) is not UnitState.explanation:
-        raise refuse_state(cu, "trả lời yêu cầu giải trình", "answer an explanation request")
-    request = open_round(session, cycle_id, unit.id)
-    assert request is not None  # checked by the gate
-    item = flagged_item(session, request, criterion_code)
+    unit, request, item = check_answer(session, cycle_id, unit_code, criterion_code, editor, now)
     before = {"answer": item.answer}
     item.answer = answer
     item.answered_at = now

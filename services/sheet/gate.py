@@ -39,6 +39,8 @@ from services.sheet.framework import framework_for, leaf
 __all__ = [
     "Editor",
     "check_agency",
+    "check_answer",
+    "check_appraisal",
     "check_council_codes",
     "check_draft",
     "check_draft_gate",
@@ -227,6 +229,31 @@ def check_draft(
     if state is UnitState.explanation:
         _check_round(session, cu, code, now)
     return cycle, unit, cu, node, entry
+
+
+def check_appraisal(
+    session: Session, cycle_id: str, unit_code: str, code: str, editor: Editor
+) -> tuple[Cycle, Unit, Node]:
+    """The appraisal gate: lock, the unit under appraisal, the criterion routed to the editor."""
+    cycle, unit, cu = lock_unit(session, cycle_id, unit_code)
+    node = leaf(framework_for(session, cycle), code)
+    if UnitState(cu.state) is not UnitState.appraising:
+        raise refuse_state(cu, "chấm điểm thẩm định", "appraise")
+    check_agency(node, editor)
+    return cycle, unit, node
+
+
+def check_answer(
+    session: Session, cycle_id: str, unit_code: str, code: str, editor: Editor, now: datetime
+) -> tuple[Unit, ExplanationRequest, ExplanationItem]:
+    """The answer gate: the draft gate, then the open round's item for the criterion."""
+    _cycle, unit, cu, _node, _entry = check_draft(session, cycle_id, unit_code, code, editor, now)
+    assert unit.id is not None
+    if UnitState(cu.state) is not UnitState.explanation:
+        raise refuse_state(cu, "trả lời yêu cầu giải trình", "answer an explanation request")
+    request = open_round(session, cycle_id, unit.id)
+    assert request is not None  # checked by the draft gate
+    return unit, request, flagged_item(session, request, code)
 
 
 def check_agency(node: Node, editor: Editor) -> None:
