@@ -16,8 +16,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.errors import Problem
+from contracts.messages import CycleCommand, CycleStatus, UnitCommand, UnitStatus
 from core.settings import Settings
-from services.messages import CycleCommand, CycleStatus, UnitCommand, UnitStatus
 from workflows import commands
 
 IdempotencyKey = Annotated[

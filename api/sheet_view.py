@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from models.framework import Node
+from models.labels import UNIT_STATE_VI
 from models.tables import Cycle, CycleUnit, Entry, Snapshot, Unit, UnitState
 from scoring.aggregate import NodeScore
 from scoring.rules import input_fields
 from services.evidence import EvidencePublic, evidence_public
-from services.labels import UNIT_STATE_VI
 from services.sheet import LoadedRound, load_sheet, score_entries, sheet_progress
 
 __all__ = [

@@ -25,10 +25,10 @@ from api.sheet_view import (
     sheet_view,
 )
 from core.vn import vn_datetime
+from models.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from models.tables import AuditLog, Cycle, CycleState, CycleUnit, Unit, UnitState
 from services.accounts import Principal
 from services.cycles import cycle_units
-from services.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from services.sheet import framework_for, progress, score_entries
 
 # The sheet's models and builder live in ``api.sheet_view``; named here for existing callers.

@@ -27,6 +27,7 @@ from core.db import make_engine, session_scope
 from core.settings import get_settings
 from core.temporal import connect
 from core.vn import VN_TZ, vn_datetime, vn_decimal
+from models.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from models.tables import CycleState, UnitState
 from services.cycles import (
     DEFAULT_REMINDER_OFFSETS,
@@ -36,7 +37,6 @@ from services.cycles import (
     cycle_units,
     get_cycle,
 )
-from services.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from workflows.commands import CommandRefused, ExtendCommand, cycle_command, start_cycle
 
 __all__ = ["parse_local", "register"]

@@ -23,6 +23,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from contracts.messages import AssignCommand, AssignmentSpec
 from core.db import make_engine, session_scope
 from core.settings import Mode, Settings, get_settings
 from core.temporal import connect
@@ -33,7 +34,6 @@ from models.tables import Cycle, CycleUnit, Role, Unit, UnitState
 from services.accounts import RoleGrantIn, UserCreate, create_user, ensure_admin, get_user
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
-from services.messages import AssignCommand, AssignmentSpec
 from services.units import UnitCreate, create_unit, get_unit_by_code
 from workflows.commands import CommandRefused, start_cycle, unit_command
 

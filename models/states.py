@@ -14,11 +14,13 @@ from datetime import datetime
 from enum import StrEnum
 
 __all__ = [
+    "AFTER_LOCK",
     "ALLOWED",
     "BEFORE_SUBMISSION",
     "CLASSIFIABLE",
     "DRAFT_STATES",
     "LOCK_BOUND",
+    "LOCK_BOUND_IN",
     "REOPENABLE",
     "TERMINAL",
     "UNDER_APPRAISAL",
@@ -115,6 +117,12 @@ REOPENABLE = ALLOWED[C.reopen]
 # Commands refused from the hard-lock instant on (checked against the caller's clock: the
 # workflow's ``workflow.now()``, the page's ``utcnow()``).
 LOCK_BOUND = frozenset({C.assign, C.start_review, C.return_, C.submit})
+# Refused from the hard-lock instant on in these states only: a lock that is due is not moved by
+# an extension (the coordinator reopens the unit instead); after submission the lock is past.
+LOCK_BOUND_IN: dict[str, frozenset[UnitState]] = {C.set_deadlines: BEFORE_SUBMISSION}
+# Refused before the hard-lock instant in these states: the appraisal of a unit that has not
+# handed in its sheet closes only once the unit is locked.
+AFTER_LOCK: dict[str, frozenset[UnitState]] = {C.close_appraisal: BEFORE_SUBMISSION}
 
 
 def locked(now: datetime, hard_lock_at: datetime) -> bool:
@@ -126,7 +134,9 @@ def allowed(
     command: UnitCommand | str, state: UnitState | str, now: datetime, hard_lock_at: datetime
 ) -> bool:
     """May ``command`` run on a unit in ``state`` at ``now``, given its hard lock?"""
-    cmd = UnitCommand(command)
-    if UnitState(state) not in ALLOWED[cmd]:
+    cmd, st = UnitCommand(command), UnitState(state)
+    if st not in ALLOWED[cmd]:
         return False
-    return not (cmd in LOCK_BOUND and locked(now, hard_lock_at))
+    if locked(now, hard_lock_at):
+        return cmd not in LOCK_BOUND and st not in LOCK_BOUND_IN.get(cmd, ())
+    return st not in AFTER_LOCK.get(cmd, ())

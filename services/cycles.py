@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from contracts.ids import unit_workflow_id
+from contracts.messages import CycleInput, DeadlineKind, ExtendCommand, UnitInput
 from models.framework import FrameworkStatus
 from models.states import BEFORE_SUBMISSION
 from models.tables import (
@@ -31,7 +33,6 @@ from models.tables import (
 )
 from scoring.classification import UnitTotal, classify
 from services import audit
-from services.messages import CycleInput, DeadlineKind, ExtendCommand, UnitInput
 from services.sheet import SheetError, framework_for, score_entries
 
 __all__ = [
@@ -42,14 +43,12 @@ __all__ = [
     "classify_cycle",
     "create_cycle",
     "cycle_input",
-    "cycle_workflow_id",
     "extend_cycle",
     "get_cycle",
     "missed_units",
     "pending_units",
     "set_cycle_state",
     "unit_inputs",
-    "unit_workflow_id",
 ]
 
 # 7, 3 and 1 days before each deadline, and 0 = the morning (07:00 local) of its day.
@@ -58,16 +57,6 @@ DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (168, 72, 24, 0)
 
 class CycleError(SheetError):
     """A refused cycle operation (409), with the input at fault in ``field``."""
-
-
-def cycle_workflow_id(cycle_id: str) -> str:
-    """The business key of a cycle's workflow."""
-    return f"cycle-{cycle_id}"
-
-
-def unit_workflow_id(cycle_id: str, unit_code: str) -> str:
-    """The business key of a unit's workflow: one per unit and cycle, never twins."""
-    return f"cycle-{cycle_id}/unit-{unit_code}"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from urllib.parse import quote
 
 from sqlmodel import Session, col, select
 
+from contracts.messages import DeadlineKind, NoticeKind, NoticeRequest
+from models.labels import DEADLINE_VI, FOLLOWUP_VI, UNIT_STATE_VI, offset_vi
 from models.states import UNDER_APPRAISAL
 from models.tables import (
     Assignment,
@@ -40,8 +42,6 @@ from models.tables import (
     User,
 )
 from services.cycles import missed_units
-from services.labels import DEADLINE_VI, FOLLOWUP_VI, UNIT_STATE_VI, offset_vi
-from services.messages import DeadlineKind, NoticeKind, NoticeRequest
 from services.sheet import framework_for, progress
 
 __all__ = ["Notice", "Recipient", "build_notices", "message_key"]

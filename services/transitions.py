@@ -16,9 +16,22 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from contracts.messages import (
+    ActivityResult,
+    AssignCommand,
+    FollowupDoneCommand,
+    PublishUnitCommand,
+    ReopenCommand,
+    RequestExplanationCommand,
+    ReturnCommand,
+    SetDeadlinesCommand,
+    SubmitCommand,
+    TransitionArgs,
+)
 from core.vn import VN_TZ
 from models.framework import DerivedRule, DerivedSource
 from models.inputs import CriterionInput
+from models.labels import UNIT_STATE_VI
 from models.tables import (
     Assignment,
     AuditLog,
@@ -34,19 +47,6 @@ from models.tables import (
 )
 from scoring.rules import RuleInputError, evaluate
 from services import audit
-from services.labels import UNIT_STATE_VI
-from services.messages import (
-    ActivityResult,
-    AssignCommand,
-    FollowupDoneCommand,
-    PublishUnitCommand,
-    ReopenCommand,
-    RequestExplanationCommand,
-    ReturnCommand,
-    SetDeadlinesCommand,
-    SubmitCommand,
-    TransitionArgs,
-)
 from services.sheet import (
     SheetError,
     build_snapshot,

@@ -14,14 +14,7 @@ from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.mail import MailActivities
-from core.db import session_scope
-from core.settings import Settings
-from models.inputs import CriterionInput
-from models.tables import AuditLog, Entry, OutboxMessage, Unit, UnitState
-from notifications.mailer import SmtpMailer
-from notifications.sink import MailSink
-from services import audit
-from services.messages import (
+from contracts.messages import (
     DeadlineKind,
     NoticeKind,
     NoticeRequest,
@@ -29,6 +22,13 @@ from services.messages import (
     SubmitCommand,
     TransitionArgs,
 )
+from core.db import session_scope
+from core.settings import Settings
+from models.inputs import CriterionInput
+from models.tables import AuditLog, Entry, OutboxMessage, Unit, UnitState
+from notifications.mailer import SmtpMailer
+from notifications.sink import MailSink
+from services import audit
 from services.sheet import Editor, EditRefused, save_draft
 from services.transitions import apply_transition
 from tests.api_support import (

@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from core.db import session_scope
-from models.inputs import CriterionInput
-from models.tables import AuditLog, CycleUnit, Entry, Snapshot, Unit, UnitState, User
-from services.messages import (
+from contracts.messages import (
     AssignCommand,
     ExplanationItemSpec,
     RequestExplanationCommand,
     SubmitCommand,
     TransitionArgs,
 )
+from core.db import session_scope
+from models.inputs import CriterionInput
+from models.tables import AuditLog, CycleUnit, Entry, Snapshot, Unit, UnitState, User
 from services.sheet import (
     Editor,
     EditRefused,

@@ -40,14 +40,14 @@ from api.views import (
     results_view,
     sheet_view,
 )
+from contracts.messages import ExplanationItemSpec
 from core.db import utcnow
 from core.settings import Mode, Settings
 from core.vn import vn_decimal
 from models.framework import Framework, Node
+from models.labels import UNIT_STATE_VI
 from models.states import DRAFT_STATES, REOPENABLE, UnitState
 from models.tables import Cycle, CycleUnit, Role
-from services.labels import UNIT_STATE_VI
-from services.messages import ExplanationItemSpec
 from services.sheet import SheetError, framework_for
 from web.auth import Caller, PageCaller, PageRoute, sheet_status
 from web.forms import FieldView, FormError, field_views, parse_inputs, posted_inputs, text_field

@@ -46,11 +46,9 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.db import session_scope
-from core.settings import get_settings
-from models.tables import CycleState, CycleUnit
-from services.cycles import cycle_input, cycle_workflow_id, get_cycle, unit_workflow_id
-from services.messages import (
+from contracts import search_attributes as sa
+from contracts.ids import CYCLE_WORKFLOW, cycle_workflow_id, unit_workflow_id
+from contracts.messages import (
     AssignCommand,
     AssignmentSpec,
     CancelCommand,
@@ -74,8 +72,11 @@ from services.messages import (
     UnitCommand,
     UnitStatus,
 )
+from core.db import session_scope
+from core.settings import get_settings
+from models.tables import CycleState, CycleUnit
+from services.cycles import cycle_input, get_cycle
 from services.sheet import SheetError
-from workflows import search_attributes as sa
 
 __all__ = [
     "AssignCommand",
@@ -198,7 +199,7 @@ async def start_cycle(
     wf_id = cycle_workflow_id(cycle_id)
     try:
         handle: WorkflowHandle[object, object] = await client.start_workflow(
-            "CycleWorkflow",
+            CYCLE_WORKFLOW,
             inp,
             id=wf_id,
             task_queue=queue,

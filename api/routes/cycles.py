@@ -20,11 +20,7 @@ from api.commands import IdempotencyKey
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT
 from api.views import CycleSummary, CycleView, ResultsView, cycle_summary, cycle_view, results_view
-from core.vn import VN_TZ
-from models.tables import Cycle, CycleUnit
-from services.accounts import Principal
-from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec, create_cycle
-from services.messages import (
+from contracts.messages import (
     CancelCommand,
     ClassifyCommand,
     CloseAppraisalCommand,
@@ -32,6 +28,10 @@ from services.messages import (
     ExtendCommand,
     PublishCommand,
 )
+from core.vn import VN_TZ
+from models.tables import Cycle, CycleUnit
+from services.accounts import Principal
+from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec, create_cycle
 
 router = APIRouter(
     prefix="/api/cycles", tags=["cycles"], responses={**COMMON_RESPONSES, **CONFLICT}

@@ -22,11 +22,7 @@ from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT, Problem, field_problem, not_found
 from api.routes.cycles import LocalTime
 from api.views import AuditRow, SheetView, audit_rows, sheet_view
-from core.db import utcnow
-from models.inputs import CriterionInput
-from models.tables import Cycle, CycleUnit, ExplanationRequest, Role, Unit
-from services.accounts import Principal
-from services.messages import (
+from contracts.messages import (
     AssignCommand,
     AssignmentSpec,
     CloseRoundCommand,
@@ -42,6 +38,10 @@ from services.messages import (
     UnitCommand,
     UnitStatus,
 )
+from core.db import utcnow
+from models.inputs import CriterionInput
+from models.tables import Cycle, CycleUnit, ExplanationRequest, Role, Unit
+from services.accounts import Principal
 from services.sheet import (
     Editor,
     answer_explanation,

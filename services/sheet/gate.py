@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from models.framework import DerivedRule, Node
+from models.labels import UNIT_STATE_VI
 from models.states import DRAFT_STATES, locked
 from models.tables import (
     Assignment,
@@ -32,7 +33,6 @@ from models.tables import (
     Unit,
     UnitState,
 )
-from services.labels import UNIT_STATE_VI
 from services.sheet.errors import EditRefused, SheetNotFound
 from services.sheet.framework import framework_for, leaf
 
