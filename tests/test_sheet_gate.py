@@ -1,4 +1,4 @@
-"""The edit gate (services/sheet.py) against a real database: state, assignment, agency and the
+"""The edit gate (services/sheet/gate.py) against a real database: state, assignment, agency and the
 hard-lock instant checked inside the transaction with the clock of the request; the submission
 snapshot and its hash; the assignment table of the Định Hóa seed."""
 

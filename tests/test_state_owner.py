@@ -30,7 +30,7 @@ FORMER_COPIES = [
     "workflows.states",
     "web.unit_page",
     "services.cycles",
-    "services.sheet",
+    "services.sheet.gate",
     "services.notices.cycle_wide",
 ]
 STATE_TYPES = (UnitState, owner.CycleState, UnitCommand)
