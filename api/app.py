@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -82,7 +83,8 @@ def create_app(
         if owns_engine:
             app.state.engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc serve Swagger UI and ReDoc from the package (no CDN: they work offline).
+    app = FastAPIOffline(
         title="Đánh giá, xếp loại mức độ hoàn thành nhiệm vụ — API",
         version="0.1.0",
         description=API_DESCRIPTION,

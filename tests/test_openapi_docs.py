@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from core.db import make_engine
-from tests.api_support import make_app
+from tests.api_support import client, make_app
 
 
 def _has_example(schema: dict[str, Any], components: dict[str, Any]) -> bool:
@@ -40,4 +41,18 @@ def test_every_operation_is_documented_with_examples(tmp_path: Path) -> None:
     assert operations >= 40
     assert missing_summary == []
     assert missing_example == []
+    engine.dispose()
+
+
+def test_docs_and_redoc_load_every_asset_from_the_app(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/offline.db")
+    with client(make_app(engine, tmp_path)) as http:
+        for page in ("/docs", "/redoc"):
+            html = http.get(page).text
+            urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", html)
+            assert urls, page
+            for url in urls:
+                assert url.startswith("/"), (page, url)  # nothing from another host
+                assert http.get(url).status_code == 200, url
+        assert "fonts.googleapis" not in http.get("/redoc").text
     engine.dispose()
