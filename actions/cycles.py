@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client
@@ -23,17 +25,25 @@ from contracts.messages import (
     ExtendCommand,
     PublishCommand,
 )
-from models.tables import Cycle, CycleUnit
+from core.db import utcnow
+from models.labels import UNIT_STATE_VI
+from models.tables import Cycle, CycleUnit, UnitState
 from services.accounts import Principal
+from services.cycles import CycleSpec, classify_cycle, create_cycle, cycle_units
 
 __all__ = [
+    "ExtendResult",
+    "UnitDeadline",
     "cancel",
     "classify",
+    "classify_preview",
     "close_appraisal",
+    "create",
     "extend",
     "publish",
     "send",
     "start",
+    "unit_deadlines",
     "visible_cycles",
 ]
 
@@ -47,6 +57,11 @@ def visible_cycles(session: Session, principal: Principal) -> list[Cycle]:
             col(Cycle.id).in_(select(CycleUnit.cycle_id).where(col(CycleUnit.unit_id).in_(mine)))
         )
     return list(session.exec(query).all())
+
+
+def create(*, session: Session, principal: Principal, spec: CycleSpec) -> Cycle:
+    """Creates a draft cycle with its units and timeline (audited; a published framework)."""
+    return create_cycle(session, spec=spec, actor=principal.username)
 
 
 async def start(*, client: Client, engine: Engine, task_queue: str, cycle_id: str) -> int:
@@ -63,9 +78,46 @@ async def send(
     return await bridge.cycle_command(client=client, cycle_id=cycle_id, command=command, key=key)
 
 
+class UnitDeadline(BaseModel):
+    """One unit's deadlines after an extension (read back from the projection)."""
+
+    code: str
+    name: str
+    state: UnitState
+    state_label: str
+    submission_deadline: datetime
+    hard_lock_at: datetime
+
+
+class ExtendResult(CycleStatus):
+    """The cycle's status after an extension, and each unit's new deadlines."""
+
+    units: tuple[UnitDeadline, ...] = ()
+
+
+def unit_deadlines(
+    session: Session, cycle_id: str, codes: Sequence[str] | None
+) -> tuple[UnitDeadline, ...]:
+    """The deadlines of the units named (all of the cycle's for None), by unit code."""
+    wanted = None if codes is None else set(codes)
+    return tuple(
+        UnitDeadline(
+            code=unit.code,
+            name=unit.name,
+            state=UnitState(cu.state),
+            state_label=UNIT_STATE_VI[UnitState(cu.state)],
+            submission_deadline=cu.submission_deadline,
+            hard_lock_at=cu.hard_lock_at,
+        )
+        for cu, unit in cycle_units(session, cycle_id)
+        if wanted is None or unit.code in wanted
+    )
+
+
 async def extend(
     *,
     client: Client,
+    engine: Engine,
     principal: Principal,
     cycle_id: str,
     units: Sequence[str] | None,
@@ -73,8 +125,12 @@ async def extend(
     hard_lock_at: datetime | None,
     reason: str = "",
     key: str | None = None,
-) -> CycleStatus:
-    """Extends the submission deadline and/or the hard lock, for every unit or some."""
+) -> ExtendResult:
+    """Extends the submission deadline and/or the hard lock, for every unit or some.
+
+    The answer carries each unit's deadlines as the units' workflows wrote them back, so the
+    caller sees what moved (the cycle's own deadlines move only when every unit is extended).
+    """
     command = ExtendCommand(
         actor=principal.username,
         units=tuple(units) if units is not None else None,
@@ -82,7 +138,10 @@ async def extend(
         hard_lock_at=hard_lock_at,
         reason=reason,
     )
-    return await send(client=client, cycle_id=cycle_id, command=command, key=key)
+    status = await send(client=client, cycle_id=cycle_id, command=command, key=key)
+    with Session(engine) as session:
+        moved = unit_deadlines(session, cycle_id, units)
+    return ExtendResult(**status.model_dump(), units=moved)
 
 
 async def close_appraisal(
@@ -99,6 +158,25 @@ async def classify(
     """Computes totals, bands, quotas and ranks per group."""
     command = ClassifyCommand(actor=principal.username)
     return await send(client=client, cycle_id=cycle_id, command=command, key=key)
+
+
+def classify_preview(*, engine: Engine, principal: Principal, cycle_id: str) -> dict[str, Any]:
+    """What "Xếp loại" would write, without writing it: the classification service runs in a
+    transaction that is rolled back (same rules, same quota, same ranks as the real command).
+
+    Returns ``{unit_code: {"total", "band", "band_label", "rank", "group", "reasons"}}``.
+    """
+    with Session(engine) as session:
+        try:
+            return classify_cycle(
+                session,
+                cycle_id=cycle_id,
+                actor=principal.username,
+                at=utcnow(),
+                request_key=f"preview:{cycle_id}",
+            )
+        finally:
+            session.rollback()
 
 
 async def publish(

@@ -23,12 +23,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from actions.cycles import ExtendResult, extend
 from core.db import make_engine, session_scope
 from core.settings import get_settings
 from core.temporal import connect
 from core.vn import VN_TZ, vn_datetime, vn_decimal
 from models.labels import CYCLE_STATE_VI, UNIT_STATE_VI
-from models.tables import CycleState, UnitState
+from models.tables import CycleState, Role, UnitState
+from services.accounts import Principal
 from services.cycles import (
     DEFAULT_REMINDER_OFFSETS,
     CycleError,
@@ -37,7 +39,7 @@ from services.cycles import (
     cycle_units,
     get_cycle,
 )
-from workflows.commands import CommandRefused, ExtendCommand, cycle_command, start_cycle
+from workflows.commands import CommandRefused, start_cycle
 
 __all__ = ["parse_local", "register"]
 
@@ -152,30 +154,39 @@ def _extend(args: argparse.Namespace) -> int:
     if args.submission is None and args.lock is None:
         return _fail("cần --submission và/hoặc --lock", 2)
     settings = get_settings()
-    command = ExtendCommand(
-        actor=args.actor,
-        units=tuple(_codes(args.units)) if args.units else None,
-        submission_deadline=args.submission,
-        hard_lock_at=args.lock,
-        reason=args.reason,
-    )
+    engine = make_engine(settings.sqlalchemy_url)
+    units = tuple(_codes(args.units)) if args.units else None
+    principal = Principal(user_id=0, username=args.actor, grants=((Role.coordinator, None, None),))
 
-    async def run() -> None:
+    async def run() -> ExtendResult:
         client = await connect(settings)
-        status = await cycle_command(client, args.cycle_id, command)
-        for line in status.skipped:
-            print(f"  bỏ qua: {line}")
+        return await extend(
+            client=client,
+            engine=engine,
+            principal=principal,
+            cycle_id=args.cycle_id,
+            units=units,
+            submission_deadline=args.submission,
+            hard_lock_at=args.lock,
+            reason=args.reason,
+        )
 
     try:
-        asyncio.run(run())
+        result = asyncio.run(run())
     except CommandRefused as exc:
         return _finish(_fail(exc.message_vi))
-    parts = []
-    if args.submission is not None:
-        parts.append(f"hạn gửi {vn_datetime(args.submission)}")
-    if args.lock is not None:
-        parts.append(f"khóa {vn_datetime(args.lock)}")
-    print(f"Đã gia hạn kỳ đánh giá {args.cycle_id}: {', '.join(parts)}.")
+    finally:
+        engine.dispose()
+    for line in result.skipped:
+        print(f"  bỏ qua: {line}")
+    # Name every unit and its deadlines as they now stand (the cycle's own deadlines move only
+    # when every unit is extended, so they would not show what happened).
+    print(f"Đã gia hạn kỳ đánh giá {args.cycle_id} cho {len(result.units)} đơn vị:")
+    for u in result.units:
+        print(
+            f"  {u.code} ({u.name}): hạn gửi kết quả {vn_datetime(u.submission_deadline)}, "
+            f"khóa {vn_datetime(u.hard_lock_at)}."
+        )
     return _finish(0)
 
 

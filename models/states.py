@@ -21,6 +21,7 @@ __all__ = [
     "APPRAISED_SHOWN",
     "BEFORE_SUBMISSION",
     "CLASSIFIABLE",
+    "CYCLE_ALLOWED",
     "DRAFT_STATES",
     "EXPLANATION_STATES",
     "LOCKED_OUT",
@@ -130,6 +131,17 @@ ALLOWED: dict[str, frozenset[UnitState]] = {
 }
 
 REOPENABLE = ALLOWED[C.reopen]
+
+# The coordinator's cycle-wide commands → the cycle states they run in (the cycle workflow's
+# ``_require`` refuses the same; the console draws a button only where its row allows).
+CYCLE_ALLOWED: dict[str, frozenset[CycleState]] = {
+    "start": frozenset({CycleState.draft}),
+    "extend": frozenset({CycleState.running}),
+    "close_appraisal": frozenset({CycleState.running}),
+    "classify": frozenset({CycleState.appraisal_closed, CycleState.classified}),
+    "publish": frozenset({CycleState.classified}),
+    "cancel": frozenset({CycleState.running, CycleState.appraisal_closed, CycleState.classified}),
+}
 
 # Commands refused from the hard-lock instant on (checked against the caller's clock: the
 # workflow's ``workflow.now()``, the page's ``utcnow()``).

@@ -103,7 +103,12 @@ async def test_cycle_commands(
         code, out, _ = await _cli(
             cli_env, "cycle", "extend", cid, "--units", "dinh-bien", "--lock", f"27/11/{year} 17:00"
         )
-        assert (code, out) == (0, f"Đã gia hạn kỳ đánh giá {cid}: khóa 17:00 ngày 27/11/{year}.\n")
+        assert (code, out) == (
+            0,
+            f"Đã gia hạn kỳ đánh giá {cid} cho 1 đơn vị:\n"
+            f"  dinh-bien (UBND xã Định Biên): hạn gửi kết quả 17:00 ngày 22/11/{year}, "
+            f"khóa 17:00 ngày 27/11/{year}.\n",
+        )
         status = await C.unit_status(temporal_dev.client, cid, "dinh-bien")
         assert status.hard_lock_at == local(year, 11, 27)
         await C.cycle_command(

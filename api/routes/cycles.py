@@ -20,7 +20,7 @@ from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT
 from api.views import CycleSummary, CycleView, ResultsView, cycle_summary, cycle_view, results_view
 from contracts.messages import CycleStatus
-from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec, create_cycle
+from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec
 
 router = APIRouter(
     prefix="/api/cycles", tags=["cycles"], responses={**COMMON_RESPONSES, **CONFLICT}
@@ -118,8 +118,9 @@ def list_cycles(principal: CurrentUser, session: SessionDep) -> list[CycleSummar
 )
 def post_cycle(cycle_in: CycleCreate, principal: CurrentUser, session: SessionDep) -> CycleView:
     """Creates a draft cycle with its units and timeline (a published framework is required)."""
-    cycle = create_cycle(
-        session,
+    cycle = actions.create(
+        session=session,
+        principal=principal,
         spec=CycleSpec(
             cycle_id=cycle_in.id,
             year=cycle_in.year,
@@ -138,7 +139,6 @@ def post_cycle(cycle_in: CycleCreate, principal: CurrentUser, session: SessionDe
             followup_analysis_days=cycle_in.followup_analysis_days,
             followup_plan_days=cycle_in.followup_plan_days,
         ),
-        actor=principal.username,
     )
     return cycle_view(session, cycle, principal, with_progress=False)
 
@@ -174,21 +174,23 @@ async def start(
     return cycle_view(session, cycle_visible(session, principal, cycle_id), principal)
 
 
-@router.post("/{cycle_id}/deadlines", response_model=CycleStatus, summary="Gia hạn")
+@router.post("/{cycle_id}/deadlines", response_model=actions.ExtendResult, summary="Gia hạn")
 async def deadlines(
     cycle_id: str,
     body: DeadlinesIn,
+    request: Request,
     principal: CurrentUser,
     client: TemporalDep,
     key: IdempotencyKey = None,
-) -> CycleStatus:
+) -> actions.ExtendResult:
     """Extends the submission deadline and/or the hard lock, for every unit or some.
 
     The units' timers move and their reminders are re-planned; a deadline in the past is
-    refused (409).
+    refused (409). The answer lists each extended unit's new deadlines (``units``).
     """
     return await actions.extend(
         client=client,
+        engine=request.app.state.engine,
         principal=principal,
         cycle_id=cycle_id,
         units=body.units,
