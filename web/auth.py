@@ -81,6 +81,23 @@ PAGE_RULES: dict[str, str] = {
     f"POST {_PU}/explanation-requests": f"POST {_U}/explanation-requests",
     f"POST {_PU}/close-round": f"POST {_U}/explanation-requests/{{request_id}}/close",
     f"POST {_PU}/finalise": f"POST {_U}/finalise",
+    # The coordinator's console commands: confirmation (GET) and action (POST) of each.
+    **{
+        f"{m} {_P}/{page}": f"POST {_C}/{api}"
+        for page, api in (
+            ("start", "start"),
+            ("extend", "deadlines"),
+            ("close-appraisal", "close-appraisal"),
+            ("classify", "classify"),
+            ("publish", "publish"),
+            ("cancel", "cancel"),
+        )
+        for m in ("GET", "POST")
+    },
+    f"GET {_P}/reopen": f"POST {_C}/deadlines",  # the confirmation; it posts to {_PU}/reopen
+    "GET /cycles/new": "POST /api/cycles",
+    "GET /cycles/new/review": "POST /api/cycles",
+    "POST /cycles/new": "POST /api/cycles",
 }
 
 

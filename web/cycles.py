@@ -1,5 +1,6 @@
 """The cycle pages the e-mails link to: the cycles a person takes part in, a cycle's console
-(timeline, each visible unit's state, progress and deadlines) and its results.
+(``web.console``: counters, units, charts, the coordinator's commands), creating a cycle
+(``web.cycle_new``) and its results.
 
 Reads go through the API's view builders (``api.views``) and ``actions.cycles``, after the same
 access rule as the API (``web.auth.PAGE_RULES``).
@@ -14,15 +15,16 @@ from fastapi.responses import HTMLResponse
 
 from actions.cycles import visible_cycles
 from api.deps import SessionDep
-from api.views import cycle_summary, cycle_view, results_view
-from core.db import utcnow
+from api.views import cycle_summary, results_view
 from models.labels import UNIT_STATE_VI
+from models.tables import Role
+from web import console, cycle_new
 from web.auth import Caller
 from web.common import base, load_cycle
 from web.errors import RefusalPageRoute
 from web.render import render
 
-__all__ = ["router"]
+__all__ = ["ROUTERS", "router"]
 
 router = APIRouter(route_class=RefusalPageRoute, include_in_schema=False)
 
@@ -31,16 +33,11 @@ router = APIRouter(route_class=RefusalPageRoute, include_in_schema=False)
 def cycles_page(request: Request, caller: Caller, session: SessionDep) -> HTMLResponse:
     """The cycles the person takes part in."""
     cycles = [cycle_summary(c) for c in visible_cycles(session, caller.principal)]
-    return render(request, "cycles.html", {**base(caller), "cycles": cycles})
-
-
-@router.get("/cycles/{cycle_id}", response_class=HTMLResponse)
-def cycle_page(
-    request: Request, cycle_id: str, caller: Caller, session: SessionDep
-) -> HTMLResponse:
-    """Timeline, and each visible unit's state, progress and deadlines, with its link."""
-    view = cycle_view(session, load_cycle(session, cycle_id), caller.principal)
-    return render(request, "cycle.html", {**base(caller), "cycle": view, "now": utcnow()})
+    return render(
+        request,
+        "cycles.html",
+        {**base(caller), "cycles": cycles, "coordinator": caller.principal.has(Role.coordinator)},
+    )
 
 
 @router.get("/cycles/{cycle_id}/results", response_class=HTMLResponse)
@@ -64,3 +61,8 @@ def results_page(
             "state_labels": UNIT_STATE_VI,
         },
     )
+
+
+# The coordinator's pages, in the order they are mounted ("/cycles/new" before "/cycles/{id}";
+# the console is the cycle's page). ``web.pages.PAGE_ROUTERS`` mounts them all.
+ROUTERS: tuple[APIRouter, ...] = (cycle_new.router, router, console.router)

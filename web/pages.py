@@ -230,7 +230,7 @@ def static_file(name: str) -> FileResponse:
 
 # The pages under /cycles, each following an API rule (web.auth.PAGE_RULES).
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
-    cycles.router,
+    *cycles.ROUTERS,
     unit_page.router,
     unit_forms.router,
     unit_commands.router,
