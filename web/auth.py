@@ -98,6 +98,11 @@ PAGE_RULES: dict[str, str] = {
     "GET /cycles/new": "POST /api/cycles",
     "GET /cycles/new/review": "POST /api/cycles",
     "POST /cycles/new": "POST /api/cycles",
+    "GET /frameworks": "GET /api/frameworks",
+    "POST /frameworks/preview": "POST /api/frameworks/import",
+    "POST /frameworks": "POST /api/frameworks/import",
+    "GET /frameworks/{framework_id}": "GET /api/frameworks/{framework_id}",
+    "POST /frameworks/{framework_id}/publish": "POST /api/frameworks/{framework_id}/publish",
 }
 
 

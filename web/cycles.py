@@ -18,7 +18,7 @@ from api.deps import SessionDep
 from api.views import cycle_summary, results_view
 from models.labels import UNIT_STATE_VI
 from models.tables import Role
-from web import console, cycle_new
+from web import console, cycle_new, frameworks
 from web.auth import Caller
 from web.common import base, load_cycle
 from web.errors import RefusalPageRoute
@@ -65,4 +65,9 @@ def results_page(
 
 # The coordinator's pages, in the order they are mounted ("/cycles/new" before "/cycles/{id}";
 # the console is the cycle's page). ``web.pages.PAGE_ROUTERS`` mounts them all.
-ROUTERS: tuple[APIRouter, ...] = (cycle_new.router, router, console.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    cycle_new.router,
+    router,
+    console.router,
+    frameworks.router,
+)

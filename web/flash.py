@@ -18,9 +18,10 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
 
 
 def redirect_with(
-    settings: Settings, url: str, message: str, *, code: str = ""
+    settings: Settings, url: str, message: str, *, code: str = "", path: str = "/cycles"
 ) -> RedirectResponse:
-    """A redirect to ``url`` carrying ``message`` (``code``: the criterion it is about)."""
+    """A redirect to ``url`` carrying ``message`` (``code``: the criterion it is about;
+    ``path``: the pages that may show it)."""
     response = RedirectResponse(url, status_code=303)
     value = _serializer(settings).dumps({"text": message, "code": code})
     response.set_cookie(
@@ -30,7 +31,7 @@ def redirect_with(
         httponly=True,
         samesite="lax",
         secure=settings.mode is Mode.production,
-        path="/cycles",
+        path=path,
     )
     return response
 
@@ -47,8 +48,8 @@ def take_flash(request: Request, settings: Settings) -> dict[str, str]:
     return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def flash_shown(request: Request, response: HTMLResponse) -> HTMLResponse:
+def flash_shown(request: Request, response: HTMLResponse, *, path: str = "/cycles") -> HTMLResponse:
     """The one-time message has been shown: its cookie goes."""
     if request.cookies.get(FLASH_COOKIE):
-        response.delete_cookie(FLASH_COOKIE, path="/cycles")
+        response.delete_cookie(FLASH_COOKIE, path=path)
     return response
