@@ -125,6 +125,13 @@ async def test_create_a_cycle_then_run_it_from_the_console(
         assert [u["code"] for u in body["units"]] == ["co-unit-c"]
         assert body["units"][0]["hard_lock_at"] != body["hard_lock_at"]
 
+        # the audit trail: the creation and the extension, filtered by person and unit
+        trail = text_of(await coordinator.page(f"/cycles/{cid}/audit?actor=co-coordinator"))
+        assert "Nhật ký thay đổi" in trail and "create" in trail
+        trail = text_of(await coordinator.page(f"/cycles/{cid}/audit?unit=co-unit-b"))
+        assert "Thời hạn trước khi đổi: — → submission" in trail and "UBND xã B" in trail
+        assert "UBND xã C" not in trail.split(" dòng")[1]
+
         # classify is not offered while running; its confirmation refuses
         resp = await coordinator.http.get(f"/cycles/{cid}/classify")
         assert resp.status_code == 422 and "Không thể xếp loại" in text_of(resp.text)

@@ -98,6 +98,7 @@ PAGE_RULES: dict[str, str] = {
     "GET /cycles/new": "POST /api/cycles",
     "GET /cycles/new/review": "POST /api/cycles",
     "POST /cycles/new": "POST /api/cycles",
+    f"GET {_P}/audit": f"GET {_C}",  # the page itself admits coordinators and viewers only
     "GET /frameworks": "GET /api/frameworks",
     "POST /frameworks/preview": "POST /api/frameworks/import",
     "POST /frameworks": "POST /api/frameworks/import",

@@ -1,0 +1,113 @@
+"""The audit trail of a cycle as the coordinator reads it: filtered by unit, person, action and
+criterion, with the before → after of every score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from core.vn import VN_TZ
+from models.tables import AuditLog, Unit
+
+__all__ = ["AuditFilters", "AuditLine", "trail"]
+
+# Fields of an audit row's before/after worth showing as "before → after".
+SHOWN = (
+    "self_score",
+    "appraised_score",
+    "state",
+    "submission_deadline",
+    "hard_lock_at",
+    "classification",
+    "rank",
+    "total",
+    "explanation",
+    "appraisal_comment",
+    "reason",
+    "before_deadlines",
+)
+LIMIT = 500
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The page's filters ("" = any)."""
+
+    unit: str = ""
+    actor: str = ""
+    action: str = ""
+    criterion: str = ""
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One audit row: when, who, which unit and criterion, what, and before → after."""
+
+    at: datetime
+    actor: str
+    unit: str
+    entity: str
+    entity_key: str
+    action: str
+    changes: tuple[tuple[str, str, str], ...]  # (field, before, after)
+
+
+def _text(value: Any) -> str:
+    """A stored value as read: times in Vietnamese local time, nested values one per key."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items() if v is not None)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and "T" in value:
+        try:
+            return f"{datetime.fromisoformat(value).astimezone(VN_TZ):%d/%m/%Y %H:%M}"
+        except ValueError:
+            return value
+    return str(value)
+
+
+def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[Any, ...]:
+    b, a = before or {}, after or {}
+    keys = [k for k in SHOWN if k in a or k in b] or [k for k in a if k not in ("units",)][:4]
+    return tuple(
+        (k, _text(b.get(k)), _text(a.get(k))) for k in keys if b.get(k) != a.get(k) or k in a
+    )
+
+
+def trail(
+    session: Session, *, cycle_id: str, filters: AuditFilters
+) -> tuple[list[AuditLine], list[str], list[str]]:
+    """The cycle's rows (newest first, at most ``LIMIT``), the people and the actions seen."""
+    query = select(AuditLog, Unit).outerjoin(Unit, col(Unit.id) == AuditLog.unit_id)
+    query = query.where(AuditLog.cycle_id == cycle_id)
+    if filters.unit:
+        query = query.where(Unit.code == filters.unit)
+    if filters.actor:
+        query = query.where(AuditLog.actor == filters.actor)
+    if filters.action:
+        query = query.where(AuditLog.action == filters.action)
+    if filters.criterion:
+        query = query.where(AuditLog.entity_key == filters.criterion)
+    rows = session.exec(query.order_by(col(AuditLog.id).desc()).limit(LIMIT)).all()
+    people = session.exec(
+        select(AuditLog.actor).where(AuditLog.cycle_id == cycle_id).distinct()
+    ).all()
+    actions = session.exec(
+        select(AuditLog.action).where(AuditLog.cycle_id == cycle_id).distinct()
+    ).all()
+    lines = [
+        AuditLine(
+            at=r.at,
+            actor=r.actor,
+            unit=u.name if u is not None else "",
+            entity=r.entity,
+            entity_key=r.entity_key,
+            action=r.action,
+            changes=_changes(r.before, r.after),
+        )
+        for r, u in rows
+    ]
+    return lines, sorted(people), sorted(actions)
