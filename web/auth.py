@@ -99,6 +99,10 @@ PAGE_RULES: dict[str, str] = {
     "GET /cycles/new/review": "POST /api/cycles",
     "POST /cycles/new": "POST /api/cycles",
     f"GET {_P}/audit": f"GET {_C}",  # the page itself admits coordinators and viewers only
+    "GET /units": "POST /api/units",  # the coordinator's page of units and accounts
+    "POST /units": "POST /api/units",
+    "POST /units/import": "POST /api/units",  # a units list, or a people list (coordinator)
+    "POST /units/accounts": "POST /api/units",  # the coordinator creates every role
     "GET /frameworks": "GET /api/frameworks",
     "POST /frameworks/preview": "POST /api/frameworks/import",
     "POST /frameworks": "POST /api/frameworks/import",

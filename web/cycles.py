@@ -18,7 +18,7 @@ from api.deps import SessionDep
 from api.views import cycle_summary, results_view
 from models.labels import UNIT_STATE_VI
 from models.tables import Role
-from web import audit, console, cycle_new, frameworks
+from web import audit, console, cycle_new, frameworks, units
 from web.auth import Caller
 from web.common import base, load_cycle
 from web.errors import RefusalPageRoute
@@ -71,4 +71,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     console.router,
     frameworks.router,
     audit.router,
+    units.router,
 )
