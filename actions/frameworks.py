@@ -3,26 +3,48 @@ inferred rules, inconsistencies), save it as a draft, publish it (immutable from
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from sqlmodel import Session
 
-from core.errors import Invalid, NotFound
+from core.errors import Conflict, Invalid, NotFound
 from frameworks.sheet_check import SheetCheck, check_sheet
-from models.framework import Framework, Node
+from models.framework import ClassBand, ClassificationScheme, Framework, FrameworkStatus, Node
 from models.tables import FrameworkRecord
 from services.accounts import Principal
 from services.frameworks import (
     FrameworkError,
+    framework_of,
     get_framework,
     load_framework_bytes,
     publish_framework,
     store_framework,
 )
 
-__all__ = ["RULE_VI", "Preview", "TreeRow", "load", "preview", "publish", "save", "tree"]
+__all__ = [
+    "DEFAULT_BANDS",
+    "RULE_VI",
+    "Preview",
+    "TreeRow",
+    "load",
+    "preview",
+    "publish",
+    "save",
+    "set_classification",
+    "tree",
+]
+
+# The four levels of the regulation, proposed when a file brings none (an annex table does not
+# carry them): key, label, proposed minimum total.
+DEFAULT_BANDS: tuple[tuple[str, str, Decimal], ...] = (
+    ("excellent", "Hoàn thành xuất sắc nhiệm vụ", Decimal(90)),
+    ("good", "Hoàn thành tốt nhiệm vụ", Decimal(70)),
+    ("pass", "Hoàn thành nhiệm vụ", Decimal(50)),
+    ("fail", "Không hoàn thành nhiệm vụ", Decimal(0)),
+)
 
 # The rule kinds as the coordinator reads them.
 RULE_VI: dict[str, str] = {
@@ -143,3 +165,49 @@ def publish(*, session: Session, principal: Principal, framework_id: int) -> Fra
     """Publishes a draft; from then on it never changes (idempotent)."""
     load(session=session, framework_id=framework_id)
     return publish_framework(session, framework_id=framework_id, actor=principal.username)
+
+
+def set_classification(
+    *,
+    session: Session,
+    principal: Principal,
+    framework_id: int,
+    minima: Sequence[Decimal],
+    top_quota_percent: Decimal | None,
+) -> FrameworkRecord:
+    """Sets the levels' minimum totals (highest first) on a draft; a published one is refused."""
+    record = load(session=session, framework_id=framework_id)
+    if record.status != FrameworkStatus.draft.value:
+        raise Conflict(
+            "framework_published",
+            "Bộ tiêu chí đã ban hành, không sửa được.",
+            "The framework is published.",
+            "framework_id",
+        )
+    if len(minima) != len(DEFAULT_BANDS) or list(minima) != sorted(minima, reverse=True):
+        raise Invalid(
+            "invalid_bands",
+            "Điểm tối thiểu của các mức phải giảm dần từ mức cao nhất.",
+            "Band minima must decrease.",
+            "min_total",
+        )
+    if any(m < 0 or m > record.max_total for m in minima):
+        raise Invalid(
+            "invalid_bands",
+            f"Điểm tối thiểu mỗi mức từ 0 đến {record.max_total}.",
+            "Band minimum out of range.",
+            "min_total",
+        )
+    framework = framework_of(record)
+    scheme = ClassificationScheme(
+        bands=tuple(
+            ClassBand(key=k, label=label, min_total=m)
+            for (k, label, _), m in zip(DEFAULT_BANDS, minima, strict=True)
+        ),
+        top_quota_percent=top_quota_percent,
+    )
+    updated = Framework.model_validate(
+        {**framework.model_dump(mode="json"), "classification": scheme.model_dump(mode="json")}
+    )
+    stored, _changed = store_framework(session, framework=updated, actor=principal.username)
+    return stored

@@ -73,6 +73,30 @@ def test_import_preview_save_and_publish(engine, tmp_path) -> None:
         assert "Đã lưu bộ tiêu chí “Bộ tiêu chí xã Định Hóa 2025” (phiên bản 1, bản nháp)." in page
         assert "Ban hành" in page and "Năng lực lãnh đạo, quản lý" in page
         url = resp.headers["location"]
+        # the annex carries no classification: the coordinator sets the levels on the draft
+        assert "Tệp chưa quy định mức xếp loại" in page
+        resp = http.post(
+            url + "/classification",
+            data={
+                "csrf_token": csrf,
+                "min.excellent": "90",
+                "min.good": "70",
+                "min.pass": "50",
+                "min.fail": "0",
+                "top_quota_percent": "20",
+            },
+            follow_redirects=False,
+        )
+        assert resp.status_code == 303
+        page = text_of(http.get(url).text)
+        assert "Đã lưu các mức xếp loại." in page
+        assert "Hoàn thành xuất sắc nhiệm vụ từ 90 điểm" in page
+        assert "Tỷ lệ tối đa mức cao nhất 20% mỗi nhóm" in page
+        resp = http.post(
+            url + "/classification",
+            data={"csrf_token": csrf, "min.excellent": "50", "min.good": "70"},
+        )
+        assert resp.status_code == 422
         confirm = text_of(http.get(url + "?confirm=publish").text)
         assert "Sẽ thực hiện: ban hành bộ tiêu chí này." in confirm
         resp = http.post(url + "/publish", data={"csrf_token": csrf}, follow_redirects=False)

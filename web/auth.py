@@ -108,6 +108,7 @@ PAGE_RULES: dict[str, str] = {
     "POST /frameworks": "POST /api/frameworks/import",
     "GET /frameworks/{framework_id}": "GET /api/frameworks/{framework_id}",
     "POST /frameworks/{framework_id}/publish": "POST /api/frameworks/{framework_id}/publish",
+    "POST /frameworks/{framework_id}/classification": "POST /api/frameworks/import",
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,7 +18,7 @@ from actions import frameworks as fw_actions
 from api.deps import SessionDep, SettingsDep
 from core.errors import Invalid
 from core.settings import Settings
-from models.framework import FrameworkStatus
+from models.framework import Framework, FrameworkStatus
 from models.tables import Role
 from services.frameworks import framework_of, list_frameworks
 from web.auth import Caller
@@ -160,9 +161,19 @@ def framework_page(
             "confirm": request.query_params.get("confirm") == "publish",
             "flash": take_flash(request, settings),
             "idem": secrets.token_urlsafe(12),
+            "bands": _bands(framework),
         },
     )
     return flash_shown(request, page, path=FLASH_PATH)
+
+
+def _bands(framework: Framework) -> list[tuple[str, str, Decimal]]:
+    """The levels as the form shows them: the framework's own, else the proposed ones."""
+    if framework.classification is not None and len(framework.classification.bands) == len(
+        fw_actions.DEFAULT_BANDS
+    ):
+        return [(b.key, b.label, b.min_total) for b in framework.classification.bands]
+    return list(fw_actions.DEFAULT_BANDS)
 
 
 @router.post("/frameworks/{framework_id}/publish")
@@ -178,4 +189,42 @@ def publish_post(
         f"/frameworks/{record.id}",
         f"Đã ban hành bộ tiêu chí “{record.name}”. Từ nay bộ tiêu chí này không thay đổi.",
         path=FLASH_PATH,
+    )
+
+
+def _decimal(text: str, label: str, field: str) -> Decimal:
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation as exc:
+        raise Invalid("invalid_form", f"{label}: cần một số.", "Not a number.", field) from exc
+    if not value.is_finite() or abs(value) > 10**6:
+        raise Invalid("invalid_form", f"{label}: cần một số.", "Not a number.", field)
+    return value
+
+
+@router.post("/frameworks/{framework_id}/classification")
+def classification_post(
+    framework_id: int, caller: Caller, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The levels' minimum totals (and the top level's quota) of a draft."""
+    form = form_of(caller)
+    minima = [
+        _decimal(text_field(form, f"min.{key}"), label, "min_total")
+        for key, label, _ in fw_actions.DEFAULT_BANDS
+    ]
+    quota_text = text_field(form, "top_quota_percent").strip()
+    quota = (
+        _decimal(quota_text, "Tỷ lệ tối đa mức cao nhất", "top_quota_percent")
+        if quota_text
+        else None
+    )
+    record = fw_actions.set_classification(
+        session=session,
+        principal=caller.principal,
+        framework_id=framework_id,
+        minima=minima,
+        top_quota_percent=quota,
+    )
+    return redirect_with(
+        settings, f"/frameworks/{record.id}", "Đã lưu các mức xếp loại.", path=FLASH_PATH
     )
