@@ -25,6 +25,9 @@ from web.pages import router as pages_router
 
 log = logging.getLogger(__name__)
 
+# The audit row's request key the demo loader writes last (`appraisal dev --demo`).
+DEMO_LOADED_KEY = "demo:loaded"
+
 API_DESCRIPTION = """
 REST API of the yearly self-assessment and appraisal (tự đánh giá, thẩm định, xếp loại).
 
@@ -103,11 +106,17 @@ def create_app(
 
     @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready"}})
     async def readyz(request: Request) -> JSONResponse:
-        """The database and Temporal are reachable."""
+        """The database and Temporal are reachable (and, with the demo, its data is loaded)."""
         checks: dict[str, Any] = {}
         try:
             with request.app.state.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
+                if request.app.state.settings.demo:
+                    found = conn.execute(
+                        text("SELECT 1 FROM audit_log WHERE request_key = :k"),
+                        {"k": DEMO_LOADED_KEY},
+                    ).first()
+                    checks["demo"] = "ok" if found else "loading"
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"error: {type(exc).__name__}"

@@ -23,6 +23,8 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from api.app import DEMO_LOADED_KEY
+from cli.demo_stages import load_last_year, stage_units
 from contracts.messages import AssignCommand, AssignmentSpec
 from core.db import make_engine, session_scope
 from core.settings import Mode, Settings, get_settings
@@ -31,6 +33,7 @@ from core.vn import VN_TZ
 from frameworks.yaml_io import load_framework_yaml
 from models.framework import Framework
 from models.tables import Cycle, CycleUnit, Role, Unit, UnitState
+from services import audit
 from services.accounts import RoleGrantIn, UserCreate, create_user, ensure_admin, get_user
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
@@ -47,6 +50,47 @@ UNITS = (
     ("binh-thanh", "UBND xã Bình Thành"),
     ("dinh-bien", "UBND xã Định Biên"),
     ("phu-dinh", "UBND xã Phú Đình"),
+    ("kim-phuong", "UBND xã Kim Phượng"),
+)
+# The unit offices' staff (văn phòng – thống kê), one per commune.
+OFFICES = {
+    "binh-thanh": "Nguyễn Thị Thu Hà",
+    "dinh-bien": "Hoàng Văn Thắng",
+    "phu-dinh": "Ma Thị Lý",
+    "kim-phuong": "Đặng Thị Hồng Nhung",
+}
+# The seed's assignment table names people by their given name, or names a group; the demo
+# gives each a full name (the usernames keep the seed's names: lan.binh-thanh, …).
+STAFF_NAMES = {
+    "Lan": "Nguyễn Thị Lan",
+    "Phạm Sơn": "Phạm Văn Sơn",
+    "P Sơn": "Phạm Ngọc Sơn",
+    "Tuân": "Hoàng Văn Tuân",
+    "Cát": "Ma Văn Cát",
+    "Dung": "Lê Thị Dung",
+    "Hiệu": "Đàm Văn Hiệu",
+    "Huy": "Trần Quốc Huy",
+    "Hùng": "Đặng Văn Hùng",
+    "Hường": "Ma Thị Hường",
+    "Nguyên": "Nông Văn Nguyên",
+    "Nguyễn": "Nguyễn Thị Nhàn",
+    "Pháp": "Lưu Văn Pháp",
+    "Quỳnh": "Hà Thị Quỳnh",
+    "Đồng": "Trần Văn Đồng",
+    "đoàn thể": "Ma Thị Thảo",
+    "bộ phận liên quan": "Dương Văn Khánh",
+    "Các bộ phận được kiểm tra, thanh tra": "Lý Văn Toàn",
+}
+# One appraiser per agency of the district (Vietnamese names; cycled over the agencies).
+COUNCIL_NAMES = (
+    "Trần Thị Mai",
+    "Nguyễn Văn Quân",
+    "Lê Thị Thanh Hương",
+    "Phạm Minh Đức",
+    "Hoàng Thị Yến",
+    "Vũ Văn Long",
+    "Đinh Thị Ngọc",
+    "Bùi Văn Tiến",
 )
 
 
@@ -123,7 +167,7 @@ def _load_rows(session: Session, settings: Settings, fw: Framework, summary: Dem
             session,
             summary,
             f"vp.{code}",
-            f"Văn phòng – Thống kê {name}",
+            OFFICES[code],
             RoleGrantIn(role=Role.unit_office, unit_code=code),
         )
         for staff in sorted({row["staff"] for row in _assignment_rows()}):
@@ -131,25 +175,34 @@ def _load_rows(session: Session, settings: Settings, fw: Framework, summary: Dem
                 session,
                 summary,
                 _staff_username(staff, code),
-                f"{staff} ({name})",
+                STAFF_NAMES.get(staff, staff),
                 RoleGrantIn(role=Role.staff, unit_code=code),
             )
     agencies = sorted({n.agency for n in fw.leaves() if n.agency})
-    for agency in agencies:
+    for i, agency in enumerate(agencies):
         _ensure_user(
             session,
             summary,
             f"td.{slug(agency)}"[:64],
-            f"Thẩm định – {agency}",
+            COUNCIL_NAMES[i % len(COUNCIL_NAMES)],
             RoleGrantIn(role=Role.council, agency=agency),
         )
-    _ensure_user(session, summary, "lanhdao", "Lãnh đạo UBND huyện", RoleGrantIn(role=Role.viewer))
+    _ensure_user(session, summary, "lanhdao", "Đỗ Văn Bảy", RoleGrantIn(role=Role.viewer))
+    year = datetime.now(UTC).astimezone(VN_TZ).year
+    if load_last_year(
+        session,
+        cycle_id=f"{CYCLE_ID}-{year - 1}",
+        framework_id=record.id,
+        framework=fw,
+        year=year - 1,
+    ):
+        summary.created.append(f"cycle {CYCLE_ID}-{year - 1}")
 
     if session.get(Cycle, CYCLE_ID) is None:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
-        # The submission deadline falls a day and a few minutes ahead, so the first reminder
-        # (24 hours before it) reaches data/mail/ a few minutes after the first `make dev`.
-        submission = now + timedelta(days=1, minutes=5)
+        # The cycle's submission deadline passed yesterday (the lock is three days ahead): the
+        # demo then extends every unit but one, which stays late (`cli.demo_stages`).
+        submission = _local(now, -1, 17)
         create_cycle(
             session,
             spec=CycleSpec(
@@ -158,12 +211,12 @@ def _load_rows(session: Session, settings: Settings, fw: Framework, summary: Dem
                 title="Đánh giá, xếp loại mức độ hoàn thành nhiệm vụ UBND cấp xã (demo)",
                 framework_id=record.id,
                 units=[code for code, _ in UNITS],
-                opens_at=now,
-                data_cutoff_at=now + timedelta(hours=12),
+                opens_at=now - timedelta(days=14),
+                data_cutoff_at=now - timedelta(days=3),
                 submission_deadline=submission,
-                hard_lock_at=_local(submission, 2, 17),
-                appraisal_deadline=_local(submission, 14, 17),
-                results_target=_local(submission, 21, 17),
+                hard_lock_at=_local(now, 3, 17),
+                appraisal_deadline=_local(now, 17, 17),
+                results_target=_local(now, 24, 17),
             ),
             actor="admin",
         )
@@ -189,7 +242,9 @@ def _assignments(unit_code: str) -> tuple[AssignmentSpec, ...]:
     return tuple(specs)
 
 
-async def _start_and_assign(settings: Settings, engine: Engine, summary: DemoSummary) -> None:
+async def _start_and_assign(
+    settings: Settings, engine: Engine, summary: DemoSummary, fw: Framework
+) -> None:
     client = await connect(settings)
     await start_cycle(client, engine, CYCLE_ID, task_queue=settings.temporal_task_queue)
     for code, _ in UNITS:
@@ -211,6 +266,7 @@ async def _start_and_assign(settings: Settings, engine: Engine, summary: DemoSum
         except CommandRefused as exc:  # already moved on: nothing to do
             if exc.status != 409:
                 raise
+    await stage_units(client, engine, settings, CYCLE_ID, fw)
 
 
 def _unit_state(session: Session, unit: Unit) -> UnitState:
@@ -230,11 +286,16 @@ def load_demo(settings: Settings) -> DemoSummary:
     try:
         with session_scope(engine) as session:
             _load_rows(session, settings, fw, summary)
-        asyncio.run(_start_and_assign(settings, engine, summary))
+        asyncio.run(_start_and_assign(settings, engine, summary, fw))
+        with session_scope(engine) as session:  # /readyz waits for this row (`dev --demo`)
+            audit.record(
+                session, actor="demo", entity="demo", action="loaded", request_key=DEMO_LOADED_KEY
+            )
     finally:
         engine.dispose()
     print(
-        f"Dữ liệu mẫu: kỳ đánh giá {CYCLE_ID}, {len(UNITS)} xã; tài khoản admin "
+        f"Dữ liệu mẫu: kỳ đánh giá {CYCLE_ID} ({len(UNITS)} xã: đã gửi, làm dở, chưa bắt đầu, "
+        f"chậm hạn) và kỳ năm trước đã công bố; tài khoản admin "
         f"(mật khẩu APPRAISAL_ADMIN_PASSWORD), vp.binh-thanh, lan.binh-thanh, … "
         f"(mật khẩu {DEMO_PASSWORD}); mới tạo: {len(summary.created)} mục."
     )

@@ -239,6 +239,10 @@ def run_dev(settings: Settings, *, demo: bool) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    if demo:  # the children read it: the API's readiness then includes the demo data
+        os.environ["APPRAISAL_DEMO"] = "1"
+        settings = settings.model_copy(update={"demo": True})
+        stack.settings = settings
     try:
         check_ports(settings)
         upgrade(settings.sqlalchemy_url)
@@ -251,11 +255,16 @@ def run_dev(settings: Settings, *, demo: bool) -> int:
             ready=lambda c: c.proc is not None and worker_is_polling(settings, c.proc.pid),
         )
         api = f"http://{settings.api_host}:{settings.api_port}"
-        stack.start_python("api", ready=lambda _: _http_ok(f"{api}/readyz"))
+        # With the demo, /readyz waits for the demo data: the API is up once /healthz answers,
+        # then the demo loads, then /readyz must say ready before the banner.
+        stack.start_python(
+            "api", ready=lambda _: _http_ok(f"{api}/healthz" if demo else f"{api}/readyz")
+        )
         if demo:
             from cli.demo import load_demo
 
             load_demo(settings)
+            _wait("api", lambda: _http_ok(f"{api}/readyz"), stack.children[-1])
         t_host, _ = _host_port(settings.temporal_address)
         print(
             "\nHệ thống đã sẵn sàng / the stack is ready:\n"

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     admin_password: str = DEFAULT_ADMIN_PASSWORD
     token_minutes: int = 60 * 8
     max_upload_mb: int = 20
+    # Set by `appraisal dev --demo`: /readyz answers ready only once the demo data is loaded.
+    demo: bool = False
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -93,7 +93,7 @@ def _start(env: dict[str, str], *args: str) -> Stack:
     return Stack(env, *args)
 
 
-def _wait_ready(stack: Stack, env: dict[str, str], timeout: float = 90) -> None:
+def _wait_ready(stack: Stack, env: dict[str, str], timeout: float = 240) -> None:
     """Ready: /readyz says so and the supervisor printed its banner (it is then watching)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -159,15 +159,16 @@ def test_dev_stack_with_demo_starts_restarts_and_stops_cleanly(tmp_path: Path) -
         "cycle-demo-dinh-hoa",
         "cycle-demo-dinh-hoa/unit-binh-thanh",
         "cycle-demo-dinh-hoa/unit-dinh-bien",
+        "cycle-demo-dinh-hoa/unit-kim-phuong",
         "cycle-demo-dinh-hoa/unit-phu-dinh",
     ]
     assert _demo_workflows(env) == expected
     # the opening notices and the assignment digests are in data/mail/
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(_mail_subjects(data)) < 3:
+    while time.monotonic() < deadline and len(_mail_subjects(data)) < 4:
         time.sleep(0.5)
     first = _mail_subjects(data)
-    assert sum(s.startswith("Mở kỳ đánh giá") for s in first) == 3
+    assert sum(s.startswith("Mở kỳ đánh giá") for s in first) == 4
     assert any(s.startswith("Phân công tự chấm điểm") for s in first)
     # the demo accounts the README names can sign in
     api = f"http://127.0.0.1:{env['APPRAISAL_API_PORT']}/api/auth/token"
