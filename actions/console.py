@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from models.framework import DerivedRule
 from models.labels import UNIT_STATE_VI
-from models.states import BEFORE_SUBMISSION, UNDER_APPRAISAL, UnitState
+from models.states import APPRAISAL_DONE, BEFORE_SUBMISSION, UNDER_APPRAISAL, UnitState
 from models.tables import Cycle, CycleUnit, Entry, Unit
 from services.accounts import Principal
 from services.sheet import framework_for, progress
@@ -241,12 +241,12 @@ def console(
         days_late = _days_late(cu, now)
         done = appraised.get(unit.id, set())
         waiting = []
-        if state in UNDER_APPRAISAL:
+        if state in UNDER_APPRAISAL or state in APPRAISAL_DONE:
             for agency, codes in agencies.items():
                 got = sum(1 for c in codes if c in done)
                 got_by[agency] += got
                 total_by[agency] += len(codes)
-                if got < len(codes):
+                if got < len(codes) and state in UNDER_APPRAISAL:
                     waiting.append(agency)
                     waiting_by[agency].append(unit.name)
         out.append(
@@ -292,6 +292,7 @@ def console(
         agencies=[
             AgencyProgress(a, got_by[a], total_by[a], tuple(waiting_by[a]))
             for a in sorted(agencies)
+            if total_by[a]  # an agency shows once a submitted sheet reaches it
         ],
         late_count=sum(1 for u in out if u.late),
         not_started_count=sum(1 for u in out if u.not_started),

@@ -43,15 +43,17 @@ def bars(
         return Markup("")
     top = Decimal(maximum if maximum is not None else max(v for _, v in items)) or Decimal(1)
     width = _LABEL_W + _BAR_W + _VALUE_W
-    height = _ROW * len(items) + 8
+    height = _ROW * len(items) + 8 + _ROW
     fill = _COLORS[color % len(_COLORS)]
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
         f'aria-label="{escape(title)}" preserveAspectRatio="xMinYMin meet">',
         f"<title>{escape(title)}</title>",
+        # The title is drawn too: a chart read on paper or a phone says what it counts.
+        f'<text x="4" y="18" font-size="14" font-weight="600">{escape(title)}</text>',
     ]
     for i, (label, value) in enumerate(items):
-        y = 4 + i * _ROW
+        y = 4 + (i + 1) * _ROW
         share = max(Decimal(0), min(Decimal(1), Decimal(value) / top))
         w = int(share * _BAR_W)
         parts.append(
@@ -77,7 +79,7 @@ def histogram(
         bounded = max(Decimal(0), min(maximum, v))
         counts[min(buckets - 1, int(bounded / step))] += 1
     items = [
-        (f"{_num(step * i)} – {_num(step * (i + 1))}", counts[i])
+        (f"{_num(step * i)} – {_num(step * (i + 1))} điểm", counts[i])
         for i in range(buckets)
         if counts[i] or i >= buckets // 2
     ]
