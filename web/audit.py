@@ -58,7 +58,7 @@ def audit_page(
     units = [(u.code, u.name) for _, u in visible_units(session, caller.principal, cycle.id)]
     return render(
         request,
-        "audit.html",
+        "cycle_audit.html",
         {
             **base(caller),
             "cycle": cycle,
