@@ -132,3 +132,10 @@ def test_the_old_refusal_classes_are_gone() -> None:
     }
     assert not names & old, names & old
     assert not (ROOT / "actions" / "refusals.py").exists()
+    # services.sheet.SheetError stays only while web/auth.py imports it: nothing raises it.
+    raisers = [
+        p.relative_to(ROOT).as_posix()
+        for p in _modules()
+        if "raise SheetError" in p.read_text(encoding="utf-8")
+    ]
+    assert not raisers, raisers

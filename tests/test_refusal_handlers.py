@@ -165,3 +165,20 @@ def test_a_refusal_outside_a_form_is_the_vietnamese_error_page() -> None:
         assert resp.status_code == status
         assert resp.headers["content-type"].startswith("text/html")
         assert detail in resp.text and "Traceback" not in resp.text
+
+
+def test_a_service_refusal_crosses_the_workflow_with_its_code_and_both_reasons() -> None:
+    """Activity side (``activities.common.refusal``) and client side (``refusal_of``): one each."""
+    from activities.common import refusal
+
+    error = refusal(Invalid("unknown_criterion", "Không có tiêu chí 9.9.", "No criterion 9.9."))
+    assert error.non_retryable and error.type == "unknown_criterion"
+    assert list(error.details) == ["Không có tiêu chí 9.9.", "No criterion 9.9."]
+    back = refusal_of(WorkflowUpdateFailedError(error))
+    # An update's refusal is a 409 whatever the service's class was (its status stays local).
+    assert isinstance(back, Conflict) and back.status == 409
+    assert (back.code, back.message_vi, back.message_en) == (
+        "unknown_criterion",
+        "Không có tiêu chí 9.9.",
+        "No criterion 9.9.",
+    )
