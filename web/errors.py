@@ -2,9 +2,9 @@
 
 A refused form redraws its page with the reason in place (``web.unit_page.refused_page``);
 a refusal anywhere else in a page becomes the Vietnamese error page (``RefusalPageRoute``).
-Both read a refusal through ``page_refusal``: ``core.errors.Refusal`` (``FormError`` is one),
-the API's ``Problem`` (the access rule) and a pydantic ``ValidationError`` (an input model the
-form filled).
+Both show a ``core.errors.Refusal`` (``FormError`` is one) by its status and ``message_vi``;
+a form also reads, through ``page_refusal``, the API's ``Problem`` (the access rule) and a
+pydantic ``ValidationError`` (an input model the form filled).
 """
 
 from __future__ import annotations

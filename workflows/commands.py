@@ -105,6 +105,7 @@ __all__ = [
     "cycle_command",
     "cycle_status",
     "cycle_workflow_id",
+    "refusal_of",
     "start_cycle",
     "unit_command",
     "unit_status",
