@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from contracts.ids import unit_workflow_id
 from contracts.messages import CycleInput, DeadlineKind, ExtendCommand, UnitInput
+from core.errors import Conflict, NotFound
 from models.framework import FrameworkStatus
 from models.states import BEFORE_SUBMISSION
 from models.tables import (
@@ -33,11 +34,10 @@ from models.tables import (
 )
 from scoring.classification import UnitTotal, classify
 from services import audit
-from services.sheet import SheetError, framework_for, score_entries
+from services.sheet import framework_for, score_entries
 
 __all__ = [
     "DEFAULT_REMINDER_OFFSETS",
-    "CycleError",
     "CycleSpec",
     "MissedUnit",
     "classify_cycle",
@@ -53,10 +53,6 @@ __all__ = [
 
 # 7, 3 and 1 days before each deadline, and 0 = the morning (07:00 local) of its day.
 DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (168, 72, 24, 0)
-
-
-class CycleError(SheetError):
-    """A refused cycle operation (409), with the input at fault in ``field``."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +77,9 @@ class CycleSpec:
     followup_plan_days: int = 20
 
 
-def _err(type_: str, vi: str, en: str, field: str = "") -> CycleError:
-    return CycleError(type_, vi, en, field=field)
+def _err(code: str, vi: str, en: str, field: str = "") -> Conflict:
+    """A refused cycle operation (409), with the input at fault in ``field``."""
+    return Conflict(code, vi, en, field=field)
 
 
 def create_cycle(session: Session, *, spec: CycleSpec, actor: str) -> Cycle:
@@ -209,12 +206,12 @@ def create_cycle(session: Session, *, spec: CycleSpec, actor: str) -> Cycle:
 
 
 def get_cycle(session: Session, cycle_id: str) -> Cycle:
-    """The cycle, or CycleError (404)."""
+    """The cycle, or NotFound (404)."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
-        err = _err("unknown_cycle", f"Không có kỳ đánh giá {cycle_id}.", f"No cycle {cycle_id}.")
-        err.status = 404
-        raise err
+        raise NotFound(
+            "unknown_cycle", f"Không có kỳ đánh giá {cycle_id}.", f"No cycle {cycle_id}."
+        )
     return cycle
 
 

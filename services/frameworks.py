@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from core.db import utcnow
+from core.errors import Invalid, NotFound
 from models.framework import Framework, FrameworkStatus
 from models.tables import FrameworkRecord
 from scoring.aggregate import score_sheet
@@ -30,7 +31,6 @@ from services import audit
 
 __all__ = [
     "ExportFormat",
-    "FrameworkError",
     "FrameworkPublic",
     "FrameworkSummary",
     "LoadedFramework",
@@ -46,15 +46,6 @@ __all__ = [
 ]
 
 IMPORT_SUFFIXES = (".yaml", ".yml", ".tsv", ".csv", ".xlsx", ".txt")
-
-
-class FrameworkError(ValueError):
-    """A refused framework operation; ``field`` names the input at fault."""
-
-    def __init__(self, field: str, reason_vi: str) -> None:
-        super().__init__(reason_vi)
-        self.field = field
-        self.reason_vi = reason_vi
 
 
 class ExportFormat(StrEnum):
@@ -163,7 +154,12 @@ def publish_framework(session: Session, *, framework_id: int, actor: str) -> Fra
     """Publishes a draft (idempotent); a published version is immutable from then on."""
     record = get_framework(session, framework_id)
     if record is None:
-        raise FrameworkError("id", f"Không có bộ tiêu chí số {framework_id}.")
+        raise NotFound(
+            "unknown_framework",
+            f"Không có bộ tiêu chí số {framework_id}.",
+            f"No framework {framework_id}.",
+            field="id",
+        )
     if record.status == FrameworkStatus.published.value:
         return record
     record.status = FrameworkStatus.published.value
@@ -196,8 +192,11 @@ class LoadedFramework:
 def _suffix_format(filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if suffix not in IMPORT_SUFFIXES:
-        raise FrameworkError(
-            "file", f"Định dạng '{suffix or filename}' không được hỗ trợ (YAML, TSV, CSV, XLSX)."
+        raise Invalid(
+            "unsupported_format",
+            f"Định dạng '{suffix or filename}' không được hỗ trợ (YAML, TSV, CSV, XLSX).",
+            f"The format '{suffix or filename}' is not supported (YAML, TSV, CSV, XLSX).",
+            field="file",
         )
     return {".yml": "yaml", ".txt": "tsv"}.get(suffix, suffix[1:])
 
@@ -212,7 +211,7 @@ def load_framework_bytes(
     """Parses a framework file by its suffix: YAML, or an annex table (TSV/TXT, CSV, XLSX).
 
     ``name`` and ``year`` are required for annex tables (which do not carry them) and override
-    a YAML file's own. FrameworkError explains what is wrong, in Vietnamese (and English).
+    a YAML file's own. An ``Invalid`` refusal explains what is wrong, in Vietnamese (and English).
     """
     from frameworks.annex import AnnexWarning, import_annex
 
@@ -233,7 +232,12 @@ def load_framework_bytes(
                 )
             return LoadedFramework(framework)
         if not name or not year:
-            raise FrameworkError("name", "Bảng phụ lục cần tên (name) và năm (year) bộ tiêu chí.")
+            raise Invalid(
+                "annex_needs_name",
+                "Bảng phụ lục cần tên (name) và năm (year) bộ tiêu chí.",
+                "An annex table needs the framework's name and year.",
+                field="name",
+            )
         annex_fmt: Literal["tsv", "csv", "xlsx"] = (
             "xlsx" if fmt == "xlsx" else "csv" if fmt == "csv" else "tsv"
         )
@@ -243,12 +247,17 @@ def load_framework_bytes(
             imported.framework(name=name, year=year),
             tuple(f"dòng {w.line}: {w.message}" if w.line else w.message for w in warnings),
         )
-    except FrameworkError:
-        raise
     except UnicodeDecodeError as exc:
-        raise FrameworkError("file", "Tệp không phải văn bản UTF-8.") from exc
+        raise Invalid(
+            "not_utf8", "Tệp không phải văn bản UTF-8.", "The file is not UTF-8 text.", field="file"
+        ) from exc
     except ValueError as exc:  # the importers' errors and pydantic's ValidationError
-        raise FrameworkError("file", f"Không đọc được bộ tiêu chí: {exc}") from exc
+        raise Invalid(
+            "unreadable_framework",
+            f"Không đọc được bộ tiêu chí: {exc}",
+            f"The framework cannot be read: {exc}",
+            field="file",
+        ) from exc
 
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
