@@ -152,10 +152,11 @@ class SurveyRule(Spec):
 
 
 class ManualRule(Spec):
-    """A score typed by a person, 0..max in steps of ``step``."""
+    """A score typed by a person, 0..max; in steps of ``step`` when the framework sets one,
+    otherwise any value with up to three decimals (a written 2,868 or 0,1)."""
 
     kind: Literal["manual"] = "manual"
-    step: Points = Decimal("0.25")
+    step: Points | None = None
 
 
 class DerivedSource(StrEnum):

@@ -54,6 +54,12 @@ _T = TypeVar("_T")
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
+MANUAL_PLACES = 3
+# The largest magnitude and the most digits a Decimal input may have when it reaches a rule
+# (models.inputs bounds what the API and the forms accept; this guard also covers inputs built
+# in code): checked on the digits and exponent, without expanding the number.
+MAX_DIGITS = 15
+MAX_DECIMALS = 6
 
 _ROUNDING = {
     RoundingMode.half_up: ROUND_HALF_UP,
@@ -100,9 +106,21 @@ def _num(d: Decimal | int) -> str:
     return vn_decimal(d)
 
 
-def _pct(rate: Decimal) -> str:
-    """96.551724… → "96,55" (two decimals at most, trailing zeros dropped)."""
-    return vn_decimal(quantize(rate, 2).normalize())
+def _pct(rate: Decimal, edges: Sequence[Decimal | None] = ()) -> str:
+    """96.551724… → "96,55": two decimals (trailing zeros dropped), more when two would put the
+    rate on the other side of, or on, one of ``edges`` (79,9977 next to a floor of 80)."""
+    places = 2
+    shown = quantize(rate, places)
+    # Inputs are bounded (numerator, denominator ≤ 10⁹; a rate has ≤ 6 decimals), so a rate
+    # that differs from an edge differs by at least 10⁻⁷: 12 places always tell them apart.
+    while places < 12 and any(e is not None and _side(shown, e) != _side(rate, e) for e in edges):
+        places += 1
+        shown = quantize(rate, places)
+    return vn_decimal(shown.normalize())
+
+
+def _side(value: Decimal, edge: Decimal) -> int:
+    return (value > edge) - (value < edge)
 
 
 @dataclass(frozen=True)
@@ -158,8 +176,15 @@ class _Ctx:
         known = ", ".join(o.key for o in options)
         raise self.error(field, f"không có mức ‘{key}’ (các mức: {known})")
 
-    def rate(self, inputs: CriterionInput, unit_label: str) -> tuple[Decimal, str]:
-        """The rate in percent, exact, and how it reads: "84/87 nhiệm vụ đúng hạn (96,55%)"."""
+    def rate(
+        self, inputs: CriterionInput, unit_label: str, edges: Sequence[Decimal | None] = ()
+    ) -> tuple[Decimal, str]:
+        """The rate in percent, exact, and how it reads: "84/87 nhiệm vụ đúng hạn (96,55%)".
+
+        ``edges`` are the thresholds the rule compares the rate with (a floor, band limits):
+        the rate is shown with enough decimals that it never reads as equal to an edge it is
+        not ("79,9977% dưới mức tối thiểu 80%", not "80% dưới mức tối thiểu 80%").
+        """
         num, den = inputs.numerator, inputs.denominator
         if num is not None or den is not None:
             if inputs.rate is not None:
@@ -179,14 +204,15 @@ class _Ctx:
                 raise self.error("numerator", f"tử số {num} lớn hơn mẫu số {den}")
             rate = Decimal(num) * HUNDRED / Decimal(den)
             label = f" {unit_label}" if unit_label else ""
-            return rate, f"{num}/{den}{label} ({_pct(rate)}%)"
+            return rate, f"{num}/{den}{label} ({_pct(rate, edges)}%)"
         rate = self.required("rate", inputs.rate, "tỷ lệ (%)")
         if not rate.is_finite():
             raise self.error("rate", "tỷ lệ không hợp lệ")
         if rate < 0 or rate > HUNDRED:
             raise self.error("rate", f"tỷ lệ phải từ 0 đến 100% (đã nhập {_num(rate)})")
         label = f" {unit_label}" if unit_label else ""
-        text = f"{_pct(rate)}%{label}" if unit_label else f"tỷ lệ {_pct(rate)}%"
+        shown = _pct(rate, edges)
+        text = f"{shown}%{label}" if unit_label else f"tỷ lệ {shown}%"
         return rate, text
 
     def count(self, field: str, value: int | None, what: str) -> int:
@@ -250,9 +276,9 @@ def _levels(ctx: _Ctx, rule: LevelsRule, inputs: CriterionInput) -> tuple[Decima
 
 
 def _proportional(ctx: _Ctx, rule: ProportionalRule, inputs: CriterionInput) -> tuple[Decimal, str]:
-    rate, rate_text = ctx.rate(inputs, rule.unit_label)
+    rate, rate_text = ctx.rate(inputs, rule.unit_label, (rule.floor,))
     if rate < rule.floor:
-        floor = _pct(rule.floor)
+        floor = vn_decimal(rule.floor.normalize())
         return ctx.finish(ZERO), f"{rate_text} dưới mức tối thiểu {floor}% nên được 0 điểm"
     score, text = ctx.amount(rate * ctx.max / HUNDRED)
     return score, f"{rate_text} × {_num(ctx.max)} điểm = {text}"
@@ -260,7 +286,8 @@ def _proportional(ctx: _Ctx, rule: ProportionalRule, inputs: CriterionInput) -> 
 
 def _bands(ctx: _Ctx, rule: BandsRule, inputs: CriterionInput) -> tuple[Decimal, str]:
     if rule.measure == "rate":
-        rate, rate_text = ctx.rate(inputs, rule.unit_label)
+        edges = [e for b in rule.bands for e in (b.min, b.max)]
+        rate, rate_text = ctx.rate(inputs, rule.unit_label, edges)
         return _match_band(ctx, rule.bands, rate, rate_text, "%")
     n = ctx.count("count", inputs.count, "số lượng")
     value_text = f"{n} {rule.unit_label}" if rule.unit_label else f"số lượng {n}"
@@ -359,11 +386,12 @@ def _manual(ctx: _Ctx, step: Decimal | None, inputs: CriterionInput) -> tuple[De
         raise ctx.error("score", f"điểm phải từ 0 đến {_num(ctx.max)} (đã nhập {_num(score)})")
     if step is not None and step > 0 and score != ctx.max and score % step != 0:
         raise ctx.error("score", f"điểm phải là bội số của {_num(step)} (đã nhập {_num(score)})")
-    # A step is the grid of allowed scores; without one, the framework's places are.
-    if not (step and step > 0) and quantize(score, ctx.places, ctx.rounding) != score:
-        raise ctx.error(
-            "score", f"điểm có quá {ctx.places} chữ số thập phân (đã nhập {_num(score)})"
-        )
+    # A step is the grid of allowed scores; without one, any score with up to three decimals
+    # (DOMAIN: "exact decimals with up to three places"), fewer if the framework rounds to fewer:
+    # a written 2,868 or 0,1 is accepted as it is.
+    places = min(MANUAL_PLACES, ctx.places)
+    if not (step and step > 0) and quantize(score, places, ctx.rounding) != score:
+        raise ctx.error("score", f"điểm có quá {places} chữ số thập phân (đã nhập {_num(score)})")
     final, text = ctx.amount(score)
     return final, f"Điểm chấm trực tiếp: {text}"
 
@@ -463,6 +491,81 @@ def _apply(ctx: _Ctx, rule: Rule | None, inputs: CriterionInput) -> tuple[Decima
     return _derived(ctx, rule, inputs)
 
 
+_KIND_VI = {
+    "levels": "mức đạt được",
+    "proportional": "tỷ lệ",
+    "bands_rate": "khung tỷ lệ",
+    "bands_count": "khung số lượng",
+    "level_rate": "mức đạt được × tỷ lệ",
+    "deduction": "số nội dung không đạt (trừ điểm)",
+    "checklist": "các nội dung đạt",
+    "counted": "số lượng theo loại",
+    "survey": "phiếu điều tra",
+    "manual": "điểm chấm trực tiếp",
+    "derived": "giá trị do hệ thống cung cấp",
+}
+
+
+def _rule_key(node: Node) -> str:
+    rule = node.rule
+    if rule is None:
+        return "manual"
+    if isinstance(rule, BandsRule):
+        return f"bands_{rule.measure}"
+    return rule.kind
+
+
+def _check_bounded(ctx: _Ctx, inputs: CriterionInput) -> None:
+    """Refuses a number too long or too large to compute with, before any arithmetic."""
+    for field in ("rate", "score", "value"):
+        d = getattr(inputs, field)
+        if d is None:
+            continue
+        if not d.is_finite():
+            raise ctx.error(field, "giá trị không phải là một số hữu hạn")
+        _sign, digits, exponent = d.as_tuple()
+        assert isinstance(exponent, int)  # finite: an int exponent
+        # The number of digits written out (without expanding 1E+3000000000) and the decimals.
+        whole = len(digits) + exponent if exponent > 0 else len(digits)
+        if whole > MAX_DIGITS or -exponent > MAX_DECIMALS:
+            raise ctx.error(
+                field,
+                f"số quá dài (tối đa {MAX_DIGITS} chữ số, {MAX_DECIMALS} chữ số thập phân)",
+            )
+    limit = 1_000_000_000
+    ints: list[tuple[str, int | None]] = [
+        ("numerator", inputs.numerator),
+        ("denominator", inputs.denominator),
+        ("count", inputs.count),
+        ("failed", inputs.failed),
+    ]
+    ints += [("counts", n) for n in inputs.counts.values()]
+    ints += [("answers", n) for pair in inputs.answers.items() for n in pair]
+    for field, n in ints:
+        if n is not None and abs(n) > limit:
+            raise ctx.error(field, "số quá lớn (tối đa 1.000.000.000)")
+
+
+def _check_kind(ctx: _Ctx, inputs: CriterionInput) -> None:
+    """Refuses an input the leaf's rule does not read (a score for a checklist, a level for a
+    counted leaf): silently ignoring it would score 0 for what the user believes they entered."""
+    allowed = set(input_fields(ctx.node))
+    given = [f for f in type(inputs).model_fields if f != "not_applicable" and _given(inputs, f)]
+    for field in given:
+        if field not in allowed:
+            wanted = ", ".join(f"'{f}'" for f in input_fields(ctx.node) if f != "not_applicable")
+            raise ctx.error(
+                field,
+                f"tiêu chí này chấm theo {_KIND_VI[_rule_key(ctx.node)]}, không nhận trường "
+                f"'{field}' (cần nhập: {wanted})",
+            )
+
+
+def _given(inputs: CriterionInput, field: str) -> bool:
+    value = getattr(inputs, field)
+    return value is not None and value != () and value != {}
+
+
 def evaluate(
     node: Node,
     inputs: CriterionInput,
@@ -474,8 +577,12 @@ def evaluate(
     if node.children:
         raise ValueError(f"criterion {node.code} has children: only leaves carry a rule")
     ctx = _Ctx(node, decimal_places, rounding)
+    _check_bounded(ctx, inputs)
     if inputs.not_applicable:
+        # The other fields of a criterion marked not applicable are ignored, not judged: a form
+        # may still carry the level picked before the box was ticked.
         return _not_applicable(ctx)
+    _check_kind(ctx, inputs)
     score, text = _apply(ctx, node.rule, inputs)
     return RuleResult(score=score, explanation=_sentence(text))
 
@@ -507,13 +614,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 
 def input_fields(node: Node) -> tuple[str, ...]:
     """The ``CriterionInput`` fields a leaf's rule reads (plus ``not_applicable`` if allowed)."""
-    rule = node.rule
-    if rule is None:
-        fields = _FIELDS["manual"]
-    elif isinstance(rule, BandsRule):
-        fields = _FIELDS[f"bands_{rule.measure}"]
-    else:
-        fields = _FIELDS[rule.kind]
+    fields = _FIELDS[_rule_key(node)]
     if node.na_policy is not NotApplicablePolicy.forbidden:
         fields = ("not_applicable", *fields)
     return fields
