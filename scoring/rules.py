@@ -48,6 +48,7 @@ __all__ = [
     "full_marks_inputs",
     "input_fields",
     "quantize",
+    "shown_against",
 ]
 
 _T = TypeVar("_T")
@@ -117,6 +118,12 @@ def _pct(rate: Decimal, edges: Sequence[Decimal | None] = ()) -> str:
         places += 1
         shown = quantize(rate, places)
     return vn_decimal(shown.normalize())
+
+
+def shown_against(value: Decimal, edges: Sequence[Decimal | None]) -> str:
+    """``value`` in Vietnamese with two decimals, or as many more as it takes never to read as
+    equal to, or on the other side of, one of ``edges`` (a floor, a band limit)."""
+    return _pct(value, edges)
 
 
 def _side(value: Decimal, edge: Decimal) -> int:
