@@ -1,8 +1,10 @@
 """`appraisal sheet check FILE [--format tsv|csv|xlsx|yaml] [--json]`.
 
 Reads a scoring table (an annex, or a filled-in self-assessment report), builds the tree and
-computes the totals bottom-up from the leaves. Exit 0 when the table could be read (whatever its
-inconsistencies), 2 with a message on stderr when it could not.
+computes the totals bottom-up from the leaves. Rows that cannot be read are left out and
+reported. Exit 0 when everything agrees, 1 when there are findings (numbers that disagree, rows
+left out), 2 only when the file cannot be read at all; ``--json`` always prints JSON (with an
+``error`` object on exit 2).
 """
 
 from __future__ import annotations
@@ -58,23 +60,28 @@ def register(subparsers: Any) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Handler of `sheet check`: prints the summary or the JSON; 0 read, 2 unreadable."""
+    """Handler of `sheet check`: the summary or the JSON; 0 clean, 1 findings, 2 unreadable."""
     path = Path(args.file)
     try:
         check_size(path.stat().st_size)  # before reading a byte of a huge file
         data = path.read_bytes()
         result = check_sheet(data, args.format)
     except AnnexError as exc:
-        print(f"Không đọc được bảng {path}: {exc}", file=sys.stderr)
-        return 2
+        return _unreadable(args, f"Không đọc được bảng {path}: {exc}", exc.line)
     except OSError as exc:
-        print(f"Không mở được tệp {path}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return _unreadable(args, f"Không mở được tệp {path}: {exc.strerror or exc}", None)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
         print(render_summary(result, str(path)))
-    return 0
+    return 1 if result.findings else 0
+
+
+def _unreadable(args: argparse.Namespace, message: str, line: int | None) -> int:
+    print(message, file=sys.stderr)
+    if args.json:
+        print(json.dumps({"error": {"message": message, "line": line}}, ensure_ascii=False))
+    return 2
 
 
 def _n(value: Any) -> str:
@@ -101,6 +108,10 @@ def render_summary(result: SheetCheck, source: str) -> str:
     header = f", dòng tiêu đề {result.header_line}" if result.header_line else ""
     lines.append(f"Định dạng: {fmt}{header}")
     lines.append(f"Số mục: {len(result.nodes)} ({len(leaves)} tiêu chí chấm điểm)")
+    lines.append(
+        f"Số dòng: {result.rows_placed} đã đặt vào cây ({result.rows_guessed} theo phỏng đoán), "
+        f"{len(result.skipped)} bỏ qua"
+    )
     stated_max = (
         f" (dòng tổng ghi {_n(result.stated_max_total)})"
         if result.stated_max_total is not None

@@ -24,6 +24,7 @@ from frameworks.annex import (
     AnnexError,
     AnnexImport,
     AnnexWarning,
+    SkippedRow,
     check_size,
     decode_text,
     import_annex,
@@ -89,10 +90,40 @@ class SheetCheck:
     stated_max_total: Decimal | None = None
     stated_score_total: Decimal | None = None
     notes: tuple[AnnexWarning, ...] = field(default=())
+    skipped: tuple[SkippedRow, ...] = ()
+    rows_placed: int = 0
+    rows_guessed: int = 0
+    rules: tuple[tuple[str, str, str, str], ...] = ()  # (code, kind, why, text read)
+
+    @property
+    def findings(self) -> int:
+        """What a reader must look at: inconsistencies and rows left out."""
+        return len(self.inconsistencies) + len(self.skipped)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"max_total", "score_total", "nodes", "inconsistencies", "warnings"}``."""
+        """``{"max_total", "score_total", "rows", "skipped", "rules", "nodes",
+        "inconsistencies", "warnings"}``."""
         return {
+            "rows": {
+                "placed": self.rows_placed,
+                "guessed": self.rows_guessed,
+                "skipped": len(self.skipped),
+            },
+            "skipped": [
+                {
+                    "line": r.line,
+                    "column": r.column,
+                    "expected": r.expected,
+                    "found": r.found,
+                    "guess": r.guess,
+                    "message": r.message,
+                }
+                for r in self.skipped
+            ],
+            "rules": [
+                {"code": code, "rule": kind, "why": why, "text": text}
+                for code, kind, why, text in self.rules
+            ],
             "max_total": _dec(self.max_total),
             "score_total": _dec(self.score_total),
             "nodes": [
@@ -232,6 +263,12 @@ def check_import(imp: AnnexImport) -> SheetCheck:
         stated_max_total=imp.total.max_points if imp.total else None,
         stated_score_total=imp.total.self_score if imp.total else None,
         notes=imp.notes,
+        skipped=imp.skipped,
+        rows_placed=imp.rows_placed,
+        rows_guessed=imp.rows_guessed,
+        rules=tuple(
+            (e.code, e.rule_kind, e.rule_note, e.rule_source) for e in entries if e.rule_kind
+        ),
     )
 
 

@@ -458,35 +458,74 @@ def test_no_header() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rows", "line", "fragment"),
+    ("rows", "line", "fragment", "guess"),
     [
-        ("1..2\tA\t1\n", 2, "mã số “1..2” không hợp lệ"),
-        ("a)\tA\t1\n", 2, "mã số “a)” không hợp lệ"),
-        ("1\tA\t1\n1.2.1\tB\t1\n", 3, "mã “1.2.1” không có mục cha “1.2” ở trên"),
-        ("1\tA\t1\n1.1\tB\t1\n1.1\tC\t1\n", 4, "mã “1.1” trùng với dòng 3"),
-        ("I\tA\t1\nI\tB\t1\n", 3, "mã “I” trùng với dòng 2"),
+        ("1\tA\t1\n1..2\tB\t1\n", 3, "mã số “1..2” không hợp lệ", "có lẽ là mã “1.2”"),
+        ("1\tA\t1\na)\tB\t1\n", 3, "mã số “a)” không hợp lệ", ""),
+        (
+            "1\tA\t1\nKiểm tra việc thực hiện\tB\t1\n",
+            3,
+            "mã số “Kiểm tra việc thực hiện” không hợp lệ",
+            "chữ nằm nhầm cột mã số: có lẽ là nội dung của mục 1",
+        ),
+        (
+            "1\tA\t1\n1.2.1\tB\t1\n",
+            3,
+            "mã “1.2.1” không có mục cha “1.2” ở trên",
+            "có lẽ thuộc mục 1 (thiếu dòng 1.2)",
+        ),
+        ("1\tA\t1\n1.1\tB\t1\n1.1\tC\t1\n", 4, "mã “1.1” trùng với dòng 3", "gõ nhầm"),
+        ("I\tA\t1\nI\tB\t1\n", 3, "mã “I” trùng với dòng 2", "gõ nhầm"),
     ],
 )
-def test_broken_codes(rows: str, line: int, fragment: str) -> None:
-    error = _refused(("TT\tNội dung\tĐiểm tối đa\n" + rows).encode())
-    assert error.line == line
-    assert fragment in error.message
-    assert " / " in error.message  # Vietnamese / English
-    assert str(error).startswith(f"dòng {line} / line {line}: ")
+def test_a_row_with_a_broken_code_is_skipped_and_reported(
+    rows: str, line: int, fragment: str, guess: str
+) -> None:
+    """Issue 12 item 1: one unreadable row never refuses the whole table."""
+    result = import_annex(("TT\tNội dung\tĐiểm tối đa\n" + rows).encode())
+    (skipped,) = result.skipped
+    assert skipped.line == line and fragment in skipped.message
+    assert skipped.column == "TT" and skipped.expected
+    assert guess in skipped.guess
+    assert any(
+        w.line == line and w.message.startswith(f"Bỏ qua dòng {line}: ") for w in result.warnings
+    )
+    assert line not in [e.line for e in result.entries]
+    assert result.rows_placed == rows.count("\n") - 1
 
 
 @pytest.mark.parametrize(
-    ("row", "fragment"),
+    ("row", "column", "fragment", "guess"),
     [
-        ("1\tA\thai điểm\t\n", "cột “Điểm tối đa” phải là số, gặp “hai điểm”"),
-        ("1\tA\t2\t1,5a\n", "cột “Điểm tự chấm” phải là số hoặc ghi chú chữ, gặp “1,5a”"),
-        ("1\tA\t2\t0,1234\n", "“0,1234” có quá 3 chữ số thập phân"),
+        ("1\tA\thai điểm\t\n", "Điểm tối đa", "phải là số, gặp “hai điểm”", ""),
+        ("1\tA\ttối đa 2\t\n", "Điểm tối đa", "phải là số, gặp “tối đa 2”", "có lẽ là 2"),
+        ("1\tA\t2\t1,5a\n", "Điểm tự chấm", "phải là số hoặc ghi chú chữ", "có lẽ là 1,5"),
+        ("1\tA\t2\t0,1234\n", "Điểm tự chấm", "có quá 3 chữ số thập phân", "có lẽ là 0,123"),
     ],
 )
-def test_letters_in_number_columns(row: str, fragment: str) -> None:
-    error = _refused(("TT\tNội dung\tĐiểm tối đa\tĐiểm tự chấm\n" + row).encode())
+def test_letters_in_number_columns_skip_the_row(
+    row: str, column: str, fragment: str, guess: str
+) -> None:
+    data = "TT\tNội dung\tĐiểm tối đa\tĐiểm tự chấm\n2\tB\t1\t\n" + row
+    result = import_annex(data.encode())
+    (skipped,) = result.skipped
+    assert skipped.line == 3 and skipped.column == column
+    assert fragment in skipped.message and skipped.guess == guess
+    assert [e.code for e in result.entries] == ["2"]
+    assert (result.rows_placed, len(result.skipped)) == (1, 1)
+
+
+def test_children_of_a_skipped_row_are_reported_too_and_the_rest_is_read() -> None:
+    data = "TT\tNội dung\tĐiểm tối đa\n1\tA\tba\n1.1\tB\t1\n2\tC\t2\n2.1\tD\t2\n"
+    result = import_annex(data.encode())
+    assert [r.line for r in result.skipped] == [2, 3]
+    assert [e.code for e in result.entries] == ["2", "2.1"]
+
+
+def test_a_table_whose_only_rows_are_unreadable_is_refused_with_their_lines() -> None:
+    error = _refused("TT\tNội dung\tĐiểm tối đa\n1\tA\thai điểm\n".encode())
     assert error.line == 2
-    assert fragment in error.message
+    assert "bỏ qua dòng 2: cột “Điểm tối đa” phải là số, gặp “hai điểm”" in error.message
 
 
 def test_a_table_without_any_code_is_refused() -> None:

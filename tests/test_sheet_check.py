@@ -24,7 +24,18 @@ FILLED = ANNEX / "filled-report.csv"
 
 def test_dinh_hoa_annex_totals_100_with_every_row_placed() -> None:
     out = check_sheet(DINH_HOA.read_bytes()).to_json()
-    assert set(out) == {"max_total", "score_total", "nodes", "inconsistencies", "warnings"}
+    assert set(out) == {
+        "max_total",
+        "score_total",
+        "rows",
+        "skipped",
+        "rules",
+        "nodes",
+        "inconsistencies",
+        "warnings",
+    }
+    assert out["rows"]["skipped"] == 0 and out["skipped"] == []
+    assert all(r["why"] for r in out["rules"])
     assert out["max_total"] == "100"
     assert out["score_total"] == "0"  # the annex is blank: "XHH" notes are not scores
     assert out["inconsistencies"] == []
@@ -165,7 +176,8 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_summary_in_vietnamese(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_sheet.main(["sheet", "check", str(FILLED), "--format", "csv"]) == 0
+    # findings (numbers that disagree): exit 1, the summary still printed
+    assert cli_sheet.main(["sheet", "check", str(FILLED), "--format", "csv"]) == 1
     text = capsys.readouterr().out
     assert "Định dạng: CSV, dòng tiêu đề 2" in text
     assert "Tổng điểm tối đa: 9,5 (dòng tổng ghi 10)" in text
@@ -177,7 +189,7 @@ def test_cli_summary_in_vietnamese(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_summary_of_quang_dien(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_sheet.main(["sheet", "check", str(QUANG_DIEN)]) == 0
+    assert cli_sheet.main(["sheet", "check", str(QUANG_DIEN)]) == 1
     text = capsys.readouterr().out
     assert "Định dạng: mỗi ô một dòng, dòng tiêu đề 35" in text
     assert "Tổng điểm tối đa: 100 (dòng tổng ghi 100)" in text
@@ -194,8 +206,10 @@ def test_cli_exit_2_when_unreadable(capsys: pytest.CaptureFixture[str], tmp_path
     broken = tmp_path / "hong.tsv"
     broken.write_text("STT\tNội dung\tĐiểm tối đa\n1\tA\tmột\n", encoding="utf-8")
     assert cli_sheet.main(["sheet", "check", str(broken), "--json"]) == 2
-    err = capsys.readouterr().err
-    assert "dòng 2 / line 2: cột “Điểm tối đa” phải là số, gặp “một”" in err
+    captured = capsys.readouterr()
+    assert "bỏ qua dòng 2: cột “Điểm tối đa” phải là số, gặp “một”" in captured.err
+    error = json.loads(captured.out)["error"]  # --json always prints JSON
+    assert error["line"] == 2 and "gặp “một”" in error["message"]
     assert cli_sheet.main(["sheet", "check", str(tmp_path / "khong-co.tsv")]) == 2
     assert "Không mở được tệp" in capsys.readouterr().err
 
@@ -207,7 +221,9 @@ def test_cli_refuses_a_50_mb_file_without_reading_it(
     with huge.open("wb") as f:
         f.truncate(MAX_BYTES + 1)  # sparse: nothing is written or read
     assert cli_sheet.main(["sheet", "check", str(huge), "--json"]) == 2
-    assert "tệp quá lớn" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "tệp quá lớn" in captured.err
+    assert "tệp quá lớn" in json.loads(captured.out)["error"]["message"]
 
 
 def test_cli_empty_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -225,3 +241,24 @@ def test_register_into_another_parser() -> None:
     assert args.func is cli_sheet.run_check
     with pytest.raises(SystemExit):
         parser.parse_args(["sheet", "check", "x", "--format", "pdf"])
+
+
+def test_cli_one_bad_row_is_reported_and_the_rest_checked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 12 item 1: a row whose text sat in the code column is skipped and reported; the
+    JSON is printed and the exit code is 1 (a finding), not 2."""
+    table = tmp_path / "mot-dong-hong.tsv"
+    table.write_text(
+        "STT\tNội dung\tĐiểm tối đa\n1\tA\t2\n1.1\tA1\t1\n1.2\tA2\t1\n"
+        "Văn bản chỉ đạo của UBND\tghi nhầm cột\t\n2\tB\t3\n",
+        encoding="utf-8",
+    )
+    assert cli_sheet.main(["sheet", "check", str(table), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["rows"] == {"placed": 4, "guessed": 0, "skipped": 1}
+    (row,) = out["skipped"]
+    assert row["line"] == 5 and row["column"] == "STT"
+    assert row["found"] == "Văn bản chỉ đạo của UBND"
+    assert row["guess"] == "chữ nằm nhầm cột mã số: có lẽ là nội dung của mục 1.2"
+    assert out["max_total"] == "5"
