@@ -36,6 +36,10 @@ _RULE_NAMES = {
     "deduction": "trừ điểm",
     "survey": "điều tra XHH",
     "manual": "chấm tay",
+    "bands": "khung tỷ lệ",
+    "proportional": "tỷ lệ × điểm tối đa",
+    "level_rate": "mức × tỷ lệ",
+    "counted": "đếm số lượng",
 }
 
 

@@ -21,7 +21,7 @@ import html
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import pairwise
@@ -30,18 +30,13 @@ from typing import Literal
 from pydantic import ValidationError
 
 from core.vn import parse_vn_decimal, vn_decimal
+from frameworks.rule_infer import infer_rule
 from models.framework import (
-    ChecklistRule,
-    DeductionRule,
     Framework,
-    LevelsRule,
-    ManualRule,
     Node,
     NodeKind,
     NodeRole,
-    Option,
     Rule,
-    SurveyRule,
     UnitKind,
 )
 
@@ -632,33 +627,6 @@ class _Draft:
     options: list[tuple[str, Decimal, int]] = field(default_factory=list)
 
 
-_POINTS_IN_TEXT = re.compile(r"=\s*(\d+(?:[.,]\d+)?)\s*(?:điểm|đ)(?!\w)", re.IGNORECASE)
-_DEDUCTION = re.compile(r"trừ\s*(\d+(?:[.,]\d+)?)\s*(?:điểm|đ)(?!\w)", re.IGNORECASE)
-_LEADING_MARKS = re.compile(r"^[\s.,;:\-–—+•*]+")
-
-
-def _options_in_text(text: str) -> list[tuple[str, Decimal]]:
-    """Options written inline: "- Có thực hiện = 1 điểm. - Không thực hiện = 0 điểm."."""
-    options: list[tuple[str, Decimal]] = []
-    previous = 0
-    for match in _POINTS_IN_TEXT.finditer(text):
-        lines = [
-            ln.strip()
-            for ln in text[previous : match.start()].split("\n")
-            if _LEADING_MARKS.sub("", ln).strip()
-        ]
-        previous = match.end()
-        if not lines:
-            continue
-        bullets = [i for i, ln in enumerate(lines) if _BULLET.match(ln)]
-        chosen = lines[bullets[-1] :] if bullets else lines[-1:]
-        label = _LEADING_MARKS.sub("", " ".join(chosen)).strip().rstrip(",;:")
-        points = _parse_number(match.group(1))
-        if label and points is not None:
-            options.append((label, points))
-    return options
-
-
 def _number_guess(raw: str) -> str:
     """The best guess for a number cell holding text: its one number ("2 điểm" → 2)."""
     numbers = re.findall(r"\d+(?:[.,]\d+)?", raw)
@@ -667,52 +635,6 @@ def _number_guess(raw: str) -> str:
         if value is not None:
             return f"có lẽ là {vn_decimal(value)}"
     return ""
-
-
-def _points_list(values: Iterable[Decimal]) -> str:
-    return "; ".join(vn_decimal(v) for v in values)
-
-
-def _infer_rule(d: _Draft, max_points: Decimal) -> tuple[Rule, str, str]:
-    """The rule a leaf's text states, its kind and a sentence saying why."""
-    if fold(d.self_note) == "xhh":
-        return SurveyRule(), "survey", "điểm tự chấm ghi “XHH”: điểm lấy từ điều tra xã hội học"
-    if d.options:
-        found = [(label, points) for label, points, _ in d.options]
-    else:
-        found = _options_in_text("\n".join(d.guidance))
-    if not found:
-        return ManualRule(), "manual", "không nêu mức điểm nào: chấm tay"
-    points = [p for _, p in found]
-    top = vn_decimal(max_points)
-    if len(found) == 1 and points[0] == max_points:
-        deduction = _DEDUCTION.search(found[0][0])
-        per_item = _parse_number(deduction.group(1)) if deduction else None
-        if per_item is not None and per_item > 0:
-            rule: Rule = DeductionRule(per_item=per_item, item_label=found[0][0])
-            return rule, "deduction", f"trừ {vn_decimal(per_item)} điểm mỗi mục không đạt từ {top}"
-    items = tuple(
-        Option(key=str(i), label=label, points=p) for i, (label, p) in enumerate(found, start=1)
-    )
-    if all(p > 0 for p in points) and sum(points) == max_points:
-        if len(points) == 1:
-            note = f"một mục đạt hoặc không đạt: {top} điểm hoặc 0"
-        else:
-            sum_text = " + ".join(vn_decimal(p) for p in points)
-            note = f"danh sách mục cộng dồn: {sum_text} = {top} (bằng điểm tối đa)"
-        return ChecklistRule(items=items), "checklist", note
-    if max(points) == max_points:
-        return (
-            LevelsRule(options=items),
-            "levels",
-            f"chọn một mức: {_points_list(points)} (mức cao nhất bằng điểm tối đa {top})",
-        )
-    return (
-        ManualRule(),
-        "manual",
-        f"các mức {_points_list(points)} không khớp điểm tối đa {top} "
-        "(tổng và mức cao nhất đều khác): chấm tay",
-    )
 
 
 class _Builder:
@@ -1093,7 +1015,7 @@ class _Builder:
                 build(c, depth + (0 if d.form == "section" else 1)) for c in d.children
             )
             rule: Rule | None = None
-            rule_kind = rule_note = ""
+            rule_kind = rule_note = rule_source = ""
             if children:
                 max_points = d.stated_max
                 if max_points is None:
@@ -1122,7 +1044,14 @@ class _Builder:
                             d.line, f"Tiêu chí {codes[id(d)]} không ghi điểm tối đa — tính 0"
                         )
                     )
-                rule, rule_kind, rule_note = _infer_rule(d, max_points)
+                inferred = infer_rule(
+                    [(label, points) for label, points, _ in d.options],
+                    d.guidance,
+                    d.self_note,
+                    max_points,
+                )
+                rule, rule_kind, rule_note = inferred.rule, inferred.kind, inferred.note
+                rule_source = inferred.source
                 self.notes.append(AnnexWarning(d.line, f"{codes[id(d)]}: {rule_note}"))
             if d.form == "section":
                 kind = NodeKind.section
@@ -1169,6 +1098,7 @@ class _Builder:
                 comment="\n".join(d.comment),
                 rule_kind=rule_kind,
                 rule_note=rule_note,
+                rule_source=rule_source,
             )
             return node
 

@@ -18,6 +18,7 @@ from frameworks.annex import (
     import_annex_text,
 )
 from models.framework import (
+    BandsRule,
     ChecklistRule,
     DeductionRule,
     Framework,
@@ -51,6 +52,8 @@ def _framework(imp: AnnexImport) -> Framework:
 
 
 def _points(rule: object) -> list[Decimal]:
+    if isinstance(rule, BandsRule):
+        return [b.points for b in rule.bands]
     assert isinstance(rule, LevelsRule | ChecklistRule)
     options = rule.options if isinstance(rule, LevelsRule) else rule.items
     return [o.points for o in options]
@@ -144,11 +147,19 @@ def test_dinh_hoa_rules_recognised(dinh_hoa: AnnexImport) -> None:
     fw = _framework(dinh_hoa)
     kinds = [e.rule_kind for e in dinh_hoa.entries if e.rule_kind]
     assert {k: kinds.count(k) for k in set(kinds)} == {
-        "levels": 68,
+        "levels": 65,
+        "bands": 3,  # "Từ 85% … trở lên → 1; Dưới 85% → 0" (2.4.2), 5.5.3.4, 5.5.4.3
         "survey": 5,
         "manual": 6,
         "checklist": 1,
     }
+    band = fw.node("2.4.2").rule
+    assert isinstance(band, BandsRule)
+    assert [(b.min, b.max, b.points) for b in band.bands] == [
+        (D(85), None, D(1)),
+        (None, D(85), D(0)),
+    ]
+    assert "Dưới 85%: 0 điểm" in dinh_hoa.entry("2.4.2").rule_source
     # The survey criteria carry "XHH" in the self-score column: a note, not an error.
     e11 = dinh_hoa.entry("1.1")
     assert (e11.stated_self, e11.self_note, e11.rule_kind) == (None, "XHH", "survey")

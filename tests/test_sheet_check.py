@@ -193,7 +193,10 @@ def test_cli_summary_of_quang_dien(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "Định dạng: mỗi ô một dòng, dòng tiêu đề 35" in text
     assert "Tổng điểm tối đa: 100 (dòng tổng ghi 100)" in text
-    assert "Cách chấm nhận ra: 46 chọn mức, 3 chấm tay, 2 trừ điểm, 1 danh sách mục" in text
+    assert (
+        "Cách chấm nhận ra: 31 chọn mức, 15 khung tỷ lệ, 3 chấm tay, 2 trừ điểm, 1 danh sách mục"
+        in text
+    )
     assert "  - II.6: điểm tối đa ghi 25, tổng điểm tối đa các mục con 23" in text
     assert "  - dòng 1667: Ô “0,5” không thuộc cột nào của bảng — bỏ qua" in text
 
