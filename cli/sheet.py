@@ -98,6 +98,10 @@ def _describe(problem: Inconsistency) -> str:
         return f"{problem.code}: điểm tối đa ghi {stated}, tổng điểm tối đa các mục con {computed}"
     if problem.kind == "stated_score_differs":
         return f"{problem.code}: điểm ghi {stated}, tổng điểm các mục con {computed}"
+    if problem.kind in ("arithmetic_slip", "max_unreachable"):
+        return (
+            f"{problem.code}: {problem.note}" if problem.kind == "arithmetic_slip" else problem.note
+        )
     if problem.kind == "score_exceeds_max":
         return f"{problem.code}: điểm {stated} vượt điểm tối đa {computed}"
     what = "điểm tối đa" if problem.code == "max_total" else "điểm tự chấm"

@@ -957,13 +957,40 @@ class _Builder:
         points = self._max(row)
         for role in (SELF, APPRAISED):
             value, note = self._score(row, role)
-            if value is not None or note:
-                label = self.columns.get(role, _ROLE_LABELS[role])
+            if value is None and not note:
+                continue
+            label = self.columns.get(role, _ROLE_LABELS[role])
+            written = _one_line(row.get(role))
+            stated = draft.stated_self if role == SELF else draft.stated_appraised
+            if stated is None and value is not None:
+                # A filled sheet writes the score on the line of the level reached: it is the
+                # score of the criterion above, checked like any other.
+                if role == SELF:
+                    draft.stated_self = value
+                else:
+                    draft.stated_appraised = value
+                self.notes.append(
+                    AnnexWarning(
+                        row.line,
+                        f"Cột “{label}” ghi {written} trên dòng mức của {draft.written}: "
+                        f"là điểm của {draft.written}",
+                    )
+                )
+            elif value is not None and value == stated:
+                self.notes.append(
+                    AnnexWarning(
+                        row.line,
+                        f"Cột “{label}” ghi lại {written} trên dòng mức của {draft.written}: "
+                        "khớp điểm đã ghi",
+                    )
+                )
+            else:
+                shown = "—" if stated is None else vn_decimal(stated)
                 self.warnings.append(
                     AnnexWarning(
                         row.line,
-                        f"Cột “{label}” có giá trị “{_one_line(row.get(role))}” trên dòng không có "
-                        f"mã (dưới {draft.written}) — không biết thuộc tiêu chí nào, bỏ qua",
+                        f"Cột “{label}” ghi “{written}” trên dòng mức của {draft.written}, "
+                        f"khác điểm {shown} đã ghi cho {draft.written} — cần kiểm tra",
                     )
                 )
         if points is not None:

@@ -66,12 +66,19 @@ _PROPORTIONAL = re.compile(
     rf"tỷ\s*lệ[^\n]{{0,160}}?(?:{_TIMES})\s*(?:với\s*)?(?:số\s*)?điểm\s*(?:tối\s*đa|chuẩn)",
     re.IGNORECASE,
 )
+# "(Tỷ lệ % thực hiện kế hoạch x 5 điểm)/100", "Tỷ lệ % … * 2 điểm/100" (Định Hóa 6.2, X)
+_PROPORTIONAL_POINTS = re.compile(
+    rf"tỷ\s*lệ[^\n]{{0,200}}?(?:{_TIMES})\s*{_NUM}\s*(?:điểm|đ)\s*\)?\s*/\s*100",
+    re.IGNORECASE,
+)
 _LEVEL_TIMES_RATE = re.compile(
     rf"(?:(?:{_TIMES})\s*(?:với\s*)?tỷ\s*lệ)|(?:tỷ\s*lệ[^\n]{{0,120}}?(?:{_TIMES})\s*"
     r"(?:với\s*)?(?:số\s*)?điểm\s*(?:của\s*)?(?:mức|tương\s*ứng))",
     re.IGNORECASE,
 )
-_FLOOR = re.compile(rf"(?:dưới|thấp\s*hơn|không\s*đạt)\s*{_NUM}\s*%[^\n.;]{{0,60}}?0\s*điểm")
+_FLOOR = re.compile(
+    rf"(?:dưới|thấp\s*hơn|không\s*đạt)\s*{_NUM}\s*%[^\n.;]{{0,60}}?0\s*điểm", re.IGNORECASE
+)
 _LEADING_MARKS = re.compile(r"^[\s.,;:\-–—+•*]+")
 _BULLET = re.compile(r"[-–—•*+]+")
 
@@ -203,7 +210,11 @@ def infer_rule(
     found = list(options) or options_in_text(text)
     top = vn_decimal(max_points)
     proportional = _PROPORTIONAL.search(text)
-    if proportional and not found:
+    by_points = _PROPORTIONAL_POINTS.search(text)
+    if by_points and _number(by_points.group(1)) == max_points:
+        proportional = by_points
+    # The only options beside a proportional rule are its floor ("dưới 80% = 0 điểm").
+    if proportional and all(p == 0 for _, p in found):
         floor_match = _FLOOR.search(text)
         floor = _number(floor_match.group(1)) if floor_match else None
         floor_text = f", dưới {vn_decimal(floor)}% được 0 điểm" if floor is not None else ""
@@ -287,6 +298,16 @@ def infer_rule(
             LevelsRule(options=items),
             "levels",
             f"chọn một mức: {_points_list(points)} (mức cao nhất bằng điểm tối đa {top})",
+            _source(found),
+        )
+    if max(points) < max_points and sum(points) != max_points:
+        # Levels whose best stays below the max (Quảng Điền II.6.3: 1; 0 under a max of 2):
+        # the levels are what the document says; the "max reachable" check flags the gap.
+        return InferredRule(
+            LevelsRule(options=items),
+            "levels",
+            f"chọn một mức: {_points_list(points)} — mức cao nhất {vn_decimal(max(points))} "
+            f"thấp hơn điểm tối đa {top}",
             _source(found),
         )
     return InferredRule(

@@ -23,8 +23,8 @@ from models.framework import (
     DeductionRule,
     Framework,
     LevelsRule,
-    ManualRule,
     NodeKind,
+    ProportionalRule,
     SurveyRule,
 )
 
@@ -148,11 +148,15 @@ def test_dinh_hoa_rules_recognised(dinh_hoa: AnnexImport) -> None:
     kinds = [e.rule_kind for e in dinh_hoa.entries if e.rule_kind]
     assert {k: kinds.count(k) for k in set(kinds)} == {
         "levels": 65,
+        "proportional": 6,  # "(Tỷ lệ % thực hiện kế hoạch x 5 điểm)/100", floor "dưới 80% = 0"
         "bands": 3,  # "Từ 85% … trở lên → 1; Dưới 85% → 0" (2.4.2), 5.5.3.4, 5.5.4.3
         "survey": 5,
-        "manual": 6,
         "checklist": 1,
     }
+    floors = {c: fw.node(c).rule for c in ("5.5.1", "5.5.4.6", "6.2", "7.2", "7.3", "X")}
+    assert {c: r.floor for c, r in floors.items() if isinstance(r, ProportionalRule)} == {
+        "5.5.1": 80, "5.5.4.6": 90, "6.2": 80, "7.2": 70, "7.3": 80, "X": 80,
+    }  # fmt: skip
     band = fw.node("2.4.2").rule
     assert isinstance(band, BandsRule)
     assert [(b.min, b.max, b.points) for b in band.bands] == [
@@ -188,11 +192,10 @@ def test_dinh_hoa_rules_recognised(dinh_hoa: AnnexImport) -> None:
     assert _points(fw.node("5.2.4.1").rule) == [D(0), D("0.5"), D(1), D(2)]
     assert _points(fw.node("5.5.4.5").rule) == [D(1), D(0)]  # two levels on one line
     assert isinstance(fw.node("5.3.4").rule, ChecklistRule)
-    # Proportional criteria state only their "< 80% = 0" line: manual, and the report says why.
-    assert isinstance(fw.node("5.5.1").rule, ManualRule)
-    assert dinh_hoa.entry("6.2").rule_note == (
-        "các mức 0 không khớp điểm tối đa 5 (tổng và mức cao nhất đều khác): chấm tay"
-    )
+    # Proportional criteria: "(Tỷ lệ % thực hiện kế hoạch x 5 điểm)/100" with a floor line.
+    assert isinstance(fw.node("5.5.1").rule, ProportionalRule)
+    assert dinh_hoa.entry("6.2").rule_note == "tỷ lệ × điểm tối đa 5, dưới 80% được 0 điểm"
+    assert "x 5 điểm)/100" in dinh_hoa.entry("6.2").rule_source
     assert dinh_hoa.entry("2.1.1").rule_note == (
         "chọn một mức: 1; 0 (mức cao nhất bằng điểm tối đa 1)"
     )
@@ -245,7 +248,9 @@ def test_quang_dien_tree_and_rules(quang_dien: AnnexImport) -> None:
     assert isinstance(checklist, ChecklistRule)
     assert [i.points for i in checklist.items] == [D(1)] * 4
     assert _points(fw.node("II.6.2").rule) == [D(3), D(2), D("1.5"), D(1), D(0)]
-    assert quang_dien.entry("II.6.3").rule_kind == "manual"  # levels 1; 0 under a max of 2
+    # levels 1; 0 under a max of 2: the levels as written, the gap flagged by the reachable check
+    assert quang_dien.entry("II.6.3").rule_kind == "levels"
+    assert "thấp hơn điểm tối đa 2" in quang_dien.entry("II.6.3").rule_note
     assert fw.node("II.1.2").evidence_required.split("\n") == [
         "- Báo cáo kết quả xử lý;",
         "- Kết luận của cấp có thẩm quyền;",
@@ -326,7 +331,10 @@ def test_sections_html_codes_repeated_header() -> None:
     assert fw.node("1.1").evidence_required == "Kế hoạch CCHC năm 2024;\nbáo cáo kết quả thực hiện"
     assert fw.node("1.1").guidance.startswith("Yêu cầu:\n- Ban hành đúng hạn = 2 điểm.")
     assert imp.entry("1.2").rule_note == "danh sách mục cộng dồn: 1 + 1 + 1 = 3 (bằng điểm tối đa)"
-    assert isinstance(fw.node("2.1").rule, ManualRule)
+    # "- Dưới 80% = 0 điểm. - Từ 80% trở lên: (Tỷ lệ % giải ngân x 2 điểm)/100"
+    proportional = fw.node("2.1").rule
+    assert isinstance(proportional, ProportionalRule) and proportional.floor == 80
+    assert imp.entry("2.1").rule_note == "tỷ lệ × điểm tối đa 2, dưới 80% được 0 điểm"
     assert fw.node("2.1").agency == "Phòng Tài chính - Kế hoạch"
     assert _points(fw.node("2.2").rule) == [D("1.5"), D(1), D("0.5")]
     assert isinstance(fw.node("2.2").rule, LevelsRule)
@@ -424,13 +432,12 @@ def test_unplaceable_rows_are_reported_with_their_lines() -> None:
             "Dòng không có mã và chưa có tiêu chí nào ở trên — bỏ qua: "
             "“Ghi chú trước mọi tiêu chí”",
         ),
-        (
-            4,
-            "Cột “Điểm tự chấm” có giá trị “2” trên dòng không có mã (dưới 1) — không biết "
-            "thuộc tiêu chí nào, bỏ qua",
-        ),
         (5, "Điểm 1 không kèm nội dung (dưới 1) — bỏ qua"),
         (6, "Mục 2 không có tên"),
+    ]
+    # the score written again on the level's line agrees with the criterion's: a note, no noise
+    assert (4, "Cột “Điểm tự chấm” ghi lại 2 trên dòng mức của 1: khớp điểm đã ghi") in [
+        (n.line, n.message) for n in imp.notes
     ]
 
 
