@@ -191,6 +191,9 @@ class LoadedFramework:
 
     framework: Framework
     warnings: tuple[str, ...] = ()
+    rows_placed: int = 0  # annex tables: rows read into the tree
+    rows_guessed: int = 0  # of those, rows placed on an assumption the warnings state
+    rows_skipped: int = 0  # rows left out, each reported in the warnings with its line
 
 
 def _suffix_format(filename: str) -> str:
@@ -242,6 +245,9 @@ def load_framework_bytes(
         return LoadedFramework(
             imported.framework(name=name, year=year),
             tuple(f"dòng {w.line}: {w.message}" if w.line else w.message for w in warnings),
+            rows_placed=imported.rows_placed,
+            rows_guessed=imported.rows_guessed,
+            rows_skipped=len(imported.skipped),
         )
     except FrameworkError:
         raise

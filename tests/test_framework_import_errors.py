@@ -107,7 +107,9 @@ def test_cli_import_places_every_row_it_can_and_reports_the_rest(
     with Session(engine) as session:
         frameworks_before, _ = _counts(session)
     assert cli("framework", "import", str(path), "--name", "Thử", "--year", "2024") == 0
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "Số dòng: 2 đã đặt vào cây (0 theo phỏng đoán), 1 bỏ qua (xem cảnh báo)." in captured.out
+    err = captured.err
     assert "dòng 3: Bỏ qua dòng 3: mã “1.2.1” không có mục cha “1.2” ở trên" in err
     with Session(engine) as session:
         assert _counts(session)[0] == frameworks_before + 1
