@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from core.db import make_engine, session_scope
+from core.errors import Refusal
 from core.settings import get_settings
 from core.vn import vn_decimal
 from services.frameworks import (
     ExportFormat,
-    FrameworkError,
     export_framework,
     get_framework,
     list_frameworks,
@@ -71,8 +71,8 @@ def _import(args: argparse.Namespace) -> int:
             )
         for warning in loaded.warnings:
             print(f"Cảnh báo: {warning}", file=sys.stderr)
-    except FrameworkError as exc:
-        return _fail(exc.reason_vi)
+    except Refusal as exc:
+        return _fail(exc.message_vi)
     finally:
         engine.dispose()
     return 0
@@ -95,8 +95,8 @@ def _publish(args: argparse.Namespace) -> int:
         with session_scope(engine) as session:
             record = publish_framework(session, framework_id=args.id, actor=ACTOR)
             print(f"Đã ban hành bộ tiêu chí số {record.id}, phiên bản {record.version}.")
-    except FrameworkError as exc:
-        return _fail(exc.reason_vi)
+    except Refusal as exc:
+        return _fail(exc.message_vi)
     finally:
         engine.dispose()
     return 0

@@ -1,4 +1,4 @@
-"""SQLModel tables: the database owns the content (ARCHITECTURE.md "Who owns what").
+"""SQLModel tables: the database owns the content (docs/architecture.md, "Who owns what").
 
 The workflow owns the process; `CycleUnit` is the projection of each unit's workflow state that
 pages and the edit gate read. All times are aware UTC (UTCDateTime), all points Decimal

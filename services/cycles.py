@@ -18,8 +18,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from contracts.ids import unit_workflow_id
+from contracts.messages import CycleInput, DeadlineKind, ExtendCommand, UnitInput
+from core.errors import Conflict, Invalid, NotFound
 from models.framework import FrameworkStatus
-from models.states import BEFORE_SUBMISSION
+from models.states import BEFORE_SUBMISSION, CLASSIFIABLE
 from models.tables import (
     AuditLog,
     Cycle,
@@ -32,43 +35,25 @@ from models.tables import (
 )
 from scoring.classification import UnitClassification, UnitTotal, classify
 from services import audit
-from services.messages import CycleInput, DeadlineKind, ExtendCommand, UnitInput
-from services.sheet import InvalidInput, SheetError, framework_for, score_entries
+from services.sheet import framework_for, score_entries
 
 __all__ = [
     "DEFAULT_REMINDER_OFFSETS",
-    "CycleError",
     "CycleSpec",
     "MissedUnit",
     "classify_cycle",
     "create_cycle",
     "cycle_input",
-    "cycle_workflow_id",
     "extend_cycle",
     "get_cycle",
     "missed_units",
     "pending_units",
     "set_cycle_state",
     "unit_inputs",
-    "unit_workflow_id",
 ]
 
 # 7, 3 and 1 days before each deadline, and 0 = the morning (07:00 local) of its day.
 DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (168, 72, 24, 0)
-
-
-class CycleError(SheetError):
-    """A refused cycle operation (409), with the input at fault in ``field``."""
-
-
-def cycle_workflow_id(cycle_id: str) -> str:
-    """The business key of a cycle's workflow."""
-    return f"cycle-{cycle_id}"
-
-
-def unit_workflow_id(cycle_id: str, unit_code: str) -> str:
-    """The business key of a unit's workflow: one per unit and cycle, never twins."""
-    return f"cycle-{cycle_id}/unit-{unit_code}"
 
 
 @dataclass(frozen=True)
@@ -93,8 +78,9 @@ class CycleSpec:
     followup_plan_days: int = 20
 
 
-def _err(type_: str, vi: str, en: str, field: str = "") -> CycleError:
-    return CycleError(type_, vi, en, field=field)
+def _err(code: str, vi: str, en: str, field: str = "") -> Conflict:
+    """A refused cycle operation (409), with the input at fault in ``field``."""
+    return Conflict(code, vi, en, field=field)
 
 
 def create_cycle(session: Session, *, spec: CycleSpec, actor: str) -> Cycle:
@@ -221,12 +207,12 @@ def create_cycle(session: Session, *, spec: CycleSpec, actor: str) -> Cycle:
 
 
 def get_cycle(session: Session, cycle_id: str) -> Cycle:
-    """The cycle, or CycleError (404)."""
+    """The cycle, or NotFound (404)."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
-        err = _err("unknown_cycle", f"Không có kỳ đánh giá {cycle_id}.", f"No cycle {cycle_id}.")
-        err.status = 404
-        raise err
+        raise NotFound(
+            "unknown_cycle", f"Không có kỳ đánh giá {cycle_id}.", f"No cycle {cycle_id}."
+        )
     return cycle
 
 
@@ -460,7 +446,6 @@ def missed_units(
     return out
 
 
-_CLASSIFIABLE = (UnitState.finalised, UnitState.not_submitted, UnitState.classified)
 # A decision number as written on Vietnamese decisions: "125/QĐ-UBND", "08/2026/QĐ-UBND".
 _DECISION_RE = re.compile(r"^[0-9]{1,6}(/[0-9]{4})?/[^\s/][^\s]{0,56}$")
 
@@ -479,7 +464,7 @@ def _classification(
             "The framework has no classification scheme.",
         )
     rows = cycle_units(session, cycle_id)
-    eligible = [(cu, u) for cu, u in rows if UnitState(cu.state) in _CLASSIFIABLE]
+    eligible = [(cu, u) for cu, u in rows if UnitState(cu.state) in CLASSIFIABLE]
     totals = []
     for cu, unit in eligible:
         vetoes = (cu.veto,) if cu.veto else ()
@@ -552,12 +537,12 @@ def set_classification_decision(
         select(CycleUnit).where(CycleUnit.cycle_id == cycle_id, CycleUnit.unit_id == unit_id)
     ).first()
     if cu is None:
-        err = _err("unknown_unit", "Đơn vị không thuộc kỳ đánh giá.", "No such unit in the cycle.")
-        err.status = 404
-        raise err
+        raise NotFound(
+            "unknown_unit", "Đơn vị không thuộc kỳ đánh giá.", "No such unit in the cycle."
+        )
     number = (quota_exception or "").strip() or None
     if number is not None and not _DECISION_RE.match(number):
-        raise InvalidInput(
+        raise Invalid(
             "invalid_decision_number",
             f"Số quyết định “{number}” không đúng dạng (ví dụ: 125/QĐ-UBND).",
             "The decision number is not of the form 125/QĐ-UBND.",

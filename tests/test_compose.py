@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from contracts import search_attributes
 from core.settings import Settings
-from workflows import search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 
