@@ -566,3 +566,17 @@ def test_html_to_text_keeps_comparison_signs() -> None:
         "Từ 95% - <100%\n= 3 điểm"
     )
     assert re.fullmatch(r"[^<>]*", html_to_text("<b>1.1.</b>")) is not None
+
+
+@pytest.mark.parametrize("seed", ["dinh-hoa", "quang-dien"])
+def test_at_least_80_percent_of_leaves_get_a_structured_rule(
+    seed: str, dinh_hoa: AnnexImport, quang_dien: AnnexImport
+) -> None:
+    """Issue 12: ≥ 80% of a real table's leaves get a structured rule (not "chấm tay"), each
+    with the sentence saying why."""
+    imported = dinh_hoa if seed == "dinh-hoa" else quang_dien
+    leaves = [e for e in imported.entries if e.rule_kind]
+    structured = [e for e in leaves if e.rule_kind != "manual"]
+    assert len(structured) * 100 >= 80 * len(leaves)
+    assert all(e.rule_note for e in leaves)
+    assert all(e.rule_source for e in structured if e.rule_kind != "survey")
