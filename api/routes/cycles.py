@@ -21,13 +21,8 @@ from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT
 from api.views import CycleSummary, CycleView, ResultsView, cycle_summary, cycle_view, results_view
 from contracts.messages import CycleStatus
-from services.cycles import (
-    DEFAULT_REMINDER_OFFSETS,
-    CycleSpec,
-    classification_preview,
-    create_cycle,
-    set_classification_decision,
-)
+from services.classification import classification_preview, set_classification_decision
+from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec, create_cycle
 
 router = APIRouter(
     prefix="/api/cycles", tags=["cycles"], responses={**COMMON_RESPONSES, **CONFLICT}
