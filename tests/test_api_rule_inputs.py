@@ -77,3 +77,10 @@ def test_nothing_is_saved_by_a_refused_draft(http, world) -> None:
     assert sheet.status_code == 200, sheet.text
     node = next(n for n in sheet.json()["nodes"] if n["code"] == "6.2")
     assert not node.get("inputs") and node["self_score"] is None
+
+
+def test_huge_top_level_score_is_a_422_too(http, world) -> None:
+    # the "score" shortcut beside "inputs" reaches the same bounded input model
+    resp = draft(http, world, "2.1.1", {"score": "1E+3000000000"})
+    body = assert_problem(resp, 422)
+    assert "score" in body["errors"][0]["field"]
