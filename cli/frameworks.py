@@ -64,6 +64,11 @@ def _import(args: argparse.Namespace) -> int:
                 f"phiên bản {record.version} ({record.status}), tổng điểm tối đa "
                 f"{vn_decimal(record.max_total)}, sha256 {record.spec_hash}."
             )
+        if loaded.rows_placed or loaded.rows_skipped:
+            print(
+                f"Số dòng: {loaded.rows_placed} đã đặt vào cây ({loaded.rows_guessed} theo phỏng "
+                f"đoán), {loaded.rows_skipped} bỏ qua (xem cảnh báo)."
+            )
         for warning in loaded.warnings:
             print(f"Cảnh báo: {warning}", file=sys.stderr)
     except Refusal as exc:

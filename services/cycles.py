@@ -12,7 +12,6 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -27,14 +26,11 @@ from models.tables import (
     Cycle,
     CycleState,
     CycleUnit,
-    Entry,
     FrameworkRecord,
     Unit,
     UnitState,
 )
-from scoring.classification import UnitTotal, classify
 from services import audit
-from services.sheet import framework_for, score_entries
 
 __all__ = [
     "DEFAULT_REMINDER_OFFSETS",
@@ -448,72 +444,11 @@ def missed_units(
 def classify_cycle(
     session: Session, *, cycle_id: str, actor: str, at: datetime, request_key: str
 ) -> dict[str, dict[str, Any]]:
-    """Totals, bands, quota and ranks per group for every finalised or not-submitted unit.
+    """Totals, bands, quota and ranks per group for every finalised or not-submitted unit,
+    written to the projection with one audit row per unit (services.classification)."""
+    # services.classification reads cycles through this module: imported here, not at the top.
+    from services.classification import record_classification
 
-    A unit that submitted nothing is classified on a total of 0 (it ranks last of its group).
-    Returns ``{unit_code: {"total", "band", "band_label", "rank", "group"}}`` and writes the
-    projection (final total, classification, rank) with one audit row per unit.
-    """
-    cycle = get_cycle(session, cycle_id)
-    framework = framework_for(session, cycle)
-    scheme = framework.classification
-    if scheme is None:
-        raise _err(
-            "no_classification_scheme",
-            "Bộ tiêu chí chưa quy định mức xếp loại.",
-            "The framework has no classification scheme.",
-        )
-    rows = cycle_units(session, cycle_id)
-    eligible = [
-        (cu, u)
-        for cu, u in rows
-        if UnitState(cu.state)
-        in (UnitState.finalised, UnitState.not_submitted, UnitState.classified)
-    ]
-    totals = []
-    for cu, unit in eligible:
-        if cu.submitted_at is None and UnitState(cu.state) is UnitState.not_submitted:
-            totals.append(
-                UnitTotal(unit_id=unit.code, total=Decimal(0), group=cu.group, unit_code=unit.code)
-            )
-            continue
-        entries = session.exec(
-            select(Entry).where(Entry.cycle_id == cycle_id, Entry.unit_id == unit.id)
-        ).all()
-        sheet = score_entries(framework, entries, appraised=True)
-        totals.append(
-            UnitTotal.from_sheet(sheet, unit_id=unit.code, group=cu.group, unit_code=unit.code)
-        )
-    results = classify(scheme, totals)
-    out: dict[str, dict[str, Any]] = {}
-    by_code = {u.code: cu for cu, u in eligible}
-    for r in results:
-        cu = by_code[r.unit_id]
-        before = {"classification": cu.classification, "rank": cu.rank}
-        cu.final_total = r.total
-        cu.classification = r.band_key
-        cu.rank = r.rank
-        cu.updated_at = at
-        session.add(cu)
-        out[r.unit_id] = {
-            "total": str(r.total),
-            "band": r.band_key,
-            "band_label": r.band_label,
-            "rank": r.rank,
-            "group": r.group,
-            "reasons": list(r.reasons),
-        }
-        audit.record(
-            session,
-            actor=actor,
-            entity="classification",
-            action="classify",
-            entity_key=r.unit_id,
-            cycle_id=cycle_id,
-            unit_id=cu.unit_id,
-            before=before,
-            after=out[r.unit_id],
-            request_key=f"{request_key}/{r.unit_id}",
-        )
-    session.flush()
-    return out
+    return record_classification(
+        session, cycle_id=cycle_id, actor=actor, at=at, request_key=request_key
+    )

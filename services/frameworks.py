@@ -55,9 +55,35 @@ class ExportFormat(StrEnum):
     xlsx = "xlsx"
 
 
+# Fields added to the framework model after frameworks were stored and hashed (issue 12): left
+# out of the canonical form while they hold their default, so a framework that does not use them
+# keeps its hash (stored records, committed snapshots and re-imports stay identical).
+_LATER_SCHEME_DEFAULTS: dict[str, Any] = {
+    "band_basis": "share",
+    "quota_basis": "next_band",
+    "min_top": 0,
+    "source": "",
+}
+
+
+def _drop_later_defaults(node: dict[str, Any]) -> None:
+    rule = node.get("rule")
+    if isinstance(rule, dict) and rule.get("kind") == "manual" and rule.get("step") is None:
+        rule.pop("step", None)
+    for child in node.get("children", ()):
+        _drop_later_defaults(child)
+
+
 def _canonical(framework: Framework) -> dict[str, Any]:
     data = framework.model_dump(mode="json")
     data.pop("version", None)
+    scheme = data.get("classification")
+    if isinstance(scheme, dict):
+        for key, default in _LATER_SCHEME_DEFAULTS.items():
+            if scheme.get(key) == default:
+                scheme.pop(key)
+    for node in data.get("nodes", ()):
+        _drop_later_defaults(node)
     return data
 
 
@@ -187,6 +213,9 @@ class LoadedFramework:
 
     framework: Framework
     warnings: tuple[str, ...] = ()
+    rows_placed: int = 0  # annex tables: rows read into the tree
+    rows_guessed: int = 0  # of those, rows placed on an assumption the warnings state
+    rows_skipped: int = 0  # rows left out, each reported in the warnings with its line
 
 
 def _suffix_format(filename: str) -> str:
@@ -246,6 +275,9 @@ def load_framework_bytes(
         return LoadedFramework(
             imported.framework(name=name, year=year),
             tuple(f"dòng {w.line}: {w.message}" if w.line else w.message for w in warnings),
+            rows_placed=imported.rows_placed,
+            rows_guessed=imported.rows_guessed,
+            rows_skipped=len(imported.skipped),
         )
     except UnicodeDecodeError as exc:
         raise Invalid(
