@@ -229,6 +229,7 @@ class Principal:
     user_id: int
     username: str
     grants: tuple[tuple[Role, int | None, str | None], ...] = field(default=())
+    session_id: str = ""
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -261,14 +262,15 @@ class Principal:
         return bool(self.roles & GLOBAL_ROLES)
 
 
-def load_principal(session: Session, user: User) -> Principal:
-    """The principal of an active user with all of their grants."""
+def load_principal(session: Session, user: User, *, session_id: str = "") -> Principal:
+    """The principal of an active user with all of their grants (signed in by ``session_id``)."""
     assert user.id is not None
     grants = session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id)).all()
     return Principal(
         user_id=user.id,
         username=user.username,
         grants=tuple(sorted(((Role(g.role), g.unit_id, g.agency) for g in grants), key=str)),
+        session_id=session_id,
     )
 
 
@@ -380,6 +382,10 @@ def reset_password(session: Session, *, username: str, password: str, actor: str
         session.delete(throttle)
     audit.record(session, actor=actor, entity="user", action="reset_password", entity_key=username)
     session.flush()
+    from services.sessions import revoke_all  # sessions builds on this module's tokens
+
+    assert user.id is not None
+    revoke_all(session, user.id, reason="password_reset", actor=actor)
     return user
 
 
@@ -483,6 +489,7 @@ class TokenClaims:
     password_version: str
     expires_at: datetime
     kind: str
+    session_id: str = ""
 
 
 def _b64(data: bytes) -> str:
@@ -540,6 +547,7 @@ def verify_token(
             password_version=str(raw["pwv"]),
             expires_at=datetime.fromtimestamp(int(raw["exp"]), tz=(now or utcnow()).tzinfo),
             kind=kind,
+            session_id=str(raw.get("sid", "")),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidToken("malformed") from exc

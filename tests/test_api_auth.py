@@ -11,6 +11,7 @@ from sqlmodel import Session
 from core.db import session_scope
 from models.tables import LoginThrottle, User
 from services.accounts import MAX_FAILURES_PER_USER, issue_token, reset_password
+from services.sessions import start_session
 from tests.api_support import (
     PASSWORD,
     SECRET,
@@ -77,11 +78,16 @@ def test_no_credentials_is_401(http) -> None:
 
 
 def test_expired_token_is_401(engine, http, world) -> None:
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         user = session.get(User, world.users["viewer"])
         assert user is not None
-        token, _ = issue_token(
-            user, secret_key=SECRET, minutes=60, now=datetime.now(UTC) - timedelta(minutes=61)
+        token, _, _ = start_session(
+            session,
+            user,
+            secret_key=SECRET,
+            minutes=60,
+            kind="api",
+            now=datetime.now(UTC) - timedelta(minutes=61),
         )
     body = assert_problem(http.get("/api/units", headers={"Authorization": f"Bearer {token}"}), 401)
     assert "hết hạn" in body["detail"]

@@ -16,9 +16,10 @@ import pytest
 
 from api.access import POLICY, Rule, Scope, api_routes, missing_rules, route_keys
 from core.db import session_scope
-from models.tables import ExplanationItem, ExplanationRequest, Role, UnitState
+from models.tables import ExplanationItem, ExplanationRequest, Role, UnitState, User
 from services.evidence import EvidenceMeta, add_evidence, store_file
-from tests.api_support import PERSONAS, build_world, client, make_app, set_unit_state
+from services.sessions import start_session
+from tests.api_support import PERSONAS, SECRET, build_world, client, make_app, set_unit_state
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 CODE = "2.1.1"  # a leaf of the Định Hóa framework appraised by Thanh tra huyện
@@ -56,7 +57,11 @@ def setup(engine, tmp_path_factory):
         session.add(req)
         session.flush()
         session.add(ExplanationItem(request_id=req.id or 0, criterion_code=CODE, question="?"))
-        ids = {"evidence_id": ev.id, "request_id": req.id}
+        # Sessions are listed and ended on an account that is no persona of the matrix.
+        extra = User(username="mx-extra", password_hash="!", full_name="")
+        session.add(extra)
+        session.flush()
+        ids = {"evidence_id": ev.id, "request_id": req.id, "user_id": extra.id}
     params = {
         "cycle_id": world.cycle_id,
         "unit_id": world.unit_a,
@@ -113,6 +118,14 @@ def test_a_new_route_without_a_rule_is_caught() -> None:
     assert missing_rules(probe) == ["GET /api/new/thing"]
 
 
+def _new_token(app, world, persona: str) -> str:
+    """A fresh bearer session of the persona, after a route ended the caller's sessions."""
+    with session_scope(app.state.engine) as session:
+        user = session.get(User, world.users[persona])
+        assert user is not None
+        return start_session(session, user, secret_key=SECRET, minutes=60, kind="api")[0]
+
+
 def test_matrix(setup) -> None:
     world, app, params = setup
     http = client(app)
@@ -125,6 +138,9 @@ def test_matrix(setup) -> None:
             want = expected(rule, persona)
             headers = world.auth(persona) if persona else {}
             resp = http.request(method, url, headers=headers)
+            if persona and path.startswith("/api/auth/logout"):
+                # Logging out ended the persona's session(s): give it a new one.
+                world.tokens[persona] = _new_token(app, world, persona)
             cases += 1
             got = resp.status_code
             ok = got not in (401, 403, 404) if want == "allowed" else str(got) == want

@@ -36,9 +36,9 @@ from services.accounts import (
     Principal,
     load_principal,
     same_secret,
-    user_for_claims,
     verify_token,
 )
+from services.sessions import session_user
 from services.sheet import SheetError
 from web.render import error_page
 
@@ -129,7 +129,8 @@ def read_session(
         return None
     try:
         claims, raw = verify_token(cookie, secret_key=settings.secret_key, kind="session")
-        return user_for_claims(session, claims), raw
+        user = session_user(session, claims, idle_minutes=settings.session_idle_minutes)
+        return user, raw
     except InvalidToken:
         return None
 
@@ -165,7 +166,7 @@ async def page_caller(request: Request, session: SessionDep, settings: SettingsD
                 "Thiếu hoặc sai mã CSRF: biểu mẫu đã cũ hoặc không gửi từ trang này. "
                 "Vui lòng tải lại trang và thử lại.",
             )
-    principal = load_principal(session, user)
+    principal = load_principal(session, user, session_id=str(raw.get("sid", "")))
     route = request.scope.get("route")
     key = f"{request.method} {getattr(route, 'path', '')}"
     api_key = PAGE_RULES.get(key)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import CurrentUser, SessionDep
-from api.errors import COMMON_RESPONSES, field_problem, forbidden
-from models.tables import Role
+from api.deps import CurrentUser, DbId, SessionDep, SettingsDep
+from api.errors import COMMON_RESPONSES, field_problem, forbidden, not_found
+from models.tables import Role, User
 from services.accounts import (
     AccountError,
     UserCreate,
@@ -15,6 +15,7 @@ from services.accounts import (
     list_users,
     user_public,
 )
+from services.sessions import SessionPublic, list_sessions, revoke_all, session_public
 from services.units import get_unit_by_code
 
 router = APIRouter(prefix="/api/users", tags=["users"], responses=COMMON_RESPONSES)
@@ -46,3 +47,24 @@ def post_user(user_in: UserCreate, principal: CurrentUser, session: SessionDep) 
     except AccountError as exc:
         raise field_problem(409 if exc.conflict else 422, exc.field, exc.reason_vi) from exc
     return user_public(session, user)
+
+
+@router.get("/{user_id}/sessions", response_model=list[SessionPublic], summary="Phiên đăng nhập")
+def get_user_sessions(
+    user_id: DbId, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> list[SessionPublic]:
+    """The live sessions of an account (coordinator)."""
+    if session.get(User, user_id) is None:
+        raise not_found("Không tìm thấy tài khoản.")
+    rows = list_sessions(session, user_id, idle_minutes=settings.session_idle_minutes)
+    return [session_public(r, current=principal.session_id) for r in rows]
+
+
+@router.delete("/{user_id}/sessions", status_code=status.HTTP_200_OK, summary="Kết thúc mọi phiên")
+def delete_user_sessions(
+    user_id: DbId, principal: CurrentUser, session: SessionDep
+) -> dict[str, int]:
+    """Ends every session of an account at once (coordinator), e.g. a lost laptop."""
+    if session.get(User, user_id) is None:
+        raise not_found("Không tìm thấy tài khoản.")
+    return {"ended": revoke_all(session, user_id, reason="coordinator", actor=principal.username)}
