@@ -16,11 +16,13 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.db import utcnow
-from models.tables import LoginThrottle, Role, RoleGrant, Unit, User
-from services import audit
+from models.tables import Role, RoleGrant, Unit, User
+from services import audit, throttle
+from services.throttle import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER
 
 __all__ = [
     "MAX_FAILURES_PER_ADDRESS",
@@ -52,14 +54,6 @@ __all__ = [
 
 USERNAME_RE = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 MIN_PASSWORD = 8
-
-# Throttling: after MAX_FAILURES failures within WINDOW the key is locked for LOCK, doubling on
-# each further lock up to MAX_LOCK; a success or a quiet WINDOW resets the count.
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 30
-WINDOW = timedelta(minutes=15)
-LOCK = timedelta(minutes=1)
-MAX_LOCK = timedelta(minutes=15)
 
 UNIT_ROLES = frozenset({Role.unit_office, Role.staff})
 GLOBAL_ROLES = frozenset({Role.coordinator, Role.viewer})
@@ -377,9 +371,7 @@ def reset_password(session: Session, *, username: str, password: str, actor: str
         raise AccountError("username", f"Không có tài khoản '{username}'.")
     user.password_hash = hash_password(password)
     session.add(user)
-    throttle = session.get(LoginThrottle, _user_key(user.username))
-    if throttle is not None:
-        session.delete(throttle)
+    throttle.clear(session, user.username)
     audit.record(session, actor=actor, entity="user", action="reset_password", entity_key=username)
     session.flush()
     from services.sessions import revoke_all  # sessions builds on this module's tokens
@@ -407,36 +399,6 @@ def ensure_admin(session: Session, *, password: str, username: str = "admin") ->
 # --- login and throttling --------------------------------------------------------------------
 
 
-def _user_key(username: str) -> str:
-    return f"user:{username.strip().lower()}"
-
-
-def _address_key(address: str) -> str:
-    return f"addr:{address}"
-
-
-def _locked_for(session: Session, key: str, now: datetime) -> int:
-    row = session.get(LoginThrottle, key)
-    if row is None or row.locked_until is None or row.locked_until <= now:
-        return 0
-    return max(1, int((row.locked_until - now).total_seconds() + 0.999))
-
-
-def _fail(session: Session, key: str, limit: int, now: datetime) -> None:
-    row = session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0)
-    if row.first_failure_at is None or now - row.first_failure_at > WINDOW:
-        if row.locked_until is None or row.locked_until <= now - WINDOW:
-            row.failures = 0
-        row.first_failure_at = now
-    row.failures += 1
-    if row.failures >= limit and row.failures % limit == 0:
-        doublings = row.failures // limit - 1
-        row.locked_until = now + min(LOCK * (2**doublings), MAX_LOCK)
-    session.add(row)
-
-
 def authenticate(
     session: Session,
     *,
@@ -447,34 +409,36 @@ def authenticate(
 ) -> User:
     """The active user whose password matches; InvalidCredentials or LoginThrottled otherwise.
 
-    A locked key answers LoginThrottled even for the right password (no oracle while locked);
-    failures are counted per username and per client address, and committed at once in a
-    separate transaction (call this before writing anything in ``session``); the lock is
-    temporary.
+    The attempt takes a try on the account's and the address's throttle keys first
+    (``services.throttle``: atomic, committed at once in short transactions of their own), so a
+    locked key answers LoginThrottled even for the right password (no oracle while locked).
+    The password is checked with no connection or transaction held; ``session`` (the caller's)
+    is only written after a success (a rehash).
     """
     now = now or utcnow()
-    keys = [(_user_key(username), MAX_FAILURES_PER_USER)]
-    if address:
-        keys.append((_address_key(address), MAX_FAILURES_PER_ADDRESS))
-    wait = max(_locked_for(session, key, now) for key, _ in keys)
-    if wait:
-        raise LoginThrottled(wait)
-    user = get_user(session, username=username)
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not ok or not user.is_active:
-        # Counted in a transaction of its own: the caller's rolls back with the exception.
-        with Session(session.get_bind()) as own:
-            for key, limit in keys:
-                _fail(own, key, limit, now)
-            own.commit()
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    try:
+        reservation = throttle.reserve(engine, username=username, address=address, now=now)
+    except throttle.Refused as exc:
+        raise LoginThrottled(exc.retry_after) from exc
+    with Session(engine) as reader:
+        found = get_user(reader, username=username)
+        stored = found.password_hash if found is not None else _DUMMY_HASH
+        active = found is not None and found.is_active
+    # Argon2 runs here, outside every transaction (it is slow on purpose).
+    ok = verify_password(stored, password) and active
+    throttle.settle(engine, reservation, ok=ok, now=now)
+    if not ok:
         raise InvalidCredentials()
-    row = session.get(LoginThrottle, _user_key(username))
-    if row is not None:
-        session.delete(row)
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    # A rehash is computed before the caller's session is touched.
+    new_hash = hash_password(password) if _hasher.check_needs_rehash(stored) else None
+    user = get_user(session, username=username)
+    assert user is not None
+    if new_hash is not None:
+        user.password_hash = new_hash
         session.add(user)
-    session.flush()
+        session.flush()
     return user
 
 
