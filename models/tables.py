@@ -105,6 +105,19 @@ class AuthSession(SQLModel, table=True):
     user_agent: str = Field(default="", max_length=255, description="Trình duyệt")
 
 
+class PasswordLink(SQLModel, table=True):
+    """A one-time, expiring link to set a password (đặt lại mật khẩu / tài khoản mới)."""
+
+    __tablename__ = "password_link"
+
+    id: str = Field(primary_key=True, max_length=64, description="SHA-256 of the link's secret")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    purpose: str = Field(max_length=16, description="reset | welcome")
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    expires_at: datetime = _ts(nullable=False)
+    used_at: datetime | None = _ts()
+
+
 class FrameworkRecord(SQLModel, table=True):
     """A stored framework version (bộ tiêu chí); published versions are immutable."""
 

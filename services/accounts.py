@@ -53,12 +53,14 @@ __all__ = [
 ]
 
 USERNAME_RE = r"^[a-z0-9][a-z0-9._-]{2,63}$"
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10  # services.passwords holds the whole rule
 
 UNIT_ROLES = frozenset({Role.unit_office, Role.staff})
 GLOBAL_ROLES = frozenset({Role.coordinator, Role.viewer})
 
 _hasher = PasswordHasher()
+# Not an argon2 hash: no password verifies against it (an account waiting for its first one).
+UNUSABLE_HASH = "!unset"
 # Verifying against this keeps the time of "unknown user" equal to "wrong password".
 _DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
 
@@ -152,7 +154,6 @@ class UserCreate(BaseModel):
                     "username": "nguyenvana",
                     "full_name": "Nguyễn Văn A",
                     "email": "nguyenvana@dinhhoa.gov.vn",
-                    "password": "mat-khau-du-dai",
                     "roles": [{"role": "staff", "unit_code": "binh-thanh"}],
                 }
             ]
@@ -162,7 +163,12 @@ class UserCreate(BaseModel):
     username: str = Field(pattern=USERNAME_RE, description="Tên đăng nhập (chữ thường, số, . _ -)")
     full_name: str = Field(default="", max_length=255, description="Họ và tên")
     email: str = Field(default="", max_length=255, description="Thư điện tử")
-    password: str = Field(min_length=MIN_PASSWORD, max_length=256, description="Mật khẩu")
+    password: str | None = Field(
+        default=None,
+        min_length=MIN_PASSWORD,
+        max_length=256,
+        description="Mật khẩu (bỏ trống: người dùng tự đặt qua liên kết gửi tới thư điện tử)",
+    )
     roles: list[RoleGrantIn] = Field(min_length=1, max_length=50, description="Các vai trò")
 
     @field_validator("username", mode="before")
@@ -313,6 +319,13 @@ def user_public(session: Session, user: User) -> UserPublic:
 def create_user(session: Session, *, user_in: UserCreate, actor: str) -> User:
     """Creates an account with its role grants and an audit row; AccountError on a clash."""
     username = user_in.username.lower()
+    password_hash = UNUSABLE_HASH
+    if user_in.password is not None:
+        from services.passwords import check_strength  # the rule builds on this module
+
+        codes = [g.unit_code for g in user_in.roles if g.unit_code]
+        check_strength(user_in.password, username=username, unit_codes=codes)
+        password_hash = hash_password(user_in.password)  # before this transaction writes
     if get_user(session, username=username) is not None:
         raise AccountError(
             "username", f"Tên đăng nhập '{username}' đã có người dùng.", conflict=True
@@ -321,7 +334,7 @@ def create_user(session: Session, *, user_in: UserCreate, actor: str) -> User:
         username=username,
         full_name=user_in.full_name,
         email=user_in.email,
-        password_hash=hash_password(user_in.password),
+        password_hash=password_hash,
     )
     session.add(user)
     session.flush()
@@ -363,21 +376,17 @@ def list_users(session: Session, *, unit_ids: Iterable[int] | None = None) -> li
 
 
 def reset_password(session: Session, *, username: str, password: str, actor: str) -> User:
-    """Sets a new password (revoking the user's tokens) and clears their throttle."""
-    if len(password) < MIN_PASSWORD:
-        raise AccountError("password", f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.")
+    """Sets a new password (an operator's reset): clears the throttle, ends every session."""
+    from services.passwords import check_strength, set_password, unit_codes_of
+
     user = get_user(session, username=username)
     if user is None:
         raise AccountError("username", f"Không có tài khoản '{username}'.")
-    user.password_hash = hash_password(password)
-    session.add(user)
-    throttle.clear(session, user.username)
-    audit.record(session, actor=actor, entity="user", action="reset_password", entity_key=username)
-    session.flush()
-    from services.sessions import revoke_all  # sessions builds on this module's tokens
-
     assert user.id is not None
-    revoke_all(session, user.id, reason="password_reset", actor=actor)
+    check_strength(password, username=user.username, unit_codes=unit_codes_of(session, user.id))
+    set_password(
+        session, user, new_hash=hash_password(password), actor=actor, reason="reset_password"
+    )
     return user
 
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from core.db import utcnow
 from models.tables import AuthSession, User
 from services import audit
-from services.accounts import InvalidToken, TokenClaims, issue_token, user_for_claims
+from services.accounts import InvalidToken, TokenClaims, issue_token
 
 __all__ = [
     "SessionPublic",
@@ -91,7 +91,11 @@ def session_user(
 ) -> User:
     """The user of a verified token whose session is still alive; InvalidToken otherwise."""
     now = now or utcnow()
-    user = user_for_claims(db, claims)
+    # Not the password-version check of user_for_claims: a password change ends the *other*
+    # sessions here (revoke_all), and the one that made the change goes on.
+    user = db.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise InvalidToken("unknown user")
     row = db.get(AuthSession, claims.session_id) if claims.session_id else None
     if row is None or row.user_id != user.id or row.kind != claims.kind:
         raise InvalidToken("unknown session")

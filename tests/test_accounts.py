@@ -90,7 +90,9 @@ def test_duplicate_username_and_unknown_unit_refused(engine, people) -> None:
         create_user(
             session,
             user_in=UserCreate(
-                username="lan.nguyen", password="12345678", roles=[RoleGrantIn(role=Role.viewer)]
+                username="lan.nguyen",
+                password="mot-mat-khau-kho-doan",
+                roles=[RoleGrantIn(role=Role.viewer)],
             ),
             actor="test",
         )
@@ -100,7 +102,7 @@ def test_duplicate_username_and_unknown_unit_refused(engine, people) -> None:
             session,
             user_in=UserCreate(
                 username="ghost",
-                password="12345678",
+                password="mot-mat-khau-kho-doan",
                 roles=[RoleGrantIn(role=Role.staff, unit_code="no-such-unit")],
             ),
             actor="test",

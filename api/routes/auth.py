@@ -6,19 +6,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, client_address
-from api.errors import COMMON_RESPONSES, Problem, problem_doc
+from api.errors import COMMON_RESPONSES, Problem, field_problem, problem_doc
+from core.db import utcnow
+from core.settings import Settings
 from models.tables import User
 from services.accounts import (
+    AccountError,
     InvalidCredentials,
     LoginThrottled,
     UserPublic,
     authenticate,
+    hash_password,
     user_public,
+)
+from services.password_mail import link_mail, send_link_mail
+from services.passwords import (
+    WELCOME_MINUTES,
+    check_strength,
+    find_for_reset,
+    issue_link,
+    redeem_link,
+    set_password,
+    unit_codes_of,
 )
 from services.sessions import (
     SessionPublic,
@@ -166,3 +181,172 @@ def my_sessions(
     """The caller's live sessions; ``current`` marks the one this request uses."""
     rows = list_sessions(session, principal.user_id, idle_minutes=settings.session_idle_minutes)
     return [session_public(r, current=principal.session_id) for r in rows]
+
+
+# --- passwords ------------------------------------------------------------------------------
+
+
+class PasswordChange(BaseModel):
+    """The current password and the new one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"current_password": "mat-khau-cu-cua-toi", "new_password": "Hoa sen nở 2024"}
+            ]
+        },
+    )
+
+    current_password: str = Field(min_length=1, max_length=256, description="Mật khẩu hiện tại")
+    new_password: str = Field(min_length=1, max_length=256, description="Mật khẩu mới")
+
+
+class ResetRequest(BaseModel):
+    """The username or e-mail address of the account to reset."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"login": "nguyenvana@dinhhoa.gov.vn"}]}
+    )
+
+    login: str = Field(min_length=1, max_length=255, description="Tên đăng nhập hoặc thư điện tử")
+
+
+class ResetConfirm(BaseModel):
+    """The secret of a reset (or first-password) link and the new password."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"token": "Zp3k…trong-lien-ket", "new_password": "Hoa sen nở 2024"}]
+        },
+    )
+
+    token: str = Field(min_length=1, max_length=200, description="Mã trong liên kết")
+    new_password: str = Field(min_length=1, max_length=256, description="Mật khẩu mới")
+
+
+class Accepted(BaseModel):
+    """The same answer whether or not the account exists."""
+
+    detail: str
+
+
+RESET_ANSWER = (
+    "Nếu tên đăng nhập hoặc địa chỉ thư điện tử này thuộc một tài khoản đang hoạt động, "
+    "một thư có liên kết đặt lại mật khẩu đã được gửi tới địa chỉ thư của tài khoản."
+)
+
+
+def _password_problem(exc: AccountError, field: str) -> Problem:
+    return field_problem(422, field if exc.field == "password" else exc.field, exc.reason_vi)
+
+
+@router.post(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Đổi mật khẩu",
+    responses={**COMMON_RESPONSES, 429: problem_doc(429, "Nhập sai mật khẩu quá nhiều lần")},
+)
+def change_password(
+    body: PasswordChange,
+    principal: CurrentUser,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Changes one's own password (the current one is required); ends one's other sessions."""
+    try:
+        user = authenticate(
+            session,
+            username=principal.username,
+            password=body.current_password,
+            address=client_address(request, settings),
+        )
+    except InvalidCredentials as exc:
+        raise field_problem(422, "current_password", "Mật khẩu hiện tại không đúng.") from exc
+    except LoginThrottled as exc:
+        raise Problem(
+            429,
+            f"Nhập sai quá nhiều lần. Vui lòng thử lại sau {exc.retry_after} giây.",
+            slug="login-throttled",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+    assert user.id is not None
+    try:
+        check_strength(
+            body.new_password,
+            username=user.username,
+            unit_codes=unit_codes_of(session, user.id),
+        )
+    except AccountError as exc:
+        raise _password_problem(exc, "new_password") from exc
+    new_hash = hash_password(body.new_password)
+    set_password(
+        session,
+        user,
+        new_hash=new_hash,
+        actor=user.username,
+        reason="change_password",
+        keep_session=principal.session_id,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/password-reset",
+    response_model=Accepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Quên mật khẩu: gửi liên kết đặt lại",
+    responses={422: COMMON_RESPONSES[422]},
+)
+def request_reset(
+    body: ResetRequest, session: SessionDep, settings: SettingsDep, tasks: BackgroundTasks
+) -> Accepted:
+    """Mails a one-time, expiring reset link; answers the same whether the account exists."""
+    user = find_for_reset(session, body.login)
+    if user is not None and user.email:
+        queue_link_mail(session, settings, tasks, user, purpose="reset")
+    return Accepted(detail=RESET_ANSWER)
+
+
+def queue_link_mail(
+    session: Session, settings: Settings, tasks: BackgroundTasks, user: User, *, purpose: str
+) -> None:
+    """Issues a link for ``user`` and mails it after the response (no timing or content tell)."""
+    minutes = settings.reset_link_minutes if purpose == "reset" else WELCOME_MINUTES
+    secret = issue_link(session, user, purpose=purpose, minutes=minutes, actor="system")
+    link = f"{settings.base_url.rstrip('/')}/password/reset?token={secret}"
+    subject, text, body = link_mail(
+        purpose=purpose,
+        full_name=user.full_name,
+        username=user.username,
+        link=link,
+        minutes=minutes,
+    )
+    tasks.add_task(
+        send_link_mail,
+        settings,
+        key=f"password-{purpose}:{secret[:12]}",
+        to_name=user.full_name,
+        to_email=user.email,
+        subject=subject,
+        text=text,
+        body=body,
+        at=utcnow(),
+    )
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Đặt mật khẩu bằng liên kết",
+    responses={422: COMMON_RESPONSES[422]},
+)
+def confirm_reset(body: ResetConfirm, session: SessionDep) -> Response:
+    """Sets the password of a live link's account (once) and ends all of its sessions."""
+    try:
+        redeem_link(session, body.token, body.new_password)
+    except AccountError as exc:
+        raise _password_problem(exc, "new_password") from exc
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, BackgroundTasks, status
 
 from api.deps import CurrentUser, DbId, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES, field_problem, forbidden, not_found
+from api.routes.auth import queue_link_mail
 from models.tables import Role, User
 from services.accounts import (
     AccountError,
@@ -34,8 +35,18 @@ def get_users(principal: CurrentUser, session: SessionDep) -> list[UserPublic]:
     status_code=status.HTTP_201_CREATED,
     summary="Tạo tài khoản",
 )
-def post_user(user_in: UserCreate, principal: CurrentUser, session: SessionDep) -> UserPublic:
-    """Creates an account with its roles. A unit office may only add staff of its own units."""
+def post_user(
+    user_in: UserCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    tasks: BackgroundTasks,
+) -> UserPublic:
+    """Creates an account with its roles. A unit office may only add staff of its own units.
+
+    Without a password (the usual way), the account's e-mail receives a one-time link to set
+    its first password: nobody else ever types or sends it.
+    """
     if not principal.has(Role.coordinator):
         own = principal.units(Role.unit_office)
         for grant in user_in.roles:
@@ -46,6 +57,8 @@ def post_user(user_in: UserCreate, principal: CurrentUser, session: SessionDep) 
         user = create_user(session, user_in=user_in, actor=principal.username)
     except AccountError as exc:
         raise field_problem(409 if exc.conflict else 422, exc.field, exc.reason_vi) from exc
+    if user_in.password is None and user.email:
+        queue_link_mail(session, settings, tasks, user, purpose="welcome")
     return user_public(session, user)
 
 
