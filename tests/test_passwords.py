@@ -50,6 +50,8 @@ def _bearer(token: str) -> dict[str, str]:
         ("pw-staff-a-2024", "tên đăng nhập"),
         ("xa-binh-thanh!!", "mã đơn vị"),
         ("aaaaaaaaaaaa", "phổ biến"),
+        ("matkhau123", "phổ biến"),
+        ("anhyeuem2024", "phổ biến"),
     ],
 )
 def test_weak_passwords_are_refused(password: str, why: str) -> None:
@@ -156,3 +158,47 @@ def test_a_new_account_sets_its_first_password_through_the_link(mail, engine, wo
     confirm = {"token": secret, "new_password": STRONG}
     assert http.post("/api/auth/password-reset/confirm", json=confirm).status_code == 204
     assert _token(http, "pw-new-staff", STRONG)
+
+
+def test_the_vietnamese_pages_forgot_reset_and_change(mail, engine, world) -> None:
+    http, sink = mail
+    assert 'href="/password/forgot"' in http.get("/login").text
+    forgot = http.get("/password/forgot")
+    assert forgot.status_code == 200 and "Quên mật khẩu" in forgot.text
+    before = len(sink.messages)
+    unknown = http.post("/password/forgot", data={"login": "khong-co-ai"})
+    known = http.post("/password/forgot", data={"login": "pw-viewer"})
+    assert unknown.status_code == known.status_code == 200
+    assert "Nếu tên đăng nhập hoặc địa chỉ thư điện tử" in known.text
+    assert unknown.text == known.text
+    assert len(sink.messages) == before + 1
+    secret = _link_token(sink.messages[-1])
+    form = http.get(f"/password/reset?token={secret}")
+    assert form.status_code == 200 and "Đặt mật khẩu mới" in form.text
+    weak = http.post("/password/reset", data={"token": secret, "new_password": "matkhau123"})
+    assert weak.status_code == 422 and "phổ biến" in weak.text
+    done = http.post("/password/reset", data={"token": secret, "new_password": STRONG})
+    assert done.status_code == 200 and "Đã đặt mật khẩu mới" in done.text
+    # signed in with the new password, the change page lists the sessions and changes it
+    page = http.get("/login").text
+    login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert login_csrf
+    signed = http.post(
+        "/login",
+        data={"username": "pw-viewer", "password": STRONG, "csrf_token": login_csrf.group(1)},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+    change = http.get("/password/change")
+    assert "Đổi mật khẩu" in change.text and "(phiên này)" in change.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', change.text)
+    assert csrf
+    data = {"current_password": "sai-mat-khau-roi", "new_password": STRONG + "!"}
+    refused = http.post("/password/change", data={**data, "csrf_token": csrf.group(1)})
+    assert refused.status_code == 422 and "Mật khẩu hiện tại không đúng" in refused.text
+    forged = http.post("/password/change", data={**data, "csrf_token": "gia-mao"})
+    assert forged.status_code == 403
+    data["current_password"] = STRONG
+    ok = http.post("/password/change", data={**data, "csrf_token": csrf.group(1)})
+    assert ok.status_code == 200 and "Đã đổi mật khẩu" in ok.text
+    assert http.get("/api/auth/me").status_code == 200  # this session goes on

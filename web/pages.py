@@ -33,6 +33,7 @@ from services.accounts import (
     user_public,
 )
 from services.sessions import revoke_session, start_session
+from web.account import router as account_router
 from web.auth import read_session, safe_next
 from web.cycles import router as cycles_router
 from web.render import STATIC_DIR, templates
@@ -234,3 +235,4 @@ def static_file(name: str) -> FileResponse:
 
 
 router.include_router(cycles_router)
+router.include_router(account_router)
