@@ -108,7 +108,7 @@ def test_coordinator_creates_any_user_who_can_then_sign_in(http, world) -> None:
 
 def test_unit_office_adds_only_its_own_staff(http, world) -> None:
     new = {
-        "username": "rs-staff-a2",
+        "username": "rs-unit-a.staff2",
         "password": PASSWORD,
         "roles": [{"role": "staff", "unit_code": "rs-unit-a"}],
     }
@@ -128,7 +128,7 @@ def test_unit_office_adds_only_its_own_staff(http, world) -> None:
         )
         assert "đơn vị mình" in body["detail"]
     listed = http.get("/api/users", headers=world.auth("office_a")).json()
-    assert {u["username"] for u in listed} == {"rs-office-a", "rs-staff-a", "rs-staff-a2"}
+    assert {u["username"] for u in listed} == {"rs-office-a", "rs-staff-a", "rs-unit-a.staff2"}
     everyone = http.get("/api/users", headers=world.auth("coordinator")).json()
     assert len(everyone) >= 10
 

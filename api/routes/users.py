@@ -53,6 +53,17 @@ def post_user(
             unit = get_unit_by_code(session, code=grant.unit_code) if grant.unit_code else None
             if grant.role is not Role.staff or unit is None or unit.id not in own:
                 raise forbidden("Văn phòng đơn vị chỉ được tạo tài khoản cán bộ của đơn vị mình.")
+        # A unit office names its staff inside its own unit's namespace, so "taken" can only
+        # ever mean one of its own accounts: the names of other units and of the council
+        # cannot be probed (issue 14).
+        prefixes = {f"{g.unit_code}." for g in user_in.roles if g.unit_code}
+        if not any(user_in.username.startswith(p) for p in prefixes):
+            first = sorted(prefixes)[0] if prefixes else ""
+            raise field_problem(
+                422,
+                "username",
+                f"Tên đăng nhập do văn phòng đơn vị tạo phải bắt đầu bằng '{first}'.",
+            )
     try:
         user = create_user(session, user_in=user_in, actor=principal.username)
     except AccountError as exc:
