@@ -91,6 +91,7 @@ POLICY: dict[str, Rule] = {
     "GET /api/users": _r(C, O),
     "POST /api/users": _r(C, O),
     "GET /api/users/{user_id}/sessions": _r(C),
+    "GET /api/audit/verify": _r(C),
     "DELETE /api/users/{user_id}/sessions": _r(C),
     "GET /api/frameworks": _r(*ALL),
     "POST /api/frameworks/import": _r(C),

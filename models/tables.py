@@ -312,6 +312,13 @@ class AuditLog(SQLModel, table=True):
     request_key: str | None = Field(
         default=None, max_length=200, unique=True, description="Idempotency key of the change"
     )
+    chain_seq: int | None = Field(default=None, description="Position in its cycle's chain")
+    prev_hash: str | None = Field(
+        default=None, max_length=64, description="row_hash of the previous row of its cycle"
+    )
+    row_hash: str | None = Field(
+        default=None, max_length=64, description="SHA-256 of this row and prev_hash"
+    )
 
 
 class OutboxMessage(SQLModel, table=True):
