@@ -17,6 +17,7 @@ from api import access, errors
 from api.headers import SecurityHeaders
 from api.openapi import install_openapi
 from api.routes import ROUTERS
+from api.text_guard import TextGuard
 from core.db import make_engine, session_scope
 from core.settings import Mode, Settings, get_settings
 from core.temporal import connect
@@ -47,6 +48,7 @@ def install_api(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(pages_router)
+    app.add_middleware(TextGuard)
     # Outermost: every response, refusals included, carries the security headers.
     app.add_middleware(SecurityHeaders, hsts=settings.mode is Mode.production)
     missing = access.missing_rules(app)

@@ -358,6 +358,14 @@ def check_draft_gate(
 
 
 def _evaluate(node: Node, inputs: CriterionInput, framework: Framework) -> RuleResult:
+    if inputs.score is not None and not (node.rule is None or node.rule.kind == "manual"):
+        # A criterion that computes its own score refuses one typed in (issue 14).
+        raise InvalidInput(
+            "invalid_input",
+            f"Tiêu chí {node.code} tự tính điểm từ số liệu: không nhận điểm nhập trực tiếp.",
+            f"criterion {node.code} computes its score: 'score' is not an input it takes",
+            field="score",
+        )
     try:
         return evaluate(
             node, inputs, decimal_places=framework.decimal_places, rounding=framework.rounding
