@@ -164,6 +164,37 @@ def test_login_with_forged_csrf_is_refused(browser) -> None:
     assert resp.status_code == 403
 
 
+def test_login_csrf_is_bound_to_this_browsers_own_login_cookie(engine, world, tmp_path) -> None:
+    """A correctly signed token taken from another browser's login form is refused (login CSRF:
+    an attacker must not sign the victim's browser into the attacker's account)."""
+    app = make_app(engine, tmp_path)
+    attacker, victim = client(app), client(app)
+    stolen = _csrf(attacker.get("/login").text)  # well signed, bound to the attacker's cookie
+    victim.get("/login")  # the victim's browser has a login cookie of its own
+    assert victim.cookies.get("appraisal_login_csrf") != stolen
+    resp = victim.post(
+        "/login",
+        data={"username": "auth-viewer", "password": PASSWORD, "csrf_token": stolen},
+        follow_redirects=False,
+    )
+    assert resp.status_code == 403
+    assert "appraisal_session" not in resp.headers.get("set-cookie", "")
+    # a browser with no login cookie at all: refused as well
+    bare = client(app)
+    resp = bare.post(
+        "/login", data={"username": "auth-viewer", "password": PASSWORD, "csrf_token": stolen}
+    )
+    assert resp.status_code == 403
+    # and its own token works (the refusals above are about the binding, nothing else)
+    own = _csrf(victim.get("/login").text)
+    ok = victim.post(
+        "/login",
+        data={"username": "auth-viewer", "password": PASSWORD, "csrf_token": own},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+
+
 def test_cookie_session_reads_and_needs_csrf_to_write(browser) -> None:
     token = _csrf(browser.get("/login").text)
     resp = browser.post(
