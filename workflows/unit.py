@@ -28,6 +28,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from models.states import locked
     from services.audit import bounded_key
     from services.labels import UNIT_STATE_VI
     from services.messages import (
@@ -386,7 +387,7 @@ class UnitWorkflow:
     def _check(self, command: str) -> None:
         if self.state not in ALLOWED[command]:
             raise refuse_state(command, self.state)
-        if command in LOCK_BOUND and workflow.now() >= self.hard_lock_at:
+        if command in LOCK_BOUND and locked(workflow.now(), self.hard_lock_at):
             raise refuse(
                 "locked",
                 f"Phần mềm đã khóa từ {local_text(self.hard_lock_at)}.",
