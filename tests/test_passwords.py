@@ -154,6 +154,11 @@ def test_a_new_account_sets_its_first_password_through_the_link(mail, engine, wo
         assert not user.password_hash.startswith("$argon2")  # nobody knows a password yet
     message = sink.messages[-1]
     assert "tran.van.moi@example.vn" in message["To"]
+    assert "Tài khoản mới" in str(message["Subject"])
+    # without a password the account needs an address for its link
+    no_mail = {**new, "username": "pw-no-mail", "email": ""}
+    body = assert_problem(http.post("/api/users", json=no_mail, headers=coordinator), 422)
+    assert body["errors"][0]["field"] == "email"
     secret = _link_token(message)
     confirm = {"token": secret, "new_password": STRONG}
     assert http.post("/api/auth/password-reset/confirm", json=confirm).status_code == 204

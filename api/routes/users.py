@@ -64,6 +64,10 @@ def post_user(
                 "username",
                 f"Tên đăng nhập do văn phòng đơn vị tạo phải bắt đầu bằng '{first}'.",
             )
+    if user_in.password is None and not user_in.email:
+        raise field_problem(
+            422, "email", "Cần địa chỉ thư điện tử để gửi liên kết đặt mật khẩu lần đầu."
+        )
     try:
         user = create_user(session, user_in=user_in, actor=principal.username)
     except AccountError as exc:
