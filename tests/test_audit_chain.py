@@ -5,6 +5,7 @@ the previous row of its cycle, `appraisal audit verify` and the API name the fir
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from sqlmodel import Session, col, select
 from core.db import session_scope
 from models.tables import AuditLog
 from services import audit
-from tests.api_support import build_world, client, make_app
+from tests.api_support import PASSWORD, build_world, client, make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -176,3 +177,35 @@ def test_every_row_the_app_writes_is_sealed(engine, world) -> None:
     with Session(engine) as session:
         unsealed = session.exec(select(AuditLog.id).where(col(AuditLog.row_hash).is_(None))).all()
     assert unsealed == []
+
+
+def _sign_in(http, username: str) -> None:
+    form = http.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token
+    resp = http.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert resp.status_code == 303
+
+
+def test_the_coordinators_page_says_verified_or_names_the_broken_row(engine, world, tmp_path):
+    app = make_app(engine, tmp_path)
+    _write(engine, "aud-page-ok", 2)
+    ids = _write(engine, "aud-page-bad", 3)
+    _bypass_triggers(engine, "DELETE FROM audit_log WHERE id = :id", {"id": ids[0]})
+    anonymous = client(app)
+    assert anonymous.get("/audit", follow_redirects=False).status_code == 303
+    office = client(app)
+    _sign_in(office, "aud-office-a")
+    assert office.get("/audit").status_code == 403
+    coordinator = client(app)
+    _sign_in(coordinator, "aud-coordinator")
+    page = coordinator.get("/audit")
+    assert page.status_code == 200
+    row_ok = re.search(r"<td>aud-page-ok</td>\s*<td>2</td>\s*<td>(.*?)</td>", page.text, re.S)
+    assert row_ok and "Đã xác minh — verified" in row_ok.group(1)
+    row_bad = re.search(r"<td>aud-page-bad</td>\s*<td>\d+</td>\s*<td>(.*?)</td>", page.text, re.S)
+    assert row_bad and f"Hỏng tại dòng #{ids[1]}" in row_bad.group(1)

@@ -1,4 +1,5 @@
-"""Vietnamese pages for one's own password: change it, ask for a reset link, set it by the link.
+"""Vietnamese pages for one's own password (change it, ask for a reset link, set it by the link)
+and the coordinator's check of the audit trail (/audit).
 
 They call the same services as the API (``services.passwords``); the change form carries the
 session's CSRF token; the reset pages need no session (the link's secret is the proof) and say
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import SessionDep, SettingsDep, client_address
 from api.routes.auth import RESET_ANSWER, queue_link_mail
 from core.vn import vn_datetime
+from models.tables import Role
 from services.accounts import (
     AccountError,
     InvalidCredentials,
@@ -24,6 +26,7 @@ from services.accounts import (
     same_secret,
     user_public,
 )
+from services.audit import chains, verify
 from services.passwords import (
     MIN_PASSWORD,
     check_strength,
@@ -34,7 +37,7 @@ from services.passwords import (
 )
 from services.sessions import list_sessions
 from web.auth import read_session
-from web.render import templates
+from web.render import error_page, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -183,4 +186,33 @@ def reset_submit(
         request,
         "reset",
         notice="Đã đặt mật khẩu mới. Mọi phiên đăng nhập cũ đã kết thúc; hãy đăng nhập lại.",
+    )
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The coordinator's check of the audit trail: each chain "verified" or its broken row."""
+    found = read_session(request, session, settings)
+    if found is None:
+        return RedirectResponse("/login?next=%2Faudit", status_code=303)
+    user, raw = found
+    public = user_public(session, user)
+    if not any(g.role is Role.coordinator for g in public.roles):
+        return error_page(request, 403, "Chỉ cơ quan thường trực xem được trang này.", user=public)
+    reports = []
+    for cycle_id in chains(session):
+        report = verify(session, cycle_id)
+        reports.append(
+            {
+                "name": cycle_id or "(ngoài kỳ đánh giá: tài khoản, đăng nhập)",
+                "rows": report.rows,
+                "verified": report.verified,
+                "broken_id": report.broken_id,
+                "reason": report.reason,
+            }
+        )
+    return templates.TemplateResponse(
+        request,
+        "audit.html",
+        {"user": public, "csrf_token": str(raw.get("csrf", "")), "reports": reports},
     )
