@@ -30,6 +30,7 @@ __all__ = [
     "find_for_reset",
     "issue_link",
     "redeem_link",
+    "sent_lately",
     "set_password",
     "unit_codes_of",
 ]
@@ -42,6 +43,8 @@ VIETNAMESE_COMMON = (
     "hanoi", "saigon", "hochiminh", "vietnam", "quantri", "admin", "ubnd", "donvi",
     "danhgia", "xeploai", "congchuc", "canbo", "thuongtruc", "noivu", "phongnoivu",
 )  # fmt: skip
+# One reset mail per account per this span, whoever asks: the form cannot flood a mailbox.
+RESEND_AFTER = timedelta(minutes=2)
 WELCOME_MINUTES = 7 * 24 * 60  # a new account's first-password link lasts a week
 
 
@@ -113,6 +116,21 @@ def find_for_reset(session: Session, login: str) -> User | None:
             found = user
             break
     return found if found is not None and found.is_active else None
+
+
+def sent_lately(
+    session: Session, user: User, *, within: timedelta = RESEND_AFTER, now: datetime | None = None
+) -> bool:
+    """A link was issued to the account less than ``within`` ago (no second mail yet)."""
+    now = now or utcnow()
+    return (
+        session.exec(
+            select(PasswordLink.id).where(
+                PasswordLink.user_id == user.id, col(PasswordLink.created_at) > now - within
+            )
+        ).first()
+        is not None
+    )
 
 
 def issue_link(

@@ -32,6 +32,7 @@ from services.passwords import (
     check_strength,
     find_for_reset,
     redeem_link,
+    sent_lately,
     set_password,
     unit_codes_of,
 )
@@ -155,7 +156,7 @@ def forgot_submit(
 ) -> HTMLResponse:
     """Mails a reset link if the account exists; the page is the same either way."""
     user = find_for_reset(session, login)
-    if user is not None and user.email:
+    if user is not None and user.email and not sent_lately(session, user):
         queue_link_mail(session, settings, tasks, user, purpose="reset")
     return _page(request, "forgot", notice=RESET_ANSWER)
 

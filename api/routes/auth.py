@@ -32,6 +32,7 @@ from services.passwords import (
     find_for_reset,
     issue_link,
     redeem_link,
+    sent_lately,
     set_password,
     unit_codes_of,
 )
@@ -305,7 +306,7 @@ def request_reset(
 ) -> Accepted:
     """Mails a one-time, expiring reset link; answers the same whether the account exists."""
     user = find_for_reset(session, body.login)
-    if user is not None and user.email:
+    if user is not None and user.email and not sent_lately(session, user):
         queue_link_mail(session, settings, tasks, user, purpose="reset")
     return Accepted(detail=RESET_ANSWER)
 
