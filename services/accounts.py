@@ -316,16 +316,17 @@ def user_public(session: Session, user: User) -> UserPublic:
     )
 
 
-def create_user(session: Session, *, user_in: UserCreate, actor: str) -> User:
-    """Creates an account with its role grants and an audit row; AccountError on a clash."""
-    username = user_in.username.lower()
-    password_hash = UNUSABLE_HASH
-    if user_in.password is not None:
-        from services.passwords import check_strength  # the rule builds on this module
+def create_user(
+    session: Session, *, user_in: UserCreate, actor: str, password_hash: str | None = None
+) -> User:
+    """Creates an account with its role grants and an audit row; AccountError on a clash.
 
-        codes = [g.unit_code for g in user_in.roles if g.unit_code]
-        check_strength(user_in.password, username=username, unit_codes=codes)
-        password_hash = hash_password(user_in.password)  # before this transaction writes
+    ``password_hash``: the password already checked and hashed by a caller that did so before
+    opening its transaction (``prehash``).
+    """
+    username = user_in.username.lower()
+    if password_hash is None:
+        password_hash = prehash(user_in) or UNUSABLE_HASH
     if get_user(session, username=username) is not None:
         raise AccountError(
             "username", f"Tên đăng nhập '{username}' đã có người dùng.", conflict=True
@@ -362,6 +363,17 @@ def create_user(session: Session, *, user_in: UserCreate, actor: str) -> User:
         },
     )
     return user
+
+
+def prehash(user_in: UserCreate) -> str | None:
+    """Checks and hashes a new account's password with no database use (None: no password)."""
+    if user_in.password is None:
+        return None
+    from services.passwords import check_strength
+
+    codes = [g.unit_code for g in user_in.roles if g.unit_code]
+    check_strength(user_in.password, username=user_in.username.lower(), unit_codes=codes)
+    return hash_password(user_in.password)
 
 
 def list_users(session: Session, *, unit_ids: Iterable[int] | None = None) -> list[User]:

@@ -101,6 +101,7 @@ def change_submit(
     user, raw = found
     if not same_secret(csrf_token, str(raw.get("csrf", ""))):
         return _change_page(request, session, settings, 403, error="Thiếu hoặc sai mã CSRF.")
+    session.commit()  # nothing written yet: hand the connection back before argon2 runs
     try:
         authenticate(
             session,
@@ -124,10 +125,12 @@ def change_submit(
         )
     except AccountError as exc:
         return _change_page(request, session, settings, 422, error=exc.reason_vi)
+    session.commit()
+    new_hash = hash_password(new_password)
     set_password(
         session,
         user,
-        new_hash=hash_password(new_password),
+        new_hash=new_hash,
         actor=user.username,
         reason="change_password",
         keep_session=str(raw.get("sid", "")),

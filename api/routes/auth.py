@@ -257,6 +257,8 @@ def change_password(
     settings: SettingsDep,
 ) -> Response:
     """Changes one's own password (the current one is required); ends one's other sessions."""
+    # Hand the connection back before argon2 runs (twice): nothing is written yet.
+    session.commit()
     try:
         user = authenticate(
             session,
@@ -282,6 +284,7 @@ def change_password(
         )
     except AccountError as exc:
         raise _password_problem(exc, "new_password") from exc
+    session.commit()  # the rule read the unit codes: release the connection before hashing
     new_hash = hash_password(body.new_password)
     set_password(
         session,

@@ -14,6 +14,7 @@ from services.accounts import (
     UserPublic,
     create_user,
     list_users,
+    prehash,
     user_public,
 )
 from services.sessions import SessionPublic, list_sessions, revoke_all, session_public
@@ -47,6 +48,12 @@ def post_user(
     Without a password (the usual way), the account's e-mail receives a one-time link to set
     its first password: nobody else ever types or sends it.
     """
+    # The password is checked and hashed first, with the connection handed back meanwhile.
+    session.commit()
+    try:
+        password_hash = prehash(user_in)
+    except AccountError as exc:
+        raise field_problem(422, exc.field, exc.reason_vi) from exc
     if not principal.has(Role.coordinator):
         own = principal.units(Role.unit_office)
         for grant in user_in.roles:
@@ -69,7 +76,9 @@ def post_user(
             422, "email", "Cần địa chỉ thư điện tử để gửi liên kết đặt mật khẩu lần đầu."
         )
     try:
-        user = create_user(session, user_in=user_in, actor=principal.username)
+        user = create_user(
+            session, user_in=user_in, actor=principal.username, password_hash=password_hash
+        )
     except AccountError as exc:
         raise field_problem(409 if exc.conflict else 422, exc.field, exc.reason_vi) from exc
     if user_in.password is None and user.email:
