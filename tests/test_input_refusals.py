@@ -49,7 +49,7 @@ def test_a_score_sent_for_a_computed_criterion_is_refused(engine, http, world) -
         422,
     )
     assert body["errors"][0]["field"] == "score"
-    assert "tự tính điểm" in body["detail"]
+    assert body["detail"].startswith("Tiêu chí 6.2")
     with Session(engine) as session:
         saved = session.exec(
             select(Entry).where(Entry.cycle_id == world.cycle_id, Entry.criterion_code == "6.2")
