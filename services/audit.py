@@ -1,7 +1,7 @@
 """The append-only audit trail: every change of a score, input, state or deadline writes a row.
 
 Tamper-evident: the database refuses UPDATE and DELETE on the table (triggers, migration
-0004; the one UPDATE allowed fills in the chain fields of a row not yet sealed), and each row
+0005; the one UPDATE allowed fills in the chain fields of a row not yet sealed), and each row
 carries its position in its chain (its cycle; rows of no cycle form one chain of their own), the
 hash of the row before it and its own hash over its content and that link. ``verify``
 recomputes a chain and names the first row that does not fit: a row changed, removed or

@@ -20,7 +20,7 @@ from notifications.sink import MailSink
 
 def test_database_is_migrated_and_keeps_decimals_exact(engine: Engine, db_url: str) -> None:
     head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
-    assert head is not None and head >= "0004"  # sessions, password links, audit chain
+    assert head is not None and head >= "0005"  # sessions, password links, audit chain
     assert current_revision(engine) == head
     upgrade(db_url)  # idempotent
     assert current_revision(engine) == head

@@ -1,7 +1,7 @@
 """server-side sessions
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0001 (0002 is another branch's: at merge this follows it)
 Create Date: 2026-11-30 08:00:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import core.db
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0001"  # "0002" once merged after classification_decisions
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
