@@ -27,10 +27,6 @@ from core.vn import vn_decimal
 
 log = logging.getLogger(__name__)
 
-# Transitional, for web/auth.py only (another helper's file while refusals became one family):
-# the edit gate now raises these as ``Forbidden`` itself. Delete with web/auth.py's import.
-FORBIDDEN_REFUSALS = frozenset({"not_assigned", "wrong_agency"})
-
 PROBLEM_JSON = "application/problem+json"
 
 TITLES_VI: dict[int, str] = {

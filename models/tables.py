@@ -88,6 +88,36 @@ class LoginThrottle(SQLModel, table=True):
     locked_until: datetime | None = _ts(description="Tạm khóa đăng nhập đến")
 
 
+class AuthSession(SQLModel, table=True):
+    """A sign-in (phiên đăng nhập): a browser cookie or an API token names one; revocable."""
+
+    __tablename__ = "auth_session"
+
+    id: str = Field(primary_key=True, max_length=64, description="Random id carried by the token")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    kind: str = Field(max_length=16, description="session (cookie) | api (bearer token)")
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    last_seen_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    expires_at: datetime = _ts(nullable=False, description="Absolute end of the session")
+    revoked_at: datetime | None = _ts(description="Ended (logout, password change, coordinator)")
+    revoked_reason: str = Field(default="", max_length=32)
+    address: str = Field(default="", max_length=64, description="Địa chỉ đăng nhập")
+    user_agent: str = Field(default="", max_length=255, description="Trình duyệt")
+
+
+class PasswordLink(SQLModel, table=True):
+    """A one-time, expiring link to set a password (đặt lại mật khẩu / tài khoản mới)."""
+
+    __tablename__ = "password_link"
+
+    id: str = Field(primary_key=True, max_length=64, description="SHA-256 of the link's secret")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    purpose: str = Field(max_length=16, description="reset | welcome")
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    expires_at: datetime = _ts(nullable=False)
+    used_at: datetime | None = _ts()
+
+
 class FrameworkRecord(SQLModel, table=True):
     """A stored framework version (bộ tiêu chí); published versions are immutable."""
 
@@ -291,6 +321,13 @@ class AuditLog(SQLModel, table=True):
     after: dict[str, Any] | None = _json(default=None)
     request_key: str | None = Field(
         default=None, max_length=200, unique=True, description="Idempotency key of the change"
+    )
+    chain_seq: int | None = Field(default=None, description="Position in its cycle's chain")
+    prev_hash: str | None = Field(
+        default=None, max_length=64, description="row_hash of the previous row of its cycle"
+    )
+    row_hash: str | None = Field(
+        default=None, max_length=64, description="SHA-256 of this row and prev_hash"
     )
 
 

@@ -28,7 +28,7 @@ async def test_an_extension_does_not_undo_a_due_lock(
     client = temporal_dev.client
     now = datetime.now(UTC)
     unit = COMMUNES[2][0]
-    lock = now + timedelta(seconds=6)
+    lock = now + timedelta(seconds=12)  # the set-up below must end before it (checked)
     seeded = seed_cycle(
         engine,
         year=now.year,
@@ -55,6 +55,10 @@ async def test_an_extension_does_not_undo_a_due_lock(
             client, cid, unit, C.AssignCommand(actor=office, assignments=tuple(seeded.specs[unit]))
         )
         assert (await C.unit_status(client, cid, unit)).state is UnitState.drafting
+        # A slow set-up (a loaded machine) would let this worker process the lock itself, and
+        # the test would pass without any race: fail loudly instead of testing nothing.
+        left = (lock - datetime.now(UTC)).total_seconds()
+        assert left > 1.0, f"set-up ended {-left:.1f} s past the lock: the race was not tested"
 
     # No worker while the lock falls due; the extension waits for the next one.
     await asyncio.sleep(max(0.0, (lock - datetime.now(UTC)).total_seconds()) + 1.5)

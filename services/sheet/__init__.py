@@ -12,7 +12,6 @@ The names below are re-exported so callers keep importing ``services.sheet``.
 
 from __future__ import annotations
 
-from core.errors import Refusal
 from services.sheet.assignments import expand_assignments, replace_assignments
 from services.sheet.entries import DraftResult, answer_explanation, save_appraisal, save_draft
 from services.sheet.framework import framework_for
@@ -47,15 +46,3 @@ __all__ = [
     "sheet_progress",
     "snapshot_content",
 ]
-
-
-# Transitional: web/auth.py (another helper's file while refusals became ``core.errors``) still
-# imports this name and reads ``.type``. Nothing raises it, and the pages catch every refusal
-# before web/auth.py's handler could (web.errors.RefusalPageRoute). Delete with that import.
-class SheetError(Refusal):
-    """Not raised: kept only so web/auth.py imports; raise a ``core.errors`` class instead."""
-
-    @property
-    def type(self) -> str:
-        """The refusal's code (the old name)."""
-        return self.code
