@@ -1,32 +1,24 @@
 """What a coordinator does to accounts: create one, or a whole list of people from a CSV/XLSX
 file (name, e-mail, unit, role; agency for the council) — checked row by row, nothing stored if
-any row is wrong — and e-mail each new person how to sign in.
-
-The coordinator never types or sends a password. Until the one-time set-password link of the
-accounts work lands, the account gets a random password through the existing reset path
-(``services.accounts``) and the welcome e-mail carries it, sent at once and never stored (not
-in the outbox). When the link lands: replace ``_interim_secret`` and ``welcome_message`` by
-``services.passwords.issue_link(purpose="welcome")`` and ``services.password_mail.link_mail``.
+any row is wrong — and e-mail each new person a one-time link to set their own password
+(``actions.passwords.link_mail_job``, purpose "welcome"): the coordinator never types or sends
+a password.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from html import escape
 
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from actions.passwords import link_mail_job
 from actions.units import MAX_ROWS, RowError, RowsRefused, columns, fold, read_table
-from core.db import utcnow
 from core.errors import Conflict, Invalid
 from core.settings import Settings
 from models.tables import Role, User
-from notifications.mailer import SmtpMailer, build_message, mailbox
 from services.accounts import (
     AccountError,
     Principal,
@@ -44,7 +36,6 @@ __all__ = [
     "import_people",
     "send_welcome",
     "username_for",
-    "welcome_message",
 ]
 
 PEOPLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -84,10 +75,10 @@ EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 @dataclass(frozen=True)
 class NewAccount:
-    """An account just created and the secret its welcome e-mail carries (never stored)."""
+    """An account just created and the mailing of its set-password link (run after commit)."""
 
     user: User
-    secret: str
+    mail: Callable[[], Awaitable[Exception | None]]
 
 
 def username_for(email: str) -> str:
@@ -97,21 +88,26 @@ def username_for(email: str) -> str:
     return (name + "000")[: max(3, len(name))][:64] if len(name) < 3 else name[:64]
 
 
-def _interim_secret() -> str:
-    """A random first password (interim: the set-password link replaces it)."""
-    return secrets.token_urlsafe(12)
-
-
-def create_one(*, session: Session, principal: Principal, user_in: UserCreate) -> NewAccount:
-    """Creates one account with a system-made secret; Conflict when the name is taken."""
-    secret = _interim_secret()
-    data = user_in.model_copy(update={"password": secret})
+def create_one(
+    *, session: Session, settings: Settings, principal: Principal, user_in: UserCreate
+) -> NewAccount:
+    """Creates one account without a password and issues its welcome link; Conflict when the
+    name is taken. The link is mailed by ``send_welcome`` once the account is committed."""
+    if not user_in.email:
+        raise Invalid(
+            "email_required",
+            "Cần địa chỉ thư điện tử để gửi liên kết đặt mật khẩu lần đầu.",
+            "An e-mail address is needed for the first-password link.",
+            "email",
+        )
+    data = user_in.model_copy(update={"password": None})
     try:
         user = create_user(session, user_in=data, actor=principal.username)
     except AccountError as exc:
         cls = Conflict if exc.conflict else Invalid
         raise cls("account_refused", exc.reason_vi, str(exc), exc.field) from exc
-    return NewAccount(user, secret)
+    job = link_mail_job(session=session, settings=settings, user=user, purpose="welcome")
+    return NewAccount(user, job)
 
 
 def _person(
@@ -159,7 +155,6 @@ def _person(
             username=username,
             full_name=full_name[:255],
             email=email,
-            password="x" * 12,  # replaced by the system's secret in create_one
             roles=[grant],
         )
     except ValidationError as exc:
@@ -169,7 +164,7 @@ def _person(
 
 
 def import_people(
-    *, session: Session, principal: Principal, data: bytes, filename: str
+    *, session: Session, settings: Settings, principal: Principal, data: bytes, filename: str
 ) -> list[NewAccount]:
     """Creates every account of the list, or none: RowsRefused lists every wrong cell."""
     rows = [r for r in read_table(data, filename) if any(c.strip() for c in r)]
@@ -198,55 +193,16 @@ def import_people(
         wanted.append(found)
     if errors:
         raise RowsRefused(errors)
-    return [create_one(session=session, principal=principal, user_in=u) for u in wanted]
+    return [
+        create_one(session=session, settings=settings, principal=principal, user_in=u)
+        for u in wanted
+    ]
 
 
-def welcome_message(settings: Settings, account: NewAccount) -> tuple[str, str, str]:
-    """(subject, text, html) of the welcome e-mail (interim: the first password)."""
-    user = account.user
-    login = f"{settings.base_url.rstrip('/')}/login"
-    subject = "Tài khoản mới trên hệ thống đánh giá, xếp loại"
-    text = (
-        f"Kính gửi {user.full_name or user.username},\n\n"
-        "Anh/chị vừa được cấp tài khoản trên hệ thống đánh giá, xếp loại mức độ hoàn thành "
-        "nhiệm vụ.\n"
-        f"Tên đăng nhập: {user.username}\n"
-        f"Mật khẩu lần đầu (do hệ thống tạo): {account.secret}\n"
-        f"Đăng nhập tại: {login}\n\n"
-        "Xin giữ kín mật khẩu này.\n"
-    )
-    html = (
-        f"<p>Kính gửi {_esc(user.full_name or user.username)},</p>"
-        "<p>Anh/chị vừa được cấp tài khoản trên hệ thống đánh giá, xếp loại mức độ hoàn thành "
-        f"nhiệm vụ.<br>Tên đăng nhập: <strong>{_esc(user.username)}</strong><br>"
-        f"Mật khẩu lần đầu (do hệ thống tạo): <code>{_esc(account.secret)}</code></p>"
-        f'<p><a href="{_esc(login)}">Đăng nhập</a>. Xin giữ kín mật khẩu này.</p>'
-    )
-    return subject, text, html
-
-
-def _esc(text: str) -> str:
-    return escape(text)
-
-
-async def send_welcome(
-    settings: Settings, accounts: Sequence[NewAccount], *, at: datetime | None = None
-) -> list[str]:
-    """Sends each new person their welcome e-mail at once; the usernames it could not reach."""
-    messages = []
-    targets = [a for a in accounts if a.user.email]
-    for a in targets:
-        subject, text, html = welcome_message(settings, a)
-        messages.append(
-            build_message(
-                from_addr=settings.mail_from,
-                to_addr=mailbox(a.user.full_name, a.user.email),
-                subject=subject,
-                text=text,
-                html=html,
-                key=f"welcome:{a.user.username}",
-                date=at or utcnow(),
-            )
-        )
-    outcomes = await SmtpMailer(settings).send_many(messages)
-    return [a.user.username for a, err in zip(targets, outcomes, strict=True) if err is not None]
+async def send_welcome(accounts: Sequence[NewAccount]) -> list[str]:
+    """Mails each new person their set-password link (after the commit); who was not reached."""
+    failed = []
+    for account in accounts:
+        if await account.mail() is not None:
+            failed.append(account.user.username)
+    return failed

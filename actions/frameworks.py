@@ -16,7 +16,6 @@ from models.framework import ClassBand, ClassificationScheme, Framework, Framewo
 from models.tables import FrameworkRecord
 from services.accounts import Principal
 from services.frameworks import (
-    FrameworkError,
     framework_of,
     get_framework,
     load_framework_bytes,
@@ -89,10 +88,6 @@ class Preview:
         return sum(1 for r in self.rows if r.leaf)
 
 
-def _invalid(exc: FrameworkError) -> Invalid:
-    return Invalid("invalid_framework", exc.reason_vi, str(exc), exc.field)
-
-
 def tree(framework: Framework) -> tuple[TreeRow, ...]:
     """Every node in document order with its depth, maximum and rule in words."""
     out: list[TreeRow] = []
@@ -122,10 +117,7 @@ def preview(*, data: bytes, filename: str, name: str | None, year: int | None) -
     """Reads the file and checks its sheet; nothing is stored."""
     if not data:
         raise Invalid("empty_file", "Tệp rỗng.", "Empty file.", "file")
-    try:
-        loaded = load_framework_bytes(data, filename=filename, name=name, year=year)
-    except FrameworkError as exc:
-        raise _invalid(exc) from exc
+    loaded = load_framework_bytes(data, filename=filename, name=name, year=year)
     check = None
     suffix = Path(filename).suffix.lower()
     if suffix in (".tsv", ".csv", ".xlsx", ".txt"):

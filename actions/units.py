@@ -17,10 +17,10 @@ from openpyxl import load_workbook
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from core.errors import Conflict, Invalid
+from core.errors import Invalid
 from models.tables import Unit
 from services.accounts import Principal
-from services.units import UnitCreate, UnitError, create_unit, get_unit_by_code
+from services.units import UnitCreate, create_unit, get_unit_by_code
 
 __all__ = [
     "RowError",
@@ -167,11 +167,7 @@ def _unit_in(row: Sequence[str], cols: Mapping[str, int], line: int) -> UnitCrea
 
 def create_one(*, session: Session, principal: Principal, unit_in: UnitCreate) -> Unit:
     """Creates one unit (audited); Conflict when the code is taken."""
-    try:
-        return create_unit(session, unit_in=unit_in, actor=principal.username)
-    except UnitError as exc:
-        cls = Conflict if exc.conflict else Invalid
-        raise cls("unit_refused", exc.reason_vi, str(exc), exc.field) from exc
+    return create_unit(session, unit_in=unit_in, actor=principal.username)
 
 
 def import_units(

@@ -25,6 +25,7 @@ from typing import Any
 
 from actions.cycles import ExtendResult, extend
 from core.db import make_engine, session_scope
+from core.errors import Refusal
 from core.settings import get_settings
 from core.temporal import connect
 from core.vn import VN_TZ, vn_datetime, vn_decimal
@@ -33,13 +34,12 @@ from models.tables import CycleState, Role, UnitState
 from services.accounts import Principal
 from services.cycles import (
     DEFAULT_REMINDER_OFFSETS,
-    CycleError,
     CycleSpec,
     create_cycle,
     cycle_units,
     get_cycle,
 )
-from workflows.commands import CommandRefused, start_cycle
+from workflows.commands import start_cycle
 
 __all__ = ["parse_local", "register"]
 
@@ -123,7 +123,7 @@ def _create(args: argparse.Namespace) -> int:
         with session_scope(engine) as session:
             cycle = create_cycle(session, spec=spec, actor=args.actor)
             print(f"Đã tạo kỳ đánh giá {cycle.id} ({len(spec.units)} đơn vị).")
-    except CycleError as exc:
+    except Refusal as exc:
         return _fail(exc.message_vi)
     finally:
         engine.dispose()
@@ -142,7 +142,7 @@ def _start(args: argparse.Namespace) -> int:
 
     try:
         count = asyncio.run(run())
-    except CommandRefused as exc:
+    except Refusal as exc:
         return _finish(_fail(exc.message_vi))
     finally:
         engine.dispose()
@@ -173,7 +173,7 @@ def _extend(args: argparse.Namespace) -> int:
 
     try:
         result = asyncio.run(run())
-    except CommandRefused as exc:
+    except Refusal as exc:
         return _finish(_fail(exc.message_vi))
     finally:
         engine.dispose()
@@ -214,7 +214,7 @@ def _status(args: argparse.Namespace) -> int:
                     f"  {unit.code:<24} {UNIT_STATE_VI[UnitState(cu.state)]:<32} "
                     f"khóa {vn_datetime(cu.hard_lock_at)}{tail}"
                 )
-    except CycleError as exc:
+    except Refusal as exc:
         return _fail(exc.message_vi)
     finally:
         engine.dispose()

@@ -18,7 +18,14 @@ from collections.abc import Sequence
 from core.settings import get_settings
 
 # Modules that add their own sub-commands with `register(subparsers)`.
-COMMAND_MODULES = ("cli.sheet", "cli.frameworks", "cli.accounts", "cli.cycle", "cli.demo")
+COMMAND_MODULES = (
+    "cli.sheet",
+    "cli.frameworks",
+    "cli.accounts",
+    "cli.audit",
+    "cli.cycle",
+    "cli.demo",
+)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -41,7 +48,10 @@ def _api(args: argparse.Namespace) -> int:
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         log_level="info",
-        proxy_headers=True,
+        # X-Forwarded-For only from the configured proxies (none by default): a forged header
+        # must not give each login guess a new address (services.throttle).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
     return 0
 

@@ -3,9 +3,9 @@ empty database, with every request to another host aborted: /docs and /redoc ren
 the coordinator imports the Định Hóa annex file, sets its classification levels and publishes
 it, creates three units and their accounts from uploaded lists, creates and starts a cycle,
 filters the console, extends one unit's deadline; the unit offices and the council do their part
-through the REST API (their first passwords come from the welcome e-mails in the SMTP sink);
-then the coordinator closes the appraisal, classifies with the preview and publishes. Every step
-is asserted on what the page shows; screenshots at 1366 and 390 px go to
+through the REST API (each sets a password by the welcome e-mail's one-time link, read from the
+SMTP sink); then the coordinator closes the appraisal, classifies with the preview and
+publishes. Every step is asserted on what the page shows; screenshots at 1366 and 390 px go to
 ``screenshots/`` (git-ignored; APPRAISAL_SCREENSHOTS moves them).
 """
 
@@ -175,13 +175,20 @@ def _block_other_hosts(page: Any, blocked: list[str]) -> None:
     page.route("**/*", handle)
 
 
-def _first_password(sink: Any, email: str) -> str:
+def _set_own_password(http: httpx.Client, sink: Any, email: str) -> str:
+    """Follows the welcome e-mail's one-time link (through the API) and sets a password."""
     for message in sink.messages:
         if email in str(message["To"]) and "Tài khoản mới" in str(message["Subject"]):
             text = message.get_payload()[0].get_payload(decode=True).decode()
-            found = re.search(r"Mật khẩu lần đầu \(do hệ thống tạo\): (\S+)", text)
+            found = re.search(r"/password/reset\?token=(\S+)", text)
             assert found is not None
-            return found[1]
+            password = f"Mùa lúa chín ở Định Hóa {email}"
+            resp = http.post(
+                "/api/auth/password-reset/confirm",
+                json={"token": found[1], "new_password": password},
+            )
+            assert resp.status_code == 204, resp.text
+            return password
     raise AssertionError(f"no welcome e-mail to {email}")
 
 
@@ -197,7 +204,7 @@ def _others_do_their_part(stack: Stack, agency: str, framework_id: int) -> None:
     def token(username: str, email: str) -> dict[str, str]:
         resp = http.post(
             "/api/auth/token",
-            data={"username": username, "password": _first_password(stack.sink, email)},
+            data={"username": username, "password": _set_own_password(http, stack.sink, email)},
         )
         assert resp.status_code == 200, resp.text
         return {"Authorization": f"Bearer {resp.json()['access_token']}"}
@@ -327,7 +334,7 @@ def test_the_coordinator_runs_the_year_in_a_real_browser(stack: Stack) -> None:
             page.get_by_role("button", name="Kiểm tra và nhập").click()
             expect(page.get_by_role("status")).to_contain_text("Đã tạo 4 tài khoản")
             expect(page.get_by_role("status")).to_contain_text(
-                "Mỗi người đã nhận thư hướng dẫn đăng nhập."
+                "Mỗi người đã nhận thư có liên kết tự đặt mật khẩu."
             )
             _shoot(page, "units")
 

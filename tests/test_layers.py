@@ -38,7 +38,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "scoring": frozenset({"core", "models"}),
     "frameworks": frozenset({"core", "models", "scoring"}),
     "notifications": frozenset({"core"}),
-    "services": _BELOW_SERVICES,
+    # notifications: the password-link mails, sent at once by the API (no workflow involved).
+    "services": _BELOW_SERVICES | {"notifications"},
     "activities": _BELOW_SERVICES | {"services", "notifications"},
     # The workflow definitions: contracts and the pure state module only (the sandbox loads them).
     "workflows": frozenset({"contracts", "models"}),
@@ -52,8 +53,6 @@ ASSEMBLERS: dict[str, frozenset[str]] = {
     "workflows/worker.py": _BELOW_SERVICES | {"services", "activities", "notifications"},
     "workflows/commands.py": _BELOW_SERVICES | {"services"},
     "api/app.py": _BELOW_SERVICES | {"services", "actions", "workflows", "web"},
-    # The welcome e-mail carries a secret: sent at once by the action, never stored (outbox).
-    "actions/accounts.py": _BELOW_SERVICES | {"services", "workflows", "notifications"},
 }
 # Submodules that a layer may not use even though it may use their package.
 FORBIDDEN_SUBMODULES: dict[str, tuple[str, ...]] = {

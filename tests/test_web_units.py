@@ -103,25 +103,35 @@ def test_lists_and_single_entries(engine, smtp, tmp_path) -> None:
         assert resp.status_code == 303
         page = text_of(http.get("/units").text)
         assert "Đã tạo 3 tài khoản: Nguyễn Thị Hoa (hoa.nt), Trần Văn Bình (binh.tv)" in page
-        assert "Mỗi người đã nhận thư hướng dẫn đăng nhập." in page
+        assert "Mỗi người đã nhận thư có liên kết tự đặt mật khẩu." in page
         assert "Hội đồng thẩm định — Phòng Nội vụ" in page
-        sent = {str(m["To"]): m for m in sink.messages}
-        assert len(sent) == 3
-        body = next(m for to, m in sent.items() if "hoa.nt@kimphuong.vn" in to)
+        welcome = [m for m in sink.messages if "Tài khoản mới" in str(m["Subject"])]
+        assert len(welcome) == 3
+        body = next(m for m in welcome if "hoa.nt@kimphuong.vn" in str(m["To"]))
         text = body.get_payload()[0].get_payload(decode=True).decode()
-        assert "Tên đăng nhập: hoa.nt" in text
-        secret = re.search(r"Mật khẩu lần đầu \(do hệ thống tạo\): (\S+)", text)
-        assert secret is not None
+        assert "Tên đăng nhập: hoa.nt" in text and "mật khẩu" in text.lower()
+        token = re.search(r"/password/reset\?token=(\S+)", text)
+        assert token is not None
+        # the person sets their own password by the link, then signs in
+        resp = http.post(
+            "/api/auth/password-reset/confirm",
+            json={"token": token[1], "new_password": "Hoa ban nở trên đồi Kim Phượng"},
+        )
+        assert resp.status_code == 204, resp.text
         fresh = TestClient(app)
         page = fresh.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        assert token is not None
+        login_token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert login_token is not None
         resp = fresh.post(
             "/login",
-            data={"username": "hoa.nt", "password": secret[1], "csrf_token": token[1]},
+            data={
+                "username": "hoa.nt",
+                "password": "Hoa ban nở trên đồi Kim Phượng",
+                "csrf_token": login_token[1],
+            },
             follow_redirects=False,
         )
-        assert resp.status_code == 303  # the e-mailed first password signs in
+        assert resp.status_code == 303
 
         # one unit and one account by form
         resp = http.post(

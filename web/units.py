@@ -1,6 +1,6 @@
 """Units and accounts pages: the lists, one unit or one account at a time, and a CSV/XLSX list of
 units or of people checked row by row (errors by row and column, nothing stored if any row is
-wrong). Every new account is e-mailed how to sign in; the coordinator never types a password.
+wrong). Every new account is e-mailed a one-time link to set its own password.
 """
 
 from __future__ import annotations
@@ -90,11 +90,11 @@ def _upload(form: FormData, settings: Settings) -> tuple[bytes, str]:
     return data, upload.filename or "list.csv"
 
 
-async def _welcome(settings: Settings, made: list[account_actions.NewAccount]) -> str:
-    failed = await account_actions.send_welcome(settings, made)
+async def _welcome(made: list[account_actions.NewAccount]) -> str:
+    failed = await account_actions.send_welcome(made)
     if failed:
         return f" Chưa gửi được thư cho: {', '.join(failed)} (máy chủ thư lỗi)."
-    return " Mỗi người đã nhận thư hướng dẫn đăng nhập."
+    return " Mỗi người đã nhận thư có liên kết tự đặt mật khẩu."
 
 
 @router.post("/units/import")
@@ -108,10 +108,14 @@ async def import_list(
         data, filename = _upload(form, settings)
         if which == "people":
             made = account_actions.import_people(
-                session=session, principal=caller.principal, data=data, filename=filename
+                session=session,
+                settings=settings,
+                principal=caller.principal,
+                data=data,
+                filename=filename,
             )
             session.commit()  # the accounts exist before their e-mails go out
-            note = await _welcome(settings, made)
+            note = await _welcome(made)
             message = f"Đã tạo {len(made)} tài khoản: " + ", ".join(
                 f"{a.user.full_name} ({a.user.username})" for a in made
             )
@@ -174,7 +178,6 @@ async def create_account_post(
             username=text_field(form, "username").strip() or account_actions.username_for(email),
             full_name=text_field(form, "full_name").strip(),
             email=email,
-            password="x" * 12,  # replaced by the system's secret
             roles=[
                 RoleGrantIn(
                     role=role,
@@ -184,7 +187,7 @@ async def create_account_post(
             ],
         )
         made = account_actions.create_one(
-            session=session, principal=caller.principal, user_in=user_in
+            session=session, settings=settings, principal=caller.principal, user_in=user_in
         )
     except (ValidationError, ValueError, Refusal) as exc:
         session.rollback()
@@ -194,7 +197,7 @@ async def create_account_post(
         )
         return _page(request, caller, session, settings, error=message, status=422)
     session.commit()
-    note = await _welcome(settings, [made])
+    note = await _welcome([made])
     return redirect_with(
         settings,
         "/units",
