@@ -25,11 +25,11 @@ from contracts.messages import (
     ExtendCommand,
     PublishCommand,
 )
-from core.db import utcnow
 from models.labels import UNIT_STATE_VI
 from models.tables import Cycle, CycleUnit, UnitState
 from services.accounts import Principal
-from services.cycles import CycleSpec, classify_cycle, create_cycle, cycle_units
+from services.classification import classification_preview
+from services.cycles import CycleSpec, create_cycle, cycle_units
 
 __all__ = [
     "ExtendResult",
@@ -160,23 +160,10 @@ async def classify(
     return await send(client=client, cycle_id=cycle_id, command=command, key=key)
 
 
-def classify_preview(*, engine: Engine, principal: Principal, cycle_id: str) -> dict[str, Any]:
-    """What "Xếp loại" would write, without writing it: the classification service runs in a
-    transaction that is rolled back (same rules, same quota, same ranks as the real command).
-
-    Returns ``{unit_code: {"total", "band", "band_label", "rank", "group", "reasons"}}``.
-    """
-    with Session(engine) as session:
-        try:
-            return classify_cycle(
-                session,
-                cycle_id=cycle_id,
-                actor=principal.username,
-                at=utcnow(),
-                request_key=f"preview:{cycle_id}",
-            )
-        finally:
-            session.rollback()
+def classify_preview(*, session: Session, cycle_id: str) -> list[dict[str, Any]]:
+    """What "Xếp loại" would give now, per unit — total, band, rank, whether the quota moved it
+    down, and why (``services.classification``; nothing is written)."""
+    return classification_preview(session, cycle_id=cycle_id)
 
 
 async def publish(

@@ -182,7 +182,7 @@ def _set_own_password(http: httpx.Client, sink: Any, email: str) -> str:
             text = message.get_payload()[0].get_payload(decode=True).decode()
             found = re.search(r"/password/reset\?token=(\S+)", text)
             assert found is not None
-            password = f"Mùa lúa chín ở Định Hóa {email}"
+            password = f"Mùa lúa chín vàng trên cánh đồng số {len(email) * 7}"
             resp = http.post(
                 "/api/auth/password-reset/confirm",
                 json={"token": found[1], "new_password": password},

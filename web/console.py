@@ -330,25 +330,23 @@ def classify_confirm(
 ) -> HTMLResponse:
     """The preview: each unit's total, class and rank in its group, the classes' counts."""
     cycle = load_cycle(session, cycle_id)
+    preview = []
     if CycleState(cycle.state) in CYCLE_ALLOWED["classify"]:
-        preview = cycle_actions.classify_preview(
-            engine=request.app.state.engine, principal=caller.principal, cycle_id=cycle.id
-        )
-    else:
-        preview = {}
+        preview = cycle_actions.classify_preview(session=session, cycle_id=cycle.id)
     names = {u.code: u.name for _, u in visible_units(session, caller.principal, cycle.id)}
     rows = sorted(
         (
             {
-                "code": code,
-                "name": names.get(code, code),
+                "code": r["unit"],
+                "name": names.get(r["unit"], r["unit"]),
                 "group": r["group"],
                 "total": vn_decimal(Decimal(r["total"])),
                 "band_label": r["band_label"],
                 "rank": r["rank"],
+                "demoted": bool(r.get("quota_demoted")),
                 "reasons": r.get("reasons", []),
             }
-            for code, r in preview.items()
+            for r in preview
         ),
         key=lambda r: (r["group"], r["rank"] or 10**9),
     )
