@@ -1,9 +1,9 @@
 """Security headers on every response: CSP, no framing, nosniff, referrer policy, HSTS.
 
 The pages run no inline script (``script-src 'self'``; the only inline content allowed is
-``style`` attributes). The interactive API docs (FastAPI's Swagger UI and ReDoc pages) load
-their scripts from a CDN and start them with one inline script: for those pages only, the CSP
-names the CDN and the SHA-256 of each inline script found in the page, never 'unsafe-inline'.
+``style`` attributes). The interactive API docs (Swagger UI and ReDoc, served by the app itself
+from the fastapi-offline package) start with one inline script: for those pages only, the CSP
+names the SHA-256 of each inline script found in the page, never 'unsafe-inline', and no CDN.
 ``Referrer-Policy: no-referrer`` keeps a password link's secret out of other sites' logs.
 """
 
@@ -24,20 +24,19 @@ BASE_CSP = (
     "frame-ancestors 'none'"
 )
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
-CDN = "https://cdn.jsdelivr.net"
 HSTS = "max-age=31536000; includeSubDomains"
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
 
 def docs_csp(body: bytes) -> str:
-    """The CSP of a docs page: its CDN and the hash of each of its inline scripts."""
+    """The CSP of a docs page: the hash of each of its inline scripts (assets: 'self')."""
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() + "'"
         for m in _INLINE_SCRIPT.finditer(body)
     )
     return (
-        f"default-src 'self'; script-src 'self' {CDN} {hashes}; "
-        f"style-src 'self' {CDN} 'unsafe-inline'; img-src 'self' data: https:; "
+        f"default-src 'self'; script-src 'self' {hashes}; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "
         "frame-ancestors 'none'"
     )
