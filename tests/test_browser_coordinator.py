@@ -147,12 +147,12 @@ def _local(days: int, hour: int = 17) -> str:
     return day.replace(hour=hour, minute=0).strftime("%Y-%m-%dT%H:%M")
 
 
-def _shoot(page: Any, name: str) -> None:
-    """The page at 1366 px and at 390 px wide (a phone), full height."""
+def _shoot(page: Any, name: str, *, full: bool = True) -> None:
+    """The page at 1366 px and at 390 px wide (a phone), full height unless ``full`` is off."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width in (1366, 390):
         page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SHOTS / f"coordinator-{name}-{width}.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / f"coordinator-{name}-{width}.png"), full_page=full)
     page.set_viewport_size({"width": 1366, "height": 900})
 
 
@@ -303,7 +303,7 @@ def test_the_coordinator_runs_the_year_in_a_real_browser(stack: Stack) -> None:
                 page.get_by_text("113 dòng đã đọc, trong đó 80 tiêu chí chấm điểm")
             ).to_be_visible()
             expect(page.get_by_text("Dòng không xếp được vào cây tiêu chí")).to_be_visible()
-            _shoot(page, "framework-preview")
+            _shoot(page, "framework-preview", full=False)
             page.get_by_role("button", name="Lưu bản nháp").click()
             expect(page.get_by_role("status")).to_contain_text("Đã lưu bộ tiêu chí")
             framework_id = int(page.url.rstrip("/").split("/")[-1])
@@ -315,7 +315,7 @@ def test_the_coordinator_runs_the_year_in_a_real_browser(stack: Stack) -> None:
             expect(page.get_by_role("note")).to_contain_text("không thay đổi được nữa")
             page.get_by_role("button", name="Xác nhận: Ban hành").click()
             expect(page.get_by_role("status")).to_contain_text("Đã ban hành bộ tiêu chí")
-            _shoot(page, "framework")
+            _shoot(page, "framework", full=False)
             agency = _busiest_agency(stack, framework_id)
 
             # three units and their accounts from uploaded lists
@@ -411,7 +411,7 @@ def test_the_coordinator_runs_the_year_in_a_real_browser(stack: Stack) -> None:
             _shoot(page, "console-published")
             page.get_by_role("link", name="Nhật ký thay đổi").click()
             expect(page.get_by_role("heading", name="Nhật ký thay đổi", exact=True)).to_be_visible()
-            _shoot(page, "audit")
+            _shoot(page, "audit", full=False)
             assert blocked == []
         finally:
             browser.close()
