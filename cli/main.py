@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from core.settings import get_settings
 
 # Modules that add their own sub-commands with `register(subparsers)`.
-COMMAND_MODULES = ("cli.sheet", "cli.frameworks", "cli.accounts", "cli.cycle", "cli.demo")
+COMMAND_MODULES = (
+    "cli.sheet",
+    "cli.frameworks",
+    "cli.accounts",
+    "cli.cycle",
+    "cli.demo",
+)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -31,25 +37,54 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _api(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import tempfile
+
     import uvicorn
 
-    from api.app import create_app
+    from core.logs import configure, log_config
 
     settings = get_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.api_host,
-        port=args.port or settings.api_port,
-        log_level="info",
-        proxy_headers=True,
-    )
+    configure(settings.log_format)
+    if settings.api_workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Set before any process imports prometheus_client: each writes its samples here and
+        # /metrics merges them (core.metrics); a fresh directory per start.
+        metrics_dir = tempfile.mkdtemp(prefix="appraisal-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    else:
+        metrics_dir = ""
+    try:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=args.host or settings.api_host,
+            port=args.port or settings.api_port,
+            workers=settings.api_workers,
+            log_config=log_config(settings.log_format),
+            # X-Forwarded-For/-Proto are believed from the TLS proxy only, so throttling and the
+            # audit trail see each user's address, and nobody else can forge one.
+            proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
+            timeout_graceful_shutdown=20,
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if args.check:
+        from cli.health import check_worker
+
+        return check_worker(settings)
+    from core.logs import configure
     from workflows.worker import run_worker
 
-    asyncio.run(run_worker(get_settings()))
+    configure(settings.log_format)
+    asyncio.run(run_worker(settings))
     return 0
 
 
@@ -79,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=None)
     api.set_defaults(func=_api)
 
-    sub.add_parser("worker", help="run the Temporal worker").set_defaults(func=_worker)
+    worker = sub.add_parser("worker", help="run the Temporal worker")
+    worker.add_argument(
+        "--check", action="store_true", help="health check: database and this host's pollers"
+    )
+    worker.set_defaults(func=_worker)
     sub.add_parser("mailsink", help="run the local SMTP sink").set_defaults(func=_mailsink)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)

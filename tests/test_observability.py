@@ -1,0 +1,118 @@
+"""Request ids in JSON logs and responses; Prometheus metrics of the app (latency, edit-gate
+refusals, outbox backlog) on /metrics; against the real database, in process."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from api.app import create_app
+from core.db import utcnow
+from core.logs import JsonFormatter, log_config
+from core.settings import Settings
+from services import outbox
+from services.sheet import EditRefused, InvalidInput
+
+
+def _app(engine: Engine, tmp_path: Path) -> FastAPI:
+    app = create_app(Settings(_env_file=None, data_dir=tmp_path), engine=engine)
+
+    @app.get("/_test/refuse/{kind}")
+    async def refuse(kind: str) -> None:
+        if kind == "gate":
+            raise EditRefused("locked", "Đã khoá.", "Locked.")
+        raise InvalidInput("bad_input", "Sai.", "Bad.", field="value")
+
+    @app.get("/_test/log")
+    async def log_something() -> dict[str, str]:
+        logging.getLogger("appraisal.test").info("một dòng nhật ký")
+        return {"ok": "yes"}
+
+    return app
+
+
+async def _client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} {labels} not in /metrics")
+
+
+class _Lines(logging.Handler):
+    """Formats each record as it is emitted (as a stream handler does)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+async def test_request_id_is_echoed_and_in_json_logs(engine: Engine, tmp_path) -> None:
+    app = _app(engine, tmp_path)
+    handler = _Lines()
+    logger = logging.getLogger("appraisal.test")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        async with await _client(app) as client:
+            given = await client.get("/_test/log", headers={"X-Request-ID": "abc-123"})
+            made = await client.get("/healthz")
+    finally:
+        logger.removeHandler(handler)
+    assert given.headers["x-request-id"] == "abc-123"
+    assert len(made.headers["x-request-id"]) == 32
+    ours = handler.lines
+    assert ours and ours[0]["request_id"] == "abc-123"
+    assert ours[0]["message"] == "một dòng nhật ký" and ours[0]["level"] == "INFO"
+    # the same formatter is what production's log config installs (uvicorn's loggers too)
+    config = log_config("json")
+    assert config["formatters"]["default"] == {"()": "core.logs.JsonFormatter"}
+    assert "uvicorn.access" in config["loggers"]
+
+
+async def test_metrics_latency_refusals_and_outbox_backlog(engine: Engine, tmp_path) -> None:
+    app = _app(engine, tmp_path)
+    created = utcnow() - timedelta(minutes=10)
+    outbox.enqueue_all(
+        engine,
+        [outbox.OutboxItem(key="obs-1", to_addr="a@b.vn", subject="s", text="t", html="h")],
+        at=created,
+    )
+    async with await _client(app) as client:
+        before = (await client.get("/metrics")).text
+        refused_before = 0.0
+        if 'appraisal_edit_gate_refusals_total{type="locked"}' in before:
+            refused_before = _sample(before, "appraisal_edit_gate_refusals_total", type="locked")
+        assert (await client.get("/_test/refuse/gate")).status_code == 409
+        assert (await client.get("/_test/refuse/input")).status_code == 422
+        for _ in range(3):
+            await client.get("/healthz")
+        text = (await client.get("/metrics")).text
+    refused = _sample(text, "appraisal_edit_gate_refusals_total", type="locked")
+    assert refused == refused_before + 1  # the 422 is not an edit-gate refusal
+    assert 'type="bad_input"' not in text
+    count = _sample(
+        text,
+        "appraisal_http_request_duration_seconds_count",
+        route="/healthz",
+        method="GET",
+        status="2xx",
+    )
+    assert count >= 3
+    assert _sample(text, "appraisal_outbox_pending") >= 1
+    assert _sample(text, "appraisal_outbox_oldest_pending_seconds") >= 600
