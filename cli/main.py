@@ -3,6 +3,7 @@
 appraisal dev [--demo]          the whole embedded stack (Temporal, SMTP sink, worker, API)
 appraisal api | worker | mailsink   one process of the stack
 appraisal db upgrade            migrate the database (idempotent)
+appraisal backup DIR | restore DIR   the embedded stack's data as one consistent set
 …and the framework, sheet, unit, user and cycle commands registered by their modules.
 """
 
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
     "cli.accounts",
     "cli.cycle",
     "cli.demo",
+    "cli.backup",
 )
 
 

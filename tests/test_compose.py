@@ -206,3 +206,17 @@ def test_env_example_matches_settings_and_is_refused_as_is() -> None:
     real = {k: v.replace("change-me", "x9Kq2") for k, v in values.items()}
     settings = Settings.model_validate(real)
     assert settings.mode == "production" and settings.smtp_use_tls
+
+
+def test_production_backup_covers_all_three_databases_and_evidence() -> None:
+    backup = _script("backup.sh")
+    restore = _script("restore.sh")
+    for script in (backup, restore):
+        assert "set -euo pipefail" in script and "|| true" not in script
+        assert "for db in appraisal temporal temporal_visibility" in script
+        assert "evidence" in script
+    # the writers are stopped while the dumps are taken, and started again even on failure
+    assert backup.index("stop api worker") < backup.index("pg_dump")
+    assert "trap 'restart;" in backup
+    assert "sha256sum --check" in restore
+    assert "--exit-on-error" in restore
