@@ -4,6 +4,7 @@
 - a worker is stopped (SIGTERM, as a deploy does) mid cycle start: every unit workflow exists
   exactly once; a worker is killed (SIGKILL) during the reminder burst: every outbox message
   is sent, and the sink got each Message-ID once;
+- X-Forwarded-For is believed from the trusted proxy only (throttling sees each office);
 - the same request with one Idempotency-Key, sent to both APIs at once, acts once;
 - evidence uploaded through one API downloads through the other (one shared evidence store);
 - the peak of PostgreSQL connections stays within the documented per-process pool bounds.
@@ -35,7 +36,7 @@ from core.db import make_engine, session_scope
 from core.migrate import upgrade
 from core.settings import Settings, normalise_db_url
 from core.temporal import connect
-from models.tables import AuditLog, OutboxMessage
+from models.tables import AuditLog, LoginThrottle, OutboxMessage
 from notifications.mailer import message_id
 from notifications.sink import free_port, start_sink
 from services.cycles import unit_workflow_id
@@ -110,12 +111,12 @@ class Procs:
         self.logs = logs
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def start(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -194,8 +195,12 @@ def test_two_workers_two_apis_one_database(database: str, tmp_path: Path) -> Non
     try:
         temporal.start_temporal()
         workers = [procs.start(f"worker-{i}", "worker") for i in (1, 2)]
-        for i, port in enumerate(api_ports, 1):
-            procs.start(f"api-{i}", "api", "--port", str(port))
+        # api-1 trusts X-Forwarded-For from 127.0.0.1 (where this test stands in for the TLS
+        # proxy); api-2 trusts another address only, so the same header from here is ignored.
+        procs.start("api-1", "api", "--port", str(api_ports[0]))
+        procs.start(
+            "api-2", "api", "--port", str(api_ports[1]), APPRAISAL_TRUSTED_PROXIES="10.9.9.9"
+        )
         for w in workers:
             _wait("worker polling", lambda w=w: worker_is_polling(settings, w.pid))
         for port in api_ports:
@@ -268,6 +273,19 @@ async def _scenario(
             "results_target": (now + timedelta(days=20)).isoformat(),
             "reminder_offsets_hours": [1],
         })  # fmt: skip
+
+        # --- the client's address behind the proxy: believed from the proxy only -------------
+        for http, forwarded in ((a, "10.1.2.3"), (b, "10.4.4.4")):
+            refused = await http.post(
+                "/api/auth/token",
+                data={"username": "nobody-here", "password": "wrong"},
+                headers={"X-Forwarded-For": forwarded, "X-Forwarded-Proto": "https"},
+            )
+            assert refused.status_code == 401
+        with session_scope(engine) as session:
+            keys = set(session.exec(select(LoginThrottle.key)).all())
+        assert "addr:10.1.2.3" in keys  # the office's own address, not the proxy's
+        assert "addr:10.4.4.4" not in keys and "addr:127.0.0.1" in keys
 
         # --- a worker stops mid cycle start (a deploy: SIGTERM, in-flight work drains) -------
         start = asyncio.create_task(call(b, "POST", f"/api/cycles/{cycle_id}/start", 202))
