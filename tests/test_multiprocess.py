@@ -197,7 +197,8 @@ def test_two_workers_two_apis_one_database(database: str, tmp_path: Path) -> Non
         workers = [procs.start(f"worker-{i}", "worker") for i in (1, 2)]
         # api-1 trusts X-Forwarded-For from 127.0.0.1 (where this test stands in for the TLS
         # proxy); api-2 trusts another address only, so the same header from here is ignored.
-        procs.start("api-1", "api", "--port", str(api_ports[0]))
+        # api-1 runs two uvicorn processes (as compose does): /metrics merges them
+        procs.start("api-1", "api", "--port", str(api_ports[0]), APPRAISAL_API_WORKERS="2")
         procs.start(
             "api-2", "api", "--port", str(api_ports[1]), APPRAISAL_TRUSTED_PROXIES="10.9.9.9"
         )
@@ -211,8 +212,8 @@ def test_two_workers_two_apis_one_database(database: str, tmp_path: Path) -> Non
         procs.stop_all()
         temporal.stop()
         controller.stop()
-    # 4 processes × (pool + overflow), plus the scenario's own engine (one connection)
-    documented = 4 * (POOL + OVERFLOW) + 1
+    # 5 processes (3 API, 2 workers at a time) × (pool + overflow), plus the scenario's engine
+    documented = 5 * (POOL + OVERFLOW) + 1
     assert 0 < limit <= documented, f"peak {limit} connections > {documented}"
 
 
@@ -293,7 +294,10 @@ async def _scenario(
         workers[0].send_signal(signal.SIGTERM)
         await start
         assert workers[0].wait(timeout=30) == 0
-        replacement = procs.start("worker-3", "worker")
+        metrics_port = free_port()
+        replacement = procs.start(
+            "worker-3", "worker", APPRAISAL_WORKER_METRICS_PORT=str(metrics_port)
+        )
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             found = await _unit_workflows(settings, cycle_id)
@@ -375,6 +379,26 @@ async def _scenario(
             pending = [p.activity_type.name for p in desc.raw_description.pending_activities]
             assert "mail.notify" in pending, (row.idempotency_key, pending)
         assert replacement.poll() is None
+
+        # --- health checks and metrics of the running processes ------------------------------
+        check = subprocess.run(
+            [sys.executable, "-m", "cli.main", "worker", "--check"],
+            cwd=ROOT, env=procs.env, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert check.returncode == 0 and "healthy" in check.stdout, check.stdout
+        sdk = (await a.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert any(line.startswith("temporal_") for line in sdk.splitlines()), sdk[:500]
+        app_metrics = (await a.get("/metrics")).text
+        # the 12 units were created through api-1's two processes: the merged count has all
+        created = [
+            float(line.rsplit(" ", 1)[1])
+            for line in app_metrics.splitlines()
+            if line.startswith("appraisal_http_request_duration_seconds_count{")
+            and 'route="/api/units"' in line
+            and 'method="POST"' in line
+        ]
+        assert sum(created) == UNITS, created
+        assert "appraisal_outbox_pending" in app_metrics
     finally:
         await a.aclose()
         await b.aclose()
