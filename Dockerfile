@@ -20,7 +20,8 @@ COPY api api
 COPY web web
 COPY cli cli
 COPY migrations migrations
-RUN pip install --no-deps --no-build-isolation . \
+# --no-deps: nothing outside the lock is installed (only the build backend, in isolation).
+RUN pip install --no-deps . \
     && useradd --create-home appraisal && mkdir -p /data && chown appraisal /data
 USER appraisal
 ENV APPRAISAL_DATA_DIR=/data
