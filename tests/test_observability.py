@@ -116,3 +116,22 @@ async def test_metrics_latency_refusals_and_outbox_backlog(engine: Engine, tmp_p
     assert count >= 3
     assert _sample(text, "appraisal_outbox_pending") >= 1
     assert _sample(text, "appraisal_outbox_oldest_pending_seconds") >= 600
+
+
+def test_json_lines_carry_workflow_ids_from_the_sdk_loggers() -> None:
+    """The SDK's workflow and activity loggers add these extras; the formatter lifts the ids."""
+    formatter = JsonFormatter()
+    for extra_name in ("temporal_workflow", "temporal_activity"):
+        record = logging.LogRecord("workflows.unit", logging.WARNING, __file__, 1, "x", (), None)
+        setattr(record, extra_name, {"workflow_id": "cycle-2024/unit-xa", "run_id": "r1"})
+        line = json.loads(formatter.format(record))
+        assert line["workflow_id"] == "cycle-2024/unit-xa" and line["run_id"] == "r1"
+        assert "request_id" not in line
+    try:
+        raise ValueError("hỏng")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "lỗi", (), sys.exc_info())
+    line = json.loads(formatter.format(record))
+    assert line["message"] == "lỗi" and "ValueError: hỏng" in line["exc"]
