@@ -65,7 +65,7 @@ def test_only_the_tls_proxy_publishes_a_port() -> None:
     assert services["proxy"]["image"].startswith("caddy:")
     caddyfile = _script("Caddyfile")
     assert "tls {$APPRAISAL_TLS:internal}" in caddyfile
-    assert "reverse_proxy api:8000" in caddyfile
+    assert "reverse_proxy {$APPRAISAL_UPSTREAM:api:8000}" in caddyfile
     assert "respond /metrics 404" in caddyfile  # metrics stay inside
 
 
