@@ -79,9 +79,15 @@ def _api(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.check:
+        import os
+
         from cli.health import check_worker
 
-        return check_worker(settings)
+        code = check_worker(settings)
+        sys.stdout.flush()
+        # Exit at once: the Temporal client's native runtime can abort the interpreter's
+        # teardown (SIGABRT seen here), which a health check must never report as a failure.
+        os._exit(code)
     from core.logs import configure
     from workflows.worker import run_worker
 

@@ -348,7 +348,7 @@ async def _scenario(
 
         # Mail the killed worker was sending is retried by Temporal once its attempt times out
         # (start_to_close 2 min, workflows/unit.py): not lost, only late. Wait for the rest.
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             rows = outbox()
             reminders = [r for r in rows if "|reminder|" in r.idempotency_key]
@@ -359,11 +359,21 @@ async def _scenario(
             await asyncio.sleep(0.5)
         rows = outbox()
         reminders = [r for r in rows if "|reminder|" in r.idempotency_key]
-        # every unit's reminder exists once per recipient (unit mp-00 also has its office user)
-        assert {r.idempotency_key.split("|")[1] for r in reminders} == set(codes)
+        # each reminder once per recipient (unit mp-00 also has its office user)
         assert len({r.idempotency_key for r in reminders}) == len(reminders)
         ids_sent = [str(m["Message-ID"]) for m in sink.messages]
         client = await connect(settings)
+
+        async def mail_pending(unit_code: str) -> list[str]:
+            handle = client.get_workflow_handle(unit_workflow_id(cycle_id, unit_code))
+            desc = await handle.describe()
+            return [p.activity_type.name for p in desc.raw_description.pending_activities]
+
+        # A unit with no reminder row yet: the killed worker had its mail.notify activity
+        # before it stored anything; Temporal still holds the activity for retry.
+        for code in set(codes) - {r.idempotency_key.split("|")[1] for r in reminders}:
+            assert "mail.notify" in await mail_pending(code), code
+        assert reminders, "the reminder burst happened"
         for row in rows:
             # nothing doubled: each message at most once at the SMTP server
             assert ids_sent.count(message_id(row.idempotency_key)) <= 1, row.idempotency_key
@@ -373,11 +383,7 @@ async def _scenario(
             # nothing lost: a message not sent yet is still an activity Temporal will retry
             assert row.status == "pending", (row.idempotency_key, row.status)
             unit_code = row.idempotency_key.split("|")[1]
-            desc = await client.get_workflow_handle(
-                unit_workflow_id(cycle_id, unit_code)
-            ).describe()
-            pending = [p.activity_type.name for p in desc.raw_description.pending_activities]
-            assert "mail.notify" in pending, (row.idempotency_key, pending)
+            assert "mail.notify" in await mail_pending(unit_code), row.idempotency_key
         assert replacement.poll() is None
 
         # --- health checks and metrics of the running processes ------------------------------
