@@ -8,6 +8,7 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
+COPY contracts contracts
 COPY core core
 COPY models models
 COPY scoring scoring

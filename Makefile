@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: dev test lint typecheck pytest install browser migration bench clean
+.PHONY: dev test test-fast lint typecheck pytest install browser migration bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || test -x "$${APPRAISAL_CHROMIUM:-/nonexistent}" || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is needed for the browser test: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+## The inner loop: ruff, mypy and the tests that need no Temporal server and no browser.
+test-fast: install lint typecheck
+	$(BIN)/pytest -q -m "not temporal and not browser" $(PYTEST_ARGS)
 
 lint:
 	$(BIN)/ruff check .

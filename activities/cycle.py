@@ -28,18 +28,15 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.common import refusal
-from core.db import session_scope
-from models.tables import CycleUnit, Unit, UnitState
-from services.cycles import (
-    CycleError,
-    classify_cycle,
-    extend_cycle,
-    pending_units,
-    set_cycle_state,
-    unit_inputs,
-    unit_workflow_id,
+from contracts import search_attributes as sa
+from contracts.activities import (
+    CYCLE_FAN_OUT,
+    CYCLE_START_UNITS,
+    CYCLE_STEP,
+    CycleActivitiesInterface,
 )
-from services.messages import (
+from contracts.ids import UNIT_WORKFLOW, unit_workflow_id
+from contracts.messages import (
     ClassifyCommand,
     CloseAppraisalCommand,
     CycleStepArgs,
@@ -51,14 +48,21 @@ from services.messages import (
     UnitInput,
     UnitStatus,
 )
-from services.sheet import SheetError
-from workflows import search_attributes as sa
+from core.db import session_scope
+from core.errors import Conflict, Refusal
+from models.tables import CycleUnit, Unit, UnitState
+from services.cycles import (
+    classify_cycle,
+    extend_cycle,
+    pending_units,
+    set_cycle_state,
+    unit_inputs,
+)
 
-__all__ = ["UNIT_WORKFLOW", "CycleActivities"]
+__all__ = ["CycleActivities"]
 
 log = logging.getLogger(__name__)
 
-UNIT_WORKFLOW = "UnitWorkflow"
 _T = TypeVar("_T")
 
 
@@ -74,7 +78,7 @@ async def _bounded(
     return list(await asyncio.gather(*(one(i) for i in items)))
 
 
-class CycleActivities:
+class CycleActivities(CycleActivitiesInterface):
     """Cycle-wide work (injected engine and Temporal client)."""
 
     def __init__(self, engine: Engine, client: Client, *, concurrency: int = 20) -> None:
@@ -109,7 +113,7 @@ class CycleActivities:
             return None  # started by an earlier attempt: exactly what we want
         return unit.unit_code
 
-    @activity.defn(name="cycle.start_units")
+    @activity.defn(name=CYCLE_START_UNITS)
     async def start_units(self, args: StartUnitsArgs) -> int:
         """Starts every unit workflow of the cycle in batches; returns how many units it has."""
 
@@ -147,7 +151,7 @@ class CycleActivities:
             raise
         return None
 
-    @activity.defn(name="cycle.fan_out")
+    @activity.defn(name=CYCLE_FAN_OUT)
     async def fan_out(self, args: FanOutArgs) -> FanOutResult:
         """Sends the command to the units (all, or those listed, in the given states)."""
 
@@ -198,7 +202,7 @@ class CycleActivities:
             if isinstance(cmd, CloseAppraisalCommand):
                 pending = pending_units(session, cycle_id=args.cycle_id, at=args.at)
                 if pending:
-                    raise CycleError(
+                    raise Conflict(
                         "units_pending",
                         "Chưa thể kết thúc thẩm định: đơn vị chưa gửi kết quả và chưa đến thời "
                         f"điểm khóa: {', '.join(pending)}.",
@@ -230,10 +234,10 @@ class CycleActivities:
                 return CycleStepResult()
         raise ValueError(f"cycle step without a command or state: {args}")
 
-    @activity.defn(name="cycle.step")
+    @activity.defn(name=CYCLE_STEP)
     async def step(self, args: CycleStepArgs) -> CycleStepResult:
         """Commits one cycle-wide change (idempotent by request key)."""
         try:
             return await asyncio.to_thread(self._step, args)
-        except SheetError as err:
+        except Refusal as err:
             raise refusal(err) from err

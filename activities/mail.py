@@ -19,13 +19,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import activity_now
+from contracts.activities import MAIL_NOTIFY, MailActivitiesInterface
+from contracts.messages import NoticeRequest, NotifyResult
 from core.db import session_scope
 from core.settings import Settings
 from models.tables import OutboxMessage
 from notifications.mailer import Mailer, build_message, is_permanent, mailbox
 from notifications.render import render
 from services import outbox
-from services.messages import NoticeRequest, NotifyResult
 from services.notices import build_notices, message_key
 
 __all__ = ["MailActivities", "notice_prefix"]
@@ -38,7 +39,7 @@ def notice_prefix(req: NoticeRequest) -> str:
     return "|".join([req.cycle_id, req.unit_code or "-", req.kind.value, req.key]) + "|"
 
 
-class MailActivities:
+class MailActivities(MailActivitiesInterface):
     """Renders, stores and sends notifications (injected engine, settings and mailer)."""
 
     def __init__(self, engine: Engine, settings: Settings, mailer: Mailer) -> None:
@@ -86,7 +87,7 @@ class MailActivities:
                 ).all()
             )
 
-    @activity.defn(name="mail.notify")
+    @activity.defn(name=MAIL_NOTIFY)
     async def notify(self, req: NoticeRequest) -> NotifyResult:
         """Renders and stores the notice's digests (first attempt only) and sends the pending."""
         rows = await asyncio.to_thread(self._prepare, req)

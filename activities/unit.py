@@ -8,15 +8,16 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.common import refusal
+from contracts.activities import UNIT_TRANSITION, UnitActivitiesInterface
+from contracts.messages import ActivityResult, TransitionArgs
 from core.db import session_scope
-from services.messages import ActivityResult, TransitionArgs
-from services.sheet import SheetError
+from core.errors import Refusal
 from services.transitions import apply_transition
 
 __all__ = ["UnitActivities"]
 
 
-class UnitActivities:
+class UnitActivities(UnitActivitiesInterface):
     """Database side of the unit workflow (injected engine)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -26,10 +27,10 @@ class UnitActivities:
         with session_scope(self.engine) as session:
             return apply_transition(session, args)
 
-    @activity.defn(name="unit.transition")
+    @activity.defn(name=UNIT_TRANSITION)
     async def transition(self, args: TransitionArgs) -> ActivityResult:
         """Commits a transition (projection, audit, snapshot…); idempotent by request key."""
         try:
             return await asyncio.to_thread(self._apply, args)
-        except SheetError as err:
+        except Refusal as err:
             raise refusal(err) from err

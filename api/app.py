@@ -94,19 +94,32 @@ class RequestContext:
             REQUEST_ID.reset(token)
 
 
-def _count_edit_gate_refusals(app: FastAPI) -> None:
-    """Wraps the sheet-refusal handler (api.errors) so each refusal is counted by type."""
-    from services.sheet import EditRefused, SheetError
+EDIT_GATE_MODULE = "services.sheet.gate"
 
-    handler = app.exception_handlers[SheetError]
+
+def _from_edit_gate(exc: BaseException) -> bool:
+    """Whether the refusal was raised inside the edit gate (the innermost frame's module)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return bool(tb.tb_frame.f_globals.get("__name__") == EDIT_GATE_MODULE)
+
+
+def _count_edit_gate_refusals(app: FastAPI) -> None:
+    """Wraps the refusal handler (api.errors) so the edit gate's refusals are counted by code."""
+    from core.errors import Conflict, Forbidden, Refusal
+
+    handler = app.exception_handlers[Refusal]
 
     async def counted(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, EditRefused):
-            metrics.EDIT_GATE_REFUSALS.labels(exc.type).inc()
+        if isinstance(exc, Conflict | Forbidden) and _from_edit_gate(exc):
+            metrics.EDIT_GATE_REFUSALS.labels(exc.code).inc()
         response = handler(request, exc)
         return await response if inspect.isawaitable(response) else response
 
-    app.exception_handlers[SheetError] = counted
+    app.exception_handlers[Refusal] = counted
 
 
 def _ensure_admin(engine: Engine, settings: Settings) -> None:
@@ -190,7 +203,9 @@ def create_app(
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
         """Prometheus exposition (the TLS proxy answers 404 for it from outside)."""
-        body = metrics.render(request.app.state.engine)
+        from services.outbox_backlog import OutboxBacklog
+
+        body = metrics.render(OutboxBacklog(request.app.state.engine))
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     install_api(app)

@@ -1,6 +1,7 @@
-"""What the API shows of cycles and sheets: response models and the builders that read them.
+"""What the API shows of cycles, results and audit: response models and the builders.
 
-Reads only the database (the projection the activities keep current), never Temporal.
+Reads only the database (the projection the activities keep current), never Temporal. A
+unit's sheet is in ``api.sheet_view``.
 """
 
 from __future__ import annotations
@@ -13,27 +14,46 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from api.access import COUNCIL_VISIBLE
-from core.vn import vn_datetime
-from models.framework import Framework, Node
-from models.tables import (
-    Assignment,
-    AuditLog,
-    Cycle,
-    CycleState,
-    CycleUnit,
-    Entry,
-    ExplanationItem,
-    ExplanationRequest,
-    Snapshot,
-    Unit,
-    UnitState,
-    User,
+from api.sheet_view import (
+    Assignee,
+    ExplanationItemView,
+    ExplanationRoundView,
+    NodeView,
+    ProgressView,
+    SheetView,
+    SnapshotRef,
+    sheet_view,
 )
+from core.vn import vn_datetime
+from models.labels import CYCLE_STATE_VI, UNIT_STATE_VI
+from models.tables import AuditLog, Cycle, CycleState, CycleUnit, Unit, UnitState
 from services.accounts import Principal
 from services.cycles import cycle_units
-from services.evidence import EvidencePublic, evidence_public, list_evidence
-from services.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from services.sheet import framework_for, progress, score_entries
+
+# The sheet's models and builder live in ``api.sheet_view``; named here for existing callers.
+__all__ = [
+    "Assignee",
+    "AuditRow",
+    "CycleSummary",
+    "CycleUnitView",
+    "CycleView",
+    "ExplanationItemView",
+    "ExplanationRoundView",
+    "NodeView",
+    "ProgressView",
+    "ResultRow",
+    "ResultsView",
+    "SheetView",
+    "SnapshotRef",
+    "TimelineItem",
+    "audit_rows",
+    "cycle_summary",
+    "cycle_view",
+    "results_view",
+    "sheet_view",
+    "visible_units",
+]
 
 # --- cycles ----------------------------------------------------------------------------------
 
@@ -54,13 +74,6 @@ class TimelineItem(BaseModel):
     label: str
     at: datetime
     at_local: str = Field(description='Giờ Việt Nam: "17:00 ngày 25/11/2024"')
-
-
-class ProgressView(BaseModel):
-    """How many leaf criteria are finished (scored and explained)."""
-
-    total: int
-    finished: int
 
 
 class CycleUnitView(BaseModel):
@@ -316,239 +329,6 @@ def results_view(session: Session, cycle: Cycle, principal: Principal) -> Result
         published_at=cycle.published_at,
         max_total=score_entries(framework, [], appraised=False).max_total,
         units=out,
-    )
-
-
-# --- the sheet -------------------------------------------------------------------------------
-
-
-class Assignee(BaseModel):
-    """A staff member on a criterion."""
-
-    username: str
-    full_name: str
-    responsible: bool
-
-
-class NodeView(BaseModel):
-    """One node of the sheet: the framework's node, its scores, and for a leaf what was entered."""
-
-    code: str
-    title: str
-    kind: str
-    role: str
-    max_points: Decimal
-    agency: str
-    guidance: str
-    evidence_required: str
-    needs_explanation: bool
-    is_leaf: bool
-    rule: dict[str, Any] | None = Field(description="The scoring rule (a leaf)")
-    input_fields: list[str] = Field(default_factory=list, description="Inputs the rule reads")
-    self_score: Decimal | None = Field(description="Điểm tự chấm (a parent: the sum)")
-    appraised_score: Decimal | None = Field(description="Điểm thẩm định (a parent: the sum)")
-    excluded: bool = Field(default=False, description="Không phát sinh: leaves the total")
-    status: str | None = None
-    return_comment: str = ""
-    inputs: dict[str, Any] | None = None
-    self_reason: str = Field(default="", description="One sentence: how the rule scored it")
-    explanation: str = Field(default="", description="Giải trình")
-    appraised_inputs: dict[str, Any] | None = None
-    appraisal_comment: str = ""
-    updated_by: str = ""
-    updated_at: datetime | None = None
-    evidence: list[EvidencePublic] = Field(default_factory=list)
-    assignees: list[Assignee] = Field(default_factory=list)
-
-
-class ExplanationItemView(BaseModel):
-    """One flagged criterion of a round."""
-
-    code: str
-    question: str
-    answer: str
-    answered_at: datetime | None
-    answered_by: str
-
-
-class ExplanationRoundView(BaseModel):
-    """An explanation round (vòng giải trình)."""
-
-    id: int
-    round_no: int
-    deadline: datetime
-    state: str
-    created_by: str
-    items: list[ExplanationItemView]
-
-
-class SnapshotRef(BaseModel):
-    """A frozen copy of the sheet (at submission, …, final)."""
-
-    kind: str
-    content_hash: str
-    created_at: datetime
-
-
-class SheetView(BaseModel):
-    """A unit's sheet: state, deadlines, every node with its rule and scores, rounds."""
-
-    cycle_id: str
-    unit_id: int
-    unit_code: str
-    unit_name: str
-    state: UnitState
-    state_label: str
-    submission_deadline: datetime
-    hard_lock_at: datetime
-    data_cutoff_at: datetime
-    explanation_deadline: datetime | None
-    submitted_at: datetime | None
-    days_late: int
-    round_no: int
-    proposed_class: str | None
-    self_total: Decimal
-    appraised_total: Decimal
-    max_total: Decimal
-    progress: ProgressView
-    snapshots: list[SnapshotRef]
-    nodes: list[NodeView]
-    explanation_rounds: list[ExplanationRoundView]
-
-
-def _rule_json(node: Node) -> dict[str, Any] | None:
-    return node.rule.model_dump(mode="json") if node.rule is not None else None
-
-
-def sheet_view(session: Session, cycle: Cycle, cu: CycleUnit, unit: Unit) -> SheetView:
-    """The whole sheet of one unit."""
-    from scoring.rules import input_fields
-
-    assert unit.id is not None
-    framework: Framework = framework_for(session, cycle)
-    entries = {
-        e.criterion_code: e
-        for e in session.exec(
-            select(Entry).where(Entry.cycle_id == cycle.id, Entry.unit_id == unit.id)
-        ).all()
-    }
-    self_sheet = score_entries(framework, entries.values(), appraised=False)
-    appraised_sheet = score_entries(framework, entries.values(), appraised=True)
-    any_appraised = any(
-        e.appraised_inputs or e.appraised_score is not None for e in entries.values()
-    )
-    evidence: dict[str, list[EvidencePublic]] = {}
-    for ev in list_evidence(session, cycle_id=cycle.id, unit_id=unit.id):
-        evidence.setdefault(ev.criterion_code, []).append(
-            evidence_public(session, ev, data_cutoff_at=cycle.data_cutoff_at)
-        )
-    assignees: dict[str, list[Assignee]] = {}
-    for asg, user in session.exec(
-        select(Assignment, User)
-        .join(User, col(User.id) == Assignment.user_id)
-        .where(Assignment.cycle_id == cycle.id, Assignment.unit_id == unit.id)
-        .order_by(col(User.username))
-    ).all():
-        assignees.setdefault(asg.criterion_code, []).append(
-            Assignee(username=user.username, full_name=user.full_name, responsible=asg.responsible)
-        )
-    nodes = []
-    for node in framework.walk():
-        s = self_sheet.node(node.code)
-        a = appraised_sheet.node(node.code)
-        e = entries.get(node.code)
-        nodes.append(
-            NodeView(
-                code=node.code,
-                title=node.title,
-                kind=node.kind.value,
-                role=node.role.value,
-                max_points=node.max_points,
-                agency=node.agency,
-                guidance=node.guidance,
-                evidence_required=node.evidence_required,
-                needs_explanation=node.needs_explanation,
-                is_leaf=node.is_leaf,
-                rule=_rule_json(node) if node.is_leaf else None,
-                input_fields=list(input_fields(node)) if node.is_leaf else [],
-                self_score=None if s.missing else s.score,
-                appraised_score=a.score if any_appraised and not a.missing else None,
-                excluded=s.excluded,
-                status=e.status if e else None,
-                return_comment=e.return_comment if e else "",
-                inputs=e.inputs if e else None,
-                self_reason=e.self_reason if e else "",
-                explanation=e.explanation if e else "",
-                appraised_inputs=e.appraised_inputs if e else None,
-                appraisal_comment=e.appraisal_comment if e else "",
-                updated_by=e.updated_by if e else "",
-                updated_at=e.updated_at if e else None,
-                evidence=evidence.get(node.code, []),
-                assignees=assignees.get(node.code, []),
-            )
-        )
-    rounds = []
-    for req in session.exec(
-        select(ExplanationRequest)
-        .where(ExplanationRequest.cycle_id == cycle.id, ExplanationRequest.unit_id == unit.id)
-        .order_by(col(ExplanationRequest.round_no))
-    ).all():
-        assert req.id is not None
-        items = session.exec(
-            select(ExplanationItem)
-            .where(ExplanationItem.request_id == req.id)
-            .order_by(col(ExplanationItem.criterion_code))
-        ).all()
-        rounds.append(
-            ExplanationRoundView(
-                id=req.id,
-                round_no=req.round_no,
-                deadline=req.deadline,
-                state=req.state,
-                created_by=req.created_by,
-                items=[
-                    ExplanationItemView(
-                        code=it.criterion_code,
-                        question=it.question,
-                        answer=it.answer,
-                        answered_at=it.answered_at,
-                        answered_by=it.answered_by,
-                    )
-                    for it in items
-                ],
-            )
-        )
-    snaps = session.exec(
-        select(Snapshot)
-        .where(Snapshot.cycle_id == cycle.id, Snapshot.unit_id == unit.id)
-        .order_by(col(Snapshot.id))
-    ).all()
-    p = progress(session, cycle=cycle, unit=unit)
-    return SheetView(
-        cycle_id=cycle.id,
-        unit_id=unit.id,
-        unit_code=unit.code,
-        unit_name=unit.name,
-        state=UnitState(cu.state),
-        state_label=UNIT_STATE_VI[UnitState(cu.state)],
-        submission_deadline=cu.submission_deadline,
-        hard_lock_at=cu.hard_lock_at,
-        data_cutoff_at=cycle.data_cutoff_at,
-        explanation_deadline=cu.explanation_deadline,
-        submitted_at=cu.submitted_at,
-        days_late=cu.days_late,
-        round_no=cu.round_no,
-        proposed_class=cu.proposed_class,
-        self_total=self_sheet.total,
-        appraised_total=appraised_sheet.total,
-        max_total=self_sheet.max_total,
-        progress=ProgressView(total=p.total, finished=p.finished),
-        snapshots=[
-            SnapshotRef(kind=s.kind, content_hash=s.content_hash, created_at=s.created_at)
-            for s in snaps
-        ],
-        nodes=nodes,
-        explanation_rounds=rounds,
     )
 
 

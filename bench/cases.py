@@ -28,6 +28,8 @@ from activities.cycle import CycleActivities
 from activities.mail import MailActivities
 from bench.stack import Seeded, Stack, dinh_hoa, draft_cycle, staff_editors
 from bench.trivial import TRIVIAL_WORKFLOW, TrivialWorkflow
+from contracts.ids import unit_workflow_id
+from contracts.messages import DeadlineKind, NoticeKind, NoticeRequest
 from core.db import session_scope, utcnow
 from models.framework import (
     DerivedRule,
@@ -40,8 +42,6 @@ from notifications.mailer import SmtpMailer, build_message
 from scoring.aggregate import score_sheet
 from scoring.rules import RuleResult, evaluate, full_marks_inputs
 from services import outbox
-from services.cycles import unit_workflow_id
-from services.messages import DeadlineKind, NoticeKind, NoticeRequest
 from services.sheet import framework_for, save_draft
 from workflows.commands import start_cycle
 from workflows.worker import build_worker

@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import frameworks
+from contracts import search_attributes
 from core.db import make_engine, session_scope, utcnow
 from core.migrate import upgrade
 from core.settings import Settings
@@ -35,7 +36,6 @@ from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
 from services.sheet import Editor, replace_assignments
 from services.units import UnitCreate, create_unit
-from workflows import search_attributes
 
 __all__ = [
     "FRAMEWORK_FILE",

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts import search_attributes
 from core.settings import Settings
-from workflows import search_attributes
 
 
 class StackError(RuntimeError):

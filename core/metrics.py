@@ -3,24 +3,17 @@
 The API may run several uvicorn processes: with ``PROMETHEUS_MULTIPROC_DIR`` set (``appraisal
 api`` sets it before the processes start), each writes its samples there and ``/metrics``
 merges them. The outbox backlog is read from the database at scrape time, so any process
-answers it. The Temporal SDK's own metrics are served by the worker (core.temporal).
+answers it (services.outbox_backlog). The Temporal SDK's own metrics are served by the
+worker (core.temporal).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
-from sqlmodel import col
-
-from core.db import utcnow
-from models.tables import OutboxMessage
 
 REQUEST_LATENCY = Histogram(
     "appraisal_http_request_duration_seconds",
@@ -35,41 +28,14 @@ EDIT_GATE_REFUSALS = Counter(
 )
 
 
-class OutboxBacklog(Collector):
-    """Pending outbox messages and the age of the oldest, read when scraped."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        """The two gauges (nothing when the database does not answer)."""
-        query = select(func.count(), func.min(col(OutboxMessage.created_at))).where(
-            col(OutboxMessage.status) == "pending"
-        )
-        try:
-            with self.engine.connect() as conn:
-                count, oldest = conn.execute(query).one()
-        except Exception:  # the scrape still returns the other metrics
-            return
-        yield GaugeMetricFamily(
-            "appraisal_outbox_pending", "Outbox messages not sent yet.", value=int(count)
-        )
-        # min() keeps the column's type, so `oldest` is an aware UTC datetime.
-        age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
-        yield GaugeMetricFamily(
-            "appraisal_outbox_oldest_pending_seconds",
-            "Age of the oldest pending outbox message.",
-            value=age,
-        )
-
-
-def render(engine: Engine) -> bytes:
-    """The exposition text of this process (or of every API process) plus the outbox gauges."""
+def render(*extra: Collector) -> bytes:
+    """The exposition text of this process (or of all API processes) plus ``extra`` collectors."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         for collector in (REQUEST_LATENCY, EDIT_GATE_REFUSALS):
             registry.register(collector)
-    registry.register(OutboxBacklog(engine))
+    for more in extra:  # read at scrape time, e.g. services.outbox_backlog
+        registry.register(more)
     return bytes(generate_latest(registry))

@@ -14,18 +14,27 @@ from datetime import datetime
 from enum import StrEnum
 
 __all__ = [
+    "AFTER_LOCK",
     "ALLOWED",
+    "APPRAISAL_DONE",
+    "APPRAISAL_STATES",
+    "APPRAISED_SHOWN",
     "BEFORE_SUBMISSION",
     "CLASSIFIABLE",
     "DRAFT_STATES",
+    "EXPLANATION_STATES",
+    "LOCKED_OUT",
     "LOCK_BOUND",
+    "LOCK_BOUND_IN",
     "REOPENABLE",
+    "REVIEW_STATES",
     "TERMINAL",
     "UNDER_APPRAISAL",
     "CycleState",
     "UnitCommand",
     "UnitState",
     "allowed",
+    "drafting_open",
     "locked",
 ]
 
@@ -90,6 +99,16 @@ UNDER_APPRAISAL = frozenset({S.submitted, S.appraising, S.explanation})
 CLASSIFIABLE = frozenset({S.finalised, S.not_submitted, S.classified})
 # Nothing happens to a unit any more.
 TERMINAL = frozenset({S.published, S.cancelled})
+# The edit gate's finer rules: in review staff edit only returned criteria; in explanation only
+# the flagged ones; the council scores criteria while appraising.
+REVIEW_STATES = frozenset({S.unit_review})
+EXPLANATION_STATES = frozenset({S.explanation})
+APPRAISAL_STATES = frozenset({S.appraising})
+# What a sheet shows: the appraised total once the council works on it; appraisal done.
+APPRAISED_SHOWN = frozenset({S.appraising, S.explanation, S.finalised, S.classified, S.published})
+APPRAISAL_DONE = frozenset({S.finalised, S.classified, S.published})
+# Locked out: the hard lock passed without a submission.
+LOCKED_OUT = frozenset({S.not_submitted})
 
 # Keyed by command (a str enum, so the recorded string names index it too).
 ALLOWED: dict[str, frozenset[UnitState]] = {
@@ -115,6 +134,12 @@ REOPENABLE = ALLOWED[C.reopen]
 # Commands refused from the hard-lock instant on (checked against the caller's clock: the
 # workflow's ``workflow.now()``, the page's ``utcnow()``).
 LOCK_BOUND = frozenset({C.assign, C.start_review, C.return_, C.submit})
+# Refused from the hard-lock instant on in these states only: a lock that is due is not moved by
+# an extension (the coordinator reopens the unit instead); after submission the lock is past.
+LOCK_BOUND_IN: dict[str, frozenset[UnitState]] = {C.set_deadlines: BEFORE_SUBMISSION}
+# Refused before the hard-lock instant in these states: the appraisal of a unit that has not
+# handed in its sheet closes only once the unit is locked.
+AFTER_LOCK: dict[str, frozenset[UnitState]] = {C.close_appraisal: BEFORE_SUBMISSION}
 
 
 def locked(now: datetime, hard_lock_at: datetime) -> bool:
@@ -126,7 +151,15 @@ def allowed(
     command: UnitCommand | str, state: UnitState | str, now: datetime, hard_lock_at: datetime
 ) -> bool:
     """May ``command`` run on a unit in ``state`` at ``now``, given its hard lock?"""
-    cmd = UnitCommand(command)
-    if UnitState(state) not in ALLOWED[cmd]:
+    cmd, st = UnitCommand(command), UnitState(state)
+    if st not in ALLOWED[cmd]:
         return False
-    return not (cmd in LOCK_BOUND and locked(now, hard_lock_at))
+    if locked(now, hard_lock_at):
+        return cmd not in LOCK_BOUND and st not in LOCK_BOUND_IN.get(cmd, ())
+    return st not in AFTER_LOCK.get(cmd, ())
+
+
+def drafting_open(state: UnitState | str, now: datetime, hard_lock_at: datetime) -> bool:
+    """Does the edit gate take self-assessment inputs now (before submission: until the lock)?"""
+    st = UnitState(state)
+    return st in DRAFT_STATES and not (st in BEFORE_SUBMISSION and locked(now, hard_lock_at))

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from sqlmodel import Session, select
 
+from contracts.ids import bounded_key
 from models.tables import AuditLog
-
-KEY_LENGTH = 200  # AuditLog.request_key
-
-
-def bounded_key(key: str) -> str:
-    """A key that fits the column: a long one keeps its start and ends with a hash of it all."""
-    if len(key) <= KEY_LENGTH:
-        return key
-    return key[:150] + "#" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 def record(

@@ -16,12 +16,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from contracts import search_attributes
 from core.db import make_engine
 from core.migrate import upgrade
 from core.settings import normalise_db_url
 from core.temporal import DATA_CONVERTER
 from notifications.sink import MailSink, free_port, start_sink
-from workflows import search_attributes
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEEDS = FIXTURES / "seeds"
@@ -106,3 +106,22 @@ async def temporal_ts() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+# --- markers: `make test-fast` runs what needs neither Temporal servers nor a browser ----------
+
+_TEMPORAL_FIXTURES = frozenset({"temporal_dev", "temporal_ts"})
+# Modules that start Temporal (or the whole dev stack) in a child process, not via a fixture.
+_TEMPORAL_MODULES = frozenset({"test_dev_stack", "test_workflow_devserver", "test_workflow_cli"})
+_BROWSER_MODULES = frozenset({"test_web_browser"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks tests `temporal` (a Temporal server) or `browser` (Chromium) from what they use."""
+    for item in items:
+        module = item.path.stem
+        used = set(getattr(item, "fixturenames", ()))
+        if used & _TEMPORAL_FIXTURES or module in _TEMPORAL_MODULES:
+            item.add_marker(pytest.mark.temporal)
+        if module in _BROWSER_MODULES or module.startswith("test_browser"):
+            item.add_marker(pytest.mark.browser)

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from contracts import search_attributes
 from core.settings import Settings
-from workflows import search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("migrate", "api", "worker")

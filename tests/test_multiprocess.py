@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, text
 from sqlmodel import col, select
 
 from cli.dev import Stack, worker_is_polling
+from contracts.ids import unit_workflow_id
 from core.db import make_engine, session_scope
 from core.migrate import upgrade
 from core.settings import Settings, normalise_db_url
@@ -39,7 +40,6 @@ from core.temporal import connect
 from models.tables import AuditLog, LoginThrottle, OutboxMessage
 from notifications.mailer import message_id
 from notifications.sink import free_port, start_sink
-from services.cycles import unit_workflow_id
 from tests.api_support import DINH_HOA_YAML
 from tests.test_evidence import PDF_SIGNED
 

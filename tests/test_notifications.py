@@ -14,12 +14,12 @@ from sqlmodel import col, select
 from temporalio.exceptions import ApplicationError
 
 from activities.mail import MailActivities
+from contracts.messages import DeadlineKind, NoticeKind, NoticeRequest
 from core.db import session_scope
 from models.tables import OutboxMessage
 from notifications.mailer import SmtpMailer, is_permanent
 from notifications.render import render
 from notifications.sink import MailSink, free_port
-from services.messages import DeadlineKind, NoticeKind, NoticeRequest
 from tests.histories.scenario import Seeded, local, seed_cycle, settings_for
 
 YEAR = 2024

@@ -11,13 +11,16 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from api.app import create_app
 from core.db import utcnow
+from core.errors import Conflict
 from core.logs import JsonFormatter, log_config
 from core.settings import Settings
+from models.tables import ExplanationRequest
 from services import outbox
-from services.sheet import EditRefused, InvalidInput
+from services.sheet.gate import flagged_item
 
 
 def _app(engine: Engine, tmp_path: Path) -> FastAPI:
@@ -25,9 +28,11 @@ def _app(engine: Engine, tmp_path: Path) -> FastAPI:
 
     @app.get("/_test/refuse/{kind}")
     async def refuse(kind: str) -> None:
-        if kind == "gate":
-            raise EditRefused("locked", "Đã khoá.", "Locked.")
-        raise InvalidInput("bad_input", "Sai.", "Bad.", field="value")
+        if kind == "gate":  # the edit gate refuses a criterion the round does not flag
+            with Session(engine) as session:
+                fake = ExplanationRequest(id=10**9, cycle_id="x", unit_id=0, round_no=1)
+                flagged_item(session, fake, "9.9.9")
+        raise Conflict("elsewhere", "Bị từ chối ở nơi khác.", "Refused elsewhere.")
 
     @app.get("/_test/log")
     async def log_something() -> dict[str, str]:
@@ -96,16 +101,18 @@ async def test_metrics_latency_refusals_and_outbox_backlog(engine: Engine, tmp_p
     async with await _client(app) as client:
         before = (await client.get("/metrics")).text
         refused_before = 0.0
-        if 'appraisal_edit_gate_refusals_total{type="locked"}' in before:
-            refused_before = _sample(before, "appraisal_edit_gate_refusals_total", type="locked")
+        if 'appraisal_edit_gate_refusals_total{type="not_flagged"}' in before:
+            refused_before = _sample(
+                before, "appraisal_edit_gate_refusals_total", type="not_flagged"
+            )
         assert (await client.get("/_test/refuse/gate")).status_code == 409
-        assert (await client.get("/_test/refuse/input")).status_code == 422
+        assert (await client.get("/_test/refuse/other")).status_code == 409
         for _ in range(3):
             await client.get("/healthz")
         text = (await client.get("/metrics")).text
-    refused = _sample(text, "appraisal_edit_gate_refusals_total", type="locked")
-    assert refused == refused_before + 1  # the 422 is not an edit-gate refusal
-    assert 'type="bad_input"' not in text
+    refused = _sample(text, "appraisal_edit_gate_refusals_total", type="not_flagged")
+    assert refused == refused_before + 1
+    assert 'type="elsewhere"' not in text  # a refusal from outside the gate is not counted
     count = _sample(
         text,
         "appraisal_http_request_duration_seconds_count",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.evidence import EvidenceError, file_path, store_file
+from services.evidence import EvidenceRejected, file_path, store_file
 from services.storage import LocalStorage, Storage, local_storage
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -60,7 +60,7 @@ def test_store_file_uses_the_given_storage(tmp_path: Path) -> None:
         assert list((tmp_path / machine / ".tmp").iterdir()) == []
     assert shared.local_path(SHA) is not None
     # refused content never reaches the storage
-    with pytest.raises(EvidenceError):
+    with pytest.raises(EvidenceRejected):
         store_file(
             io.BytesIO(b"MZ not a document"),
             filename="x.exe",

@@ -32,7 +32,7 @@ from models.tables import (
 from tests.api_support import PASSWORD, World, build_world, client, make_app, set_unit_state
 from tests.test_evidence import PDF_SIGNED, PDF_UNSIGNED
 from web.auth import PAGE_RULES
-from web.cycles import router as cycles_router
+from web.pages import PAGE_ROUTERS
 
 # Criteria of the Định Hóa framework assigned to staff A: 6.2 (proportional, 5 points, appraised
 # by Phòng Tài chính - Kế hoạch), 2.1.1 (levels, Thanh tra huyện), 2.3.4 (levels, may be "không
@@ -605,7 +605,8 @@ def test_results_by_group_with_decimal_commas(app, world, engine) -> None:
 def test_every_page_follows_an_api_rule(app) -> None:
     pages = {
         f"{method} {getattr(route, 'path', '')}"
-        for route in cycles_router.routes
+        for pages in PAGE_ROUTERS
+        for route in pages.routes
         for method in getattr(route, "methods", ())
     }
     assert pages == set(PAGE_RULES)

@@ -27,6 +27,13 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.mail import MailActivities
+from contracts.messages import (
+    CycleInput,
+    DeadlineKind,
+    NoticeKind,
+    NoticeRequest,
+    NotifyResult,
+)
 from core.db import session_scope
 from core.settings import Settings
 from models.inputs import CriterionInput
@@ -34,13 +41,6 @@ from models.tables import OutboxMessage, Role, UnitState
 from notifications.mailer import SmtpMailer
 from notifications.sink import MailSink
 from services.cycles import cycle_input
-from services.messages import (
-    CycleInput,
-    DeadlineKind,
-    NoticeKind,
-    NoticeRequest,
-    NotifyResult,
-)
 from services.sheet import Editor, save_appraisal
 from tests.histories.scenario import (
     COMMUNES,

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from contracts import search_attributes as sa
 from core.db import session_scope
 from core.temporal import DATA_CONVERTER
 from models.tables import CycleUnit, OutboxMessage, UnitState
@@ -34,7 +35,6 @@ from tests.histories.scenario import (
     worker_for,
 )
 from workflows import commands as C
-from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 COORD, COUNCIL = "coordinator", "council-noi-vu"

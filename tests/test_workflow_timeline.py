@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from contracts.ids import request_key
 from models.tables import UnitState
 from services.transitions import days_late
 from tests.histories.scenario import local
 from workflows.states import ALLOWED, BEFORE_SUBMISSION, refuse_state
 from workflows.timeline import at_local, local_text, morning_of, plan_reminders
-from workflows.unit import request_key
 
 LOCK = local(2024, 11, 25, 17, 0)  # "Từ 17 giờ 00 phút ngày 25/11/2024 phần mềm sẽ tự động khóa"
 SUBMISSION = local(2024, 11, 22, 17, 0)  # the seed's "chậm nhất trong ngày 22/11/2024"

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from core.errors import Invalid
 from core.vn import parse_vn_decimal, vn_decimal
 from models.framework import (
     ChecklistRule,
@@ -62,12 +63,13 @@ _DECIMALS = frozenset({"rate", "score", "value"})
 _INTEGERS = frozenset({"numerator", "denominator", "count", "failed"})
 
 
-class FormError(ValueError):
-    """A form value that cannot be read; ``message`` is Vietnamese and names the field."""
+class FormError(Invalid):
+    """A form value that cannot be read (422); ``message`` is Vietnamese and names the field."""
+
+    location = "form"
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__("invalid_form", message, message, field)
         self.message = message
 
 

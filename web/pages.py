@@ -6,7 +6,8 @@ with the cookie send it in ``X-CSRF-Token``. Before sign-in, the login form is p
 signed double-submit cookie. After sign-in the browser returns to the page it came from
 (``next``, a local path only), so a link in an e-mail lands on its page.
 
-``router`` also carries the cycle pages (``web.cycles``) and the stylesheet under /static.
+``router`` also carries the cycle and unit pages (``PAGE_ROUTERS``: ``web.cycles``,
+``web.unit_page``, ``web.unit_forms``, ``web.unit_commands``) and the stylesheet under /static.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from services.accounts import (
     same_secret,
     user_public,
 )
+from web import cycles, unit_commands, unit_forms, unit_page
 from web.auth import read_session, safe_next
-from web.cycles import router as cycles_router
 from web.render import STATIC_DIR, templates
 
 router = APIRouter(include_in_schema=False)
@@ -227,4 +228,12 @@ def static_file(name: str) -> FileResponse:
     )
 
 
-router.include_router(cycles_router)
+# The pages under /cycles, each following an API rule (web.auth.PAGE_RULES).
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    cycles.router,
+    unit_page.router,
+    unit_forms.router,
+    unit_commands.router,
+)
+for _pages in PAGE_ROUTERS:
+    router.include_router(_pages)

@@ -26,8 +26,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from services.labels import CYCLE_STATE_VI
-    from services.messages import (
+    from contracts.activities import CycleActivitiesInterface
+    from contracts.ids import CYCLE_WORKFLOW, request_key
+    from contracts.messages import (
         CancelCommand,
         ClassifiedCommand,
         ClassifyCommand,
@@ -52,9 +53,12 @@ with workflow.unsafe.imports_passed_through():
         UnitDeadlines,
         UnitState,
     )
+    from models.labels import CYCLE_STATE_VI
+    from models.states import ALLOWED, BEFORE_SUBMISSION, UNDER_APPRAISAL
+    from models.states import UnitCommand as Command  # contracts' UnitCommand is the union
     from workflows.states import as_refusal, refuse
     from workflows.timeline import Reminder, at_local, local_text, plan_reminders
-    from workflows.unit import request_key, send_notice
+    from workflows.unit import send_notice
 
 __all__ = ["DIGEST_GRACE", "CycleWorkflow", "due_reminder"]
 
@@ -72,7 +76,11 @@ LONG_RETRY = RetryPolicy(
     maximum_attempts=0,
 )
 S = CycleState
-U = UnitState
+
+
+def in_order(states: frozenset[UnitState]) -> tuple[UnitState, ...]:
+    """A set of unit states as a tuple in the enum's order (a stable fan-out argument)."""
+    return tuple(s for s in UnitState if s in states)
 
 
 def due_reminder(pending: list[Reminder], now: datetime) -> tuple[list[Reminder], Reminder | None]:
@@ -87,7 +95,7 @@ def due_reminder(pending: list[Reminder], now: datetime) -> tuple[list[Reminder]
     return due, due[-1]
 
 
-@workflow.defn(name="CycleWorkflow")
+@workflow.defn(name=CYCLE_WORKFLOW)
 class CycleWorkflow:
     """The cycle: starts its units, fans coordinator commands out, sends the missed digests."""
 
@@ -117,15 +125,14 @@ class CycleWorkflow:
         """Starts the units, then waits for commands and deadline instants until the end."""
         self._details()
         await self._step(("running",), to_state=S.running, long=True)
-        self.units_started = await workflow.execute_activity(
-            "cycle.start_units",
+        self.units_started = await workflow.execute_activity_method(
+            CycleActivitiesInterface.start_units,
             StartUnitsArgs(
                 cycle_id=inp.cycle_id,
                 task_queue=inp.unit_task_queue,
                 search_attributes=inp.search_attributes,
                 batch_size=inp.batch_size,
             ),
-            result_type=int,
             start_to_close_timeout=timedelta(hours=1),
             heartbeat_timeout=timedelta(minutes=2),
             retry_policy=LONG_RETRY,
@@ -265,10 +272,9 @@ class CycleWorkflow:
             reason=reason,
         )
         try:
-            result: CycleStepResult = await workflow.execute_activity(
-                "cycle.step",
+            result = await workflow.execute_activity_method(
+                CycleActivitiesInterface.step,
                 args,
-                result_type=CycleStepResult,
                 start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=LONG_RETRY if long else STEP_RETRY,
             )
@@ -284,8 +290,8 @@ class CycleWorkflow:
         only_states: tuple[UnitState, ...] = (),
     ) -> FanOutResult:
         await workflow.wait_condition(lambda: self.units_started is not None)
-        result: FanOutResult = await workflow.execute_activity(
-            "cycle.fan_out",
+        result = await workflow.execute_activity_method(
+            CycleActivitiesInterface.fan_out,
             FanOutArgs(
                 cycle_id=self.inp.cycle_id,
                 update_id=f"{self._update_id()}:{command.kind}",
@@ -293,7 +299,6 @@ class CycleWorkflow:
                 units=units,
                 only_states=only_states,
             ),
-            result_type=FanOutResult,
             start_to_close_timeout=timedelta(hours=1),
             heartbeat_timeout=timedelta(minutes=2),
             retry_policy=LONG_RETRY,
@@ -394,14 +399,7 @@ class CycleWorkflow:
             await self._step(("u", self._update_id()), actor=cmd.actor, command=cmd)
             await self._fan_out(
                 cmd,
-                only_states=(
-                    U.assigning,
-                    U.drafting,
-                    U.unit_review,
-                    U.submitted,
-                    U.appraising,
-                    U.explanation,
-                ),
+                only_states=in_order(BEFORE_SUBMISSION | UNDER_APPRAISAL),
             )
             await self._step(
                 ("u", self._update_id(), "state"), actor=cmd.actor, to_state=S.appraisal_closed
@@ -442,7 +440,7 @@ class CycleWorkflow:
                 PublishUnitCommand(
                     actor=cmd.actor, analysis_due=self.analysis_due, plan_due=self.plan_due
                 ),
-                only_states=(U.classified,),
+                only_states=in_order(ALLOWED[Command.publish_unit]),
             )
             await self._step(("u", self._update_id()), actor=cmd.actor, to_state=S.published)
             self.deadlines[DeadlineKind.analysis] = {self.analysis_due}

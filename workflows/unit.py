@@ -28,9 +28,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from services.audit import bounded_key
-    from services.labels import UNIT_STATE_VI
-    from services.messages import (
+    from contracts import search_attributes as sa
+    from contracts.activities import MailActivitiesInterface, UnitActivitiesInterface
+    from contracts.ids import UNIT_WORKFLOW, cycle_workflow_id, request_key
+    from contracts.messages import (
         ActivityResult,
         AssignCommand,
         CancelCommand,
@@ -42,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
         FollowupDoneCommand,
         NoticeKind,
         NoticeRequest,
-        NotifyResult,
         PublishUnitCommand,
         ReopenCommand,
         RequestExplanationCommand,
@@ -58,18 +58,18 @@ with workflow.unsafe.imports_passed_through():
         UnitState,
         UnitStatus,
     )
-    from workflows import search_attributes as sa
+    from models.labels import UNIT_STATE_VI
+    from models.states import BEFORE_SUBMISSION, UNDER_APPRAISAL
     from workflows.states import (
-        ALLOWED,
-        BEFORE_SUBMISSION,
-        LOCK_BOUND,
         as_refusal,
+        check_command,
         refuse,
         refuse_state,
+        reopen_required,
     )
     from workflows.timeline import Reminder, at_local, local_text, plan_reminders
 
-__all__ = ["UnitWorkflow", "request_key", "send_notice"]
+__all__ = ["UnitWorkflow", "send_notice"]
 
 S = UnitState
 UPDATE_RETRY = RetryPolicy(
@@ -110,10 +110,9 @@ async def send_notice(req: NoticeRequest) -> None:
     if req.expires_at is not None:
         horizon = max(req.expires_at - req.at, timedelta(minutes=1)) + timedelta(hours=1)
     try:
-        await workflow.execute_activity(
-            "mail.notify",
+        await workflow.execute_activity_method(
+            MailActivitiesInterface.notify,
             req,
-            result_type=NotifyResult,
             start_to_close_timeout=timedelta(minutes=2),
             schedule_to_close_timeout=horizon,
             retry_policy=MAIL_RETRY,
@@ -122,12 +121,7 @@ async def send_notice(req: NoticeRequest) -> None:
         workflow.logger.warning("notice %s/%s not delivered: %s", req.kind, req.key, exc)
 
 
-def request_key(*parts: str) -> str:
-    """An idempotency key that fits the audit column (long ones end with a hash)."""
-    return bounded_key("/".join(parts))
-
-
-@workflow.defn(name="UnitWorkflow")
+@workflow.defn(name=UNIT_WORKFLOW)
 class UnitWorkflow:
     """The process of one unit in one cycle."""
 
@@ -355,10 +349,9 @@ class UnitWorkflow:
             to_state=to_state,
         )
         try:
-            result: ActivityResult = await workflow.execute_activity(
-                "unit.transition",
+            result = await workflow.execute_activity_method(
+                UnitActivitiesInterface.transition,
                 args,
-                result_type=ActivityResult,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=TIMER_RETRY if timer else UPDATE_RETRY,
             )
@@ -384,14 +377,8 @@ class UnitWorkflow:
     # --- validation --------------------------------------------------------------------------
 
     def _check(self, command: str) -> None:
-        if self.state not in ALLOWED[command]:
-            raise refuse_state(command, self.state)
-        if command in LOCK_BOUND and workflow.now() >= self.hard_lock_at:
-            raise refuse(
-                "locked",
-                f"Phần mềm đã khóa từ {local_text(self.hard_lock_at)}.",
-                f"The sheet has been locked since {self.hard_lock_at.isoformat()}.",
-            )
+        # Every validator (and handler) asks the one state module, through check_command.
+        check_command(command, self.state, workflow.now(), self.hard_lock_at)
 
     def _future(self, *times: datetime | None) -> None:
         now = workflow.now()
@@ -612,7 +599,7 @@ class UnitWorkflow:
 
     async def _tell_cycle(self) -> None:
         # The cycle workflow sends the coordinator's missed-deadline digests: it must know.
-        handle = workflow.get_external_workflow_handle(f"cycle-{self.inp.cycle_id}")
+        handle = workflow.get_external_workflow_handle(cycle_workflow_id(self.inp.cycle_id))
         try:
             await handle.signal(
                 "unit_deadlines",
@@ -627,20 +614,14 @@ class UnitWorkflow:
 
     def _check_deadlines(self, cmd: SetDeadlinesCommand) -> None:
         # A lock or a round deadline that is already due (its timer may fire in this very
-        # activation, after the update) is not moved by an extension: reopen instead.
-        now = workflow.now()
-        lock_due = self.state in BEFORE_SUBMISSION and now >= self.hard_lock_at
-        round_due = (
+        # activation, after the update) is not moved by an extension: reopen instead. The lock
+        # is the state module's rule (check_command); the round's end is this workflow's.
+        if (
             self.state is S.explanation
             and self.explanation_deadline is not None
-            and now >= self.explanation_deadline
-        )
-        if self.state is S.not_submitted or lock_due or round_due:
-            raise refuse(
-                "reopen_required",
-                "Đơn vị đã bị khóa: cần mở lại thay vì gia hạn.",
-                "The unit is locked: reopen it instead of extending.",
-            )
+            and workflow.now() >= self.explanation_deadline
+        ):
+            raise reopen_required()
         self._check("set_deadlines")
         self._future(cmd.submission_deadline, cmd.hard_lock_at, cmd.explanation_deadline)
         self._order(
@@ -681,13 +662,8 @@ class UnitWorkflow:
         self._check_deadlines(cmd)
 
     def _check_close(self) -> None:
+        # Before submission, only once the hard lock is due (check_command: AFTER_LOCK).
         self._check("close_appraisal")
-        if self.state in BEFORE_SUBMISSION and workflow.now() < self.hard_lock_at:
-            raise refuse(
-                "units_pending",
-                "Đơn vị chưa gửi kết quả và chưa đến thời điểm khóa.",
-                "The unit has not submitted and its hard lock is still ahead.",
-            )
 
     @workflow.update(name="close_appraisal")
     async def close_appraisal(self, cmd: CloseAppraisalCommand) -> UnitStatus:
@@ -695,7 +671,7 @@ class UnitWorkflow:
         async with self._lock:
             self._check_close()
             await self._fire_due()  # a lock that is due happens first
-            if self.state in (S.submitted, S.appraising, S.explanation):
+            if self.state in UNDER_APPRAISAL:
                 await self._commit(cmd.actor, self._update_key(), command=cmd, to_state=S.finalised)
                 self.explanation_deadline = None
                 self._move(S.finalised)

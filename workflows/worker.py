@@ -33,18 +33,13 @@ log = logging.getLogger(__name__)
 
 WORKFLOWS = [CycleWorkflow, UnitWorkflow]
 
-# Our own packages are deterministic data and pure functions as far as workflows use them;
-# passing them through keeps SQLModel's table registry from being imported twice.
+# Only what workflows truly import, passed through so that their Pydantic classes are the same
+# objects inside and outside the sandbox (and are not rebuilt for every workflow run): the
+# contract package and the pure state and label modules. Nothing here touches the database.
 PASSTHROUGH = (
-    "activities",
-    "core",
-    "models",
-    "scoring",
-    "services",
-    "notifications",
-    "frameworks",
-    "sqlmodel",
-    "sqlalchemy",
+    "contracts",
+    "models.states",
+    "models.labels",
     "pydantic",
     "pydantic_core",
 )

@@ -10,41 +10,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request, status
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, select
+from fastapi import APIRouter, Path, Request, status
+from pydantic import BaseModel, ConfigDict, Field
 
-from api import commands
+from actions import cycles as actions
+from actions.common import LocalTime
 from api.access import MAX_ID, cycle_visible
 from api.commands import IdempotencyKey
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT
 from api.views import CycleSummary, CycleView, ResultsView, cycle_summary, cycle_view, results_view
-from core.vn import VN_TZ
-from models.tables import Cycle, CycleUnit
-from services.accounts import Principal
+from contracts.messages import CycleStatus
+from services.classification import classification_preview, set_classification_decision
 from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec, create_cycle
-from services.messages import (
-    CancelCommand,
-    ClassifyCommand,
-    CloseAppraisalCommand,
-    CycleStatus,
-    ExtendCommand,
-    PublishCommand,
-)
 
 router = APIRouter(
     prefix="/api/cycles", tags=["cycles"], responses={**COMMON_RESPONSES, **CONFLICT}
 )
 
 
-def _to_utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        value = value.replace(tzinfo=VN_TZ)
-    return value.astimezone(UTC)
-
-
-LocalTime = Annotated[datetime, AfterValidator(_to_utc)]
 CYCLE_ID_RE = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 
@@ -125,20 +109,10 @@ class ReasonIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="Lý do")
 
 
-def _visible_cycles(session: Session, principal: Principal) -> list[Cycle]:
-    query = select(Cycle).order_by(col(Cycle.year).desc(), col(Cycle.id))
-    if not (principal.is_global or principal.agencies):
-        mine = list(principal.units())
-        query = query.where(
-            col(Cycle.id).in_(select(CycleUnit.cycle_id).where(col(CycleUnit.unit_id).in_(mine)))
-        )
-    return list(session.exec(query).all())
-
-
 @router.get("", response_model=list[CycleSummary], summary="Danh sách kỳ đánh giá")
 def list_cycles(principal: CurrentUser, session: SessionDep) -> list[CycleSummary]:
     """The cycles the caller takes part in (all of them for coordinators, viewers, council)."""
-    return [cycle_summary(c) for c in _visible_cycles(session, principal)]
+    return [cycle_summary(c) for c in actions.visible_cycles(session, principal)]
 
 
 @router.post(
@@ -192,7 +166,12 @@ async def start(
     client: TemporalDep,
 ) -> CycleView:
     """Starts one workflow per unit (safe to retry: business-key ids, no twins)."""
-    await commands.start_cycle(client, settings, request.app.state.engine, cycle_id)
+    await actions.start(
+        client=client,
+        engine=request.app.state.engine,
+        task_queue=settings.temporal_task_queue,
+        cycle_id=cycle_id,
+    )
     session.expire_all()
     return cycle_view(session, cycle_visible(session, principal, cycle_id), principal)
 
@@ -210,14 +189,16 @@ async def deadlines(
     The units' timers move and their reminders are re-planned; a deadline in the past is
     refused (409).
     """
-    command = ExtendCommand(
-        actor=principal.username,
-        units=tuple(body.units) if body.units is not None else None,
+    return await actions.extend(
+        client=client,
+        principal=principal,
+        cycle_id=cycle_id,
+        units=body.units,
         submission_deadline=body.submission_deadline,
         hard_lock_at=body.hard_lock_at,
         reason=body.reason,
+        key=key,
     )
-    return await commands.cycle_command(client, cycle_id, command, key)
 
 
 @router.post(
@@ -227,8 +208,9 @@ async def close_appraisal(
     cycle_id: str, principal: CurrentUser, client: TemporalDep, key: IdempotencyKey = None
 ) -> CycleStatus:
     """Closes the appraisal: every unit still under appraisal is finalised."""
-    command = CloseAppraisalCommand(actor=principal.username)
-    return await commands.cycle_command(client, cycle_id, command, key)
+    return await actions.close_appraisal(
+        client=client, principal=principal, cycle_id=cycle_id, key=key
+    )
 
 
 @router.post("/{cycle_id}/classify", response_model=CycleStatus, summary="Xếp loại")
@@ -236,8 +218,80 @@ async def classify(
     cycle_id: str, principal: CurrentUser, client: TemporalDep, key: IdempotencyKey = None
 ) -> CycleStatus:
     """Computes totals, bands, quotas and ranks per group."""
-    command = ClassifyCommand(actor=principal.username)
-    return await commands.cycle_command(client, cycle_id, command, key)
+    return await actions.classify(client=client, principal=principal, cycle_id=cycle_id, key=key)
+
+
+class ClassificationDecisionIn(BaseModel):
+    """The competent level's decisions on one unit's classification (None clears)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"quota_exception": "125/QĐ-UBND", "veto": None}]},
+    )
+
+    quota_exception: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Số quyết định cho phép giữ mức xuất sắc ngoài tỷ lệ 20%",
+    )
+    veto: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Căn cứ buộc xếp loại không hoàn thành nhiệm vụ (vd. quyết định kỷ luật)",
+    )
+
+
+class ClassificationPreviewRow(BaseModel):
+    """One unit as classifying now would place it."""
+
+    unit: str
+    group: str
+    total: str
+    measure: str = Field(description="Giá trị so với mức xếp loại (tỷ lệ trên điểm áp dụng)")
+    natural_band: str = Field(description="Mức theo điểm số")
+    band: str = Field(description="Mức sau tỷ lệ và trường hợp buộc")
+    band_label: str
+    rank: int
+    quota_demoted: bool = Field(description="Bị hạ một mức do vượt tỷ lệ xuất sắc")
+    quota_exception: str
+    vetoed: bool
+    reasons: list[str]
+
+
+@router.get(
+    "/{cycle_id}/classification-preview",
+    response_model=list[ClassificationPreviewRow],
+    summary="Xem trước xếp loại",
+)
+def get_classification_preview(
+    cycle_id: str, principal: CurrentUser, session: SessionDep
+) -> list[ClassificationPreviewRow]:
+    """What classifying now would give: who the quota moves down and why (nothing written)."""
+    rows = classification_preview(session, cycle_id=cycle_id)
+    return [ClassificationPreviewRow.model_validate(r) for r in rows]
+
+
+@router.put(
+    "/{cycle_id}/units/{unit_id}/classification-decision",
+    summary="Căn cứ xếp loại của đơn vị",
+)
+def put_classification_decision(
+    cycle_id: str,
+    unit_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: ClassificationDecisionIn,
+    principal: CurrentUser,
+    session: SessionDep,
+) -> dict[str, str | None]:
+    """Records the decision number of an approved quota exception and/or a veto (audited)."""
+    return set_classification_decision(
+        session,
+        cycle_id=cycle_id,
+        unit_id=unit_id,
+        quota_exception=body.quota_exception,
+        veto=body.veto,
+        actor=principal.username,
+        at=datetime.now(UTC),
+    )
 
 
 @router.post("/{cycle_id}/publish", response_model=CycleStatus, summary="Công bố kết quả")
@@ -245,8 +299,7 @@ async def publish(
     cycle_id: str, principal: CurrentUser, client: TemporalDep, key: IdempotencyKey = None
 ) -> CycleStatus:
     """Publishes the results: everyone is told; the follow-up deadlines start."""
-    command = PublishCommand(actor=principal.username)
-    return await commands.cycle_command(client, cycle_id, command, key)
+    return await actions.publish(client=client, principal=principal, cycle_id=cycle_id, key=key)
 
 
 @router.post("/{cycle_id}/cancel", response_model=CycleStatus, summary="Hủy kỳ đánh giá")
@@ -258,8 +311,9 @@ async def cancel(
     key: IdempotencyKey = None,
 ) -> CycleStatus:
     """Cancels the whole cycle, with a reason."""
-    command = CancelCommand(actor=principal.username, reason=body.reason)
-    return await commands.cycle_command(client, cycle_id, command, key)
+    return await actions.cancel(
+        client=client, principal=principal, cycle_id=cycle_id, reason=body.reason, key=key
+    )
 
 
 @router.get("/{cycle_id}/results", response_model=ResultsView, summary="Kết quả")

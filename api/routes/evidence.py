@@ -12,31 +12,17 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
+from actions import evidence as documents
 from api.deps import CurrentUser, DbId, SessionDep, SettingsDep
-from api.errors import COMMON_RESPONSES, CONFLICT, Problem, field_problem, not_found, problem_doc
-from api.routes.sheet import editor_for, load_unit
-from core.db import utcnow
-from models.tables import Evidence
-from services.evidence import (
-    EvidenceError,
-    EvidenceMeta,
-    EvidencePublic,
-    add_evidence,
-    delete_evidence,
-    evidence_public,
-    file_path,
-    parse_doc_date,
-    store_file,
-)
-from services.sheet import check_draft_gate
+from api.errors import COMMON_RESPONSES, CONFLICT, Problem, problem_doc
+from api.routes.sheet import unit_ref
+from services.evidence import EvidencePublic, file_path
 
 router = APIRouter(
     prefix="/api/cycles/{cycle_id}/units/{unit_id}/criteria/{code}/evidence",
     tags=["evidence"],
     responses={**COMMON_RESPONSES, **CONFLICT},
 )
-
-_STATUS = {"too_large": 413, "wrong_type": 415, "empty": 422, "invalid": 422}
 
 
 @router.post(
@@ -68,63 +54,19 @@ def upload(
     Checked: the edit gate (409), the size (413), the type by content (415), an empty file
     (422). The same file twice on one criterion is attached once.
     """
-    cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
-    try:
-        meta = EvidenceMeta(
-            doc_number=doc_number,
-            doc_date=parse_doc_date(doc_date) if doc_date.strip() else None,
-            issuer=issuer,
-        )
-    except ValueError as exc:
-        raise field_problem(
-            422, "doc_date", "Ngày văn bản không hợp lệ (dd/mm/yyyy).", location="form"
-        ) from exc
-    # The request's clock, read before the upload streams in; the file is stored (content-
-    # addressed, an orphan is harmless) BEFORE the gate takes the unit's write lock, so a large
-    # upload never holds that lock (on SQLite: the database's) while it is copied and checked.
-    now = utcnow()
-    try:
-        stored = store_file(
-            file.file,
-            filename=file.filename or "",
-            evidence_dir=settings.evidence_dir,
-            max_bytes=settings.max_upload_mb * 1024 * 1024,
-        )
-    except EvidenceError as exc:
-        raise field_problem(
-            _STATUS.get(exc.kind, 422), exc.field, exc.reason_vi, location="form"
-        ) from exc
-    check_draft_gate(
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    return documents.upload(
         session,
-        cycle_id=cycle_id,
-        unit_code=unit.code,
-        criterion_code=code,
-        editor=editor_for(principal, unit_id),
-        now=now,
+        principal=principal,
+        settings=settings,
+        unit=unit,
+        code=code,
+        file=file.file,
+        filename=file.filename or "",
+        doc_number=doc_number,
+        doc_date=doc_date,
+        issuer=issuer,
     )
-    row = add_evidence(
-        session,
-        cycle_id=cycle_id,
-        unit_id=unit_id,
-        criterion_code=code,
-        stored=stored,
-        meta=meta,
-        actor=principal.username,
-    )
-    return evidence_public(session, row, data_cutoff_at=cycle.data_cutoff_at)
-
-
-def _evidence(session: SessionDep, cycle_id: str, unit_id: int, code: str, eid: int) -> Evidence:
-    row = session.get(Evidence, eid)
-    if (
-        row is None
-        or row.deleted_at is not None
-        or row.cycle_id != cycle_id
-        or row.unit_id != unit_id
-        or row.criterion_code != code
-    ):
-        raise not_found("Không tìm thấy tài liệu kiểm chứng.")
-    return row
 
 
 @router.get(
@@ -143,8 +85,8 @@ def download(
     settings: SettingsDep,
 ) -> FileResponse:
     """Downloads the document as an attachment with its type (never rendered inline)."""
-    load_unit(session, principal, cycle_id, unit_id)
-    row = _evidence(session, cycle_id, unit_id, code, evidence_id)
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    row = documents.evidence_row(session, unit=unit, code=code, evidence_id=evidence_id)
     path = file_path(settings.evidence_dir, row.sha256)
     if not path.is_file():
         raise Problem(
@@ -174,15 +116,6 @@ def remove(
     session: SessionDep,
 ) -> Response:
     """Detaches a document (through the edit gate); snapshots keep their copy of its hash."""
-    _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
-    row = _evidence(session, cycle_id, unit_id, code, evidence_id)
-    check_draft_gate(
-        session,
-        cycle_id=cycle_id,
-        unit_code=unit.code,
-        criterion_code=code,
-        editor=editor_for(principal, unit_id),
-        now=utcnow(),
-    )
-    delete_evidence(session, evidence=row, actor=principal.username)
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    documents.delete(session, principal=principal, unit=unit, code=code, evidence_id=evidence_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,9 +1,8 @@
 """A unit's sheet in a cycle: read it, assign, draft, appraise, explain, and move its process.
 
-Edits (draft, appraisal, explanation answer, evidence) are plain database writes through the
-edit gate of ``services.sheet`` (state, assignment or agency, and the hard lock against the
-clock of the request). Transitions (assign, return, submit, reopen, request explanations,
-finalise) are updates of the unit's workflow.
+Each route parses its input, runs its access rule (``api.deps.CurrentUser`` and ``unit_ref``)
+and calls the action (``actions.sheet`` for the edits through the edit gate,
+``actions.unit_commands`` for the workflow updates); the pages call the same actions.
 """
 
 from __future__ import annotations
@@ -12,43 +11,31 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from api import commands
+from actions import sheet as edits
+from actions import unit_commands
+from actions.common import UnitRef
+from actions.inputs import (
+    AnswerIn,
+    AppraisalIn,
+    AssignmentsIn,
+    DraftIn,
+    ExplanationRequestIn,
+    ReopenIn,
+    ReturnIn,
+    SubmitIn,
+)
 from api.access import unit_visible
 from api.commands import IdempotencyKey
 from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
-from api.errors import COMMON_RESPONSES, CONFLICT, Problem, field_problem, not_found
-from api.routes.cycles import LocalTime
+from api.errors import COMMON_RESPONSES, CONFLICT, not_found
 from api.views import AuditRow, SheetView, audit_rows, sheet_view
-from core.db import utcnow
-from models.inputs import CriterionInput
-from models.tables import Cycle, CycleUnit, ExplanationRequest, Role, Unit
+from contracts.messages import UnitStatus
+from models.tables import Cycle, CycleUnit, Unit
 from services.accounts import Principal
-from services.messages import (
-    AssignCommand,
-    AssignmentSpec,
-    CloseRoundCommand,
-    ExplanationItemSpec,
-    FinaliseCommand,
-    FollowupDoneCommand,
-    ReopenCommand,
-    RequestExplanationCommand,
-    ReturnCommand,
-    StartAppraisalCommand,
-    StartReviewCommand,
-    SubmitCommand,
-    UnitCommand,
-    UnitStatus,
-)
-from services.sheet import (
-    Editor,
-    answer_explanation,
-    check_council_codes,
-    save_appraisal,
-    save_draft,
-)
+from services.sheet import DraftResult
 
 router = APIRouter(
     prefix="/api/cycles/{cycle_id}/units/{unit_id}",
@@ -69,44 +56,13 @@ def load_unit(
     return cycle, cu, unit
 
 
-def editor_for(principal: Principal, unit_id: int) -> Editor:
-    """The caller as the edit gate sees them for this unit."""
-    return Editor(
-        username=principal.username,
-        user_id=principal.user_id,
-        office=principal.has_for_unit(Role.unit_office, unit_id),
-        agencies=principal.agencies,
-        coordinator=principal.has(Role.coordinator),
-    )
+def unit_ref(session: Session, principal: Principal, cycle_id: str, unit_id: int) -> UnitRef:
+    """The unit of the path as the actions take it (404 when the caller may not see it)."""
+    _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
+    return UnitRef(cycle_id=cycle_id, unit_id=unit_id, unit_code=unit.code)
 
 
-# --- bodies ----------------------------------------------------------------------------------
-
-
-class DraftIn(BaseModel):
-    """A draft edit of one criterion: the facts the rule needs, and/or the explanation.
-
-    ``not_applicable`` and ``score`` (manual rules) may be given here or inside ``inputs``.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "inputs": {"level": "on_time", "numerator": 84, "denominator": 87},
-                    "explanation": "Quyết định số 12/QĐ-UBND ngày 15/01/2024, mục II.",
-                },
-                {"not_applicable": True, "explanation": "Năm 2024 không phát sinh đơn thư."},
-                {"score": "1.5", "explanation": "Chấm theo hướng dẫn tại mục 3."},
-            ]
-        },
-    )
-
-    inputs: CriterionInput | None = Field(default=None, description="Số liệu chấm điểm")
-    not_applicable: bool | None = Field(default=None, description="Không phát sinh")
-    score: Decimal | None = Field(default=None, ge=0, le=1000, description="Điểm (quy tắc tự chấm)")
-    explanation: str | None = Field(default=None, max_length=20000, description="Giải trình")
+# --- responses -----------------------------------------------------------------------------
 
 
 class EntryOut(BaseModel):
@@ -139,129 +95,6 @@ class EntryOut(BaseModel):
     updated_at: Any
 
 
-class AppraisalIn(BaseModel):
-    """The council's appraisal of one criterion: corrected inputs (or a score) and a comment."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "inputs": {"level": "on_time", "numerator": 80, "denominator": 87},
-                    "comment": "Số liệu tự chấm chưa khớp báo cáo; tính lại 80/87.",
-                }
-            ]
-        },
-    )
-
-    inputs: CriterionInput | None = None
-    not_applicable: bool | None = None
-    score: Decimal | None = Field(default=None, ge=0, le=1000)
-    comment: str = Field(default="", max_length=20000, description="Ý kiến thẩm định")
-
-
-class AssignmentsIn(BaseModel):
-    """The unit's assignments (replacing the previous ones): codes or whole groups per person."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "assignments": [
-                        {"codes": ["I"], "username": "nguyenvana", "responsible": True},
-                        {"codes": ["2.1", "2.2"], "username": "tranthib", "responsible": True},
-                    ]
-                }
-            ]
-        },
-    )
-
-    assignments: list[AssignmentSpec] = Field(min_length=1, max_length=2000)
-
-
-class ReturnIn(BaseModel):
-    """Criteria sent back to their staff with a comment."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"codes": ["1.2"], "comment": "Bổ sung số, ngày của kế hoạch."}]
-        },
-    )
-
-    codes: list[str] = Field(min_length=1, max_length=2000)
-    comment: str = Field(min_length=1, max_length=20000, description="Ý kiến trả lại")
-
-
-class SubmitIn(BaseModel):
-    """Submission of the sheet, with the office's proposed classification."""
-
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"proposed_class": "good"}]}
-    )
-
-    proposed_class: str | None = Field(default=None, max_length=32, description="Đề xuất xếp loại")
-
-
-class ReopenIn(BaseModel):
-    """Reopening a submitted (or locked out) unit, with a reason and new deadlines if needed."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "reason": "Đơn vị đề nghị bổ sung tài liệu kiểm chứng tiêu chí 3.2",
-                    "submission_deadline": "2024-11-28T17:00:00",
-                    "hard_lock_at": "2024-11-29T17:00:00",
-                }
-            ]
-        },
-    )
-
-    reason: str = Field(min_length=1, max_length=2000, description="Lý do mở lại")
-    submission_deadline: LocalTime | None = None
-    hard_lock_at: LocalTime | None = None
-
-
-class ExplanationRequestIn(BaseModel):
-    """An explanation round: the flagged criteria with a question each, and a deadline."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [
-                        {
-                            "code": "3.2",
-                            "question": "Tài liệu kiểm chứng ghi 'số a, b': bổ sung văn bản.",
-                        }
-                    ],
-                    "deadline": "2024-12-05T17:00:00",
-                }
-            ]
-        },
-    )
-
-    items: list[ExplanationItemSpec] = Field(min_length=1, max_length=2000)
-    deadline: LocalTime | None = Field(
-        default=None, description="Hạn giải trình; mặc định theo số ngày mỗi vòng của kỳ"
-    )
-
-
-class AnswerIn(BaseModel):
-    """The unit's answer to one flagged criterion."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"answer": "Đã bổ sung Quyết định số 45/QĐ-UBND."}]},
-    )
-
-    answer: str = Field(min_length=1, max_length=20000, description="Nội dung giải trình")
-
-
 class AnswerOut(BaseModel):
     """A saved answer."""
 
@@ -273,18 +106,17 @@ class AnswerOut(BaseModel):
     answered_at: Any
 
 
-def _merge(
-    inputs: CriterionInput | None, not_applicable: bool | None, score: Decimal | None
-) -> CriterionInput | None:
-    update: dict[str, Any] = {}
-    if not_applicable is not None:
-        update["not_applicable"] = not_applicable
-    if score is not None:
-        update["score"] = score
-    if not update:
-        return inputs
-    return CriterionInput.model_validate(
-        {**(inputs.model_dump() if inputs is not None else {}), **update}
+def _entry_out(code: str, result: DraftResult, *, appraised: bool) -> EntryOut:
+    e = result.entry
+    return EntryOut(
+        criterion_code=code,
+        score=result.score,
+        score_explanation=result.explanation,
+        inputs=e.appraised_inputs if appraised else e.inputs,
+        explanation=e.explanation,
+        comment=e.appraisal_comment if appraised else "",
+        updated_by=e.updated_by,
+        updated_at=e.updated_at,
     )
 
 
@@ -333,30 +165,18 @@ def put_draft(
     criterion is returned / flagged), and never at or after the hard lock (409), whether or not
     the lock has been applied by the workflow yet.
     """
-    _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
-    inputs = _merge(body.inputs, body.not_applicable, body.score)
-    if inputs is None and body.explanation is None:
-        raise field_problem(422, "inputs", "Cần số liệu (inputs) hoặc giải trình (explanation).")
-    result = save_draft(
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    result = edits.save_draft(
         session,
-        cycle_id=cycle_id,
-        unit_code=unit.code,
-        criterion_code=code,
-        editor=editor_for(principal, unit_id),
-        now=utcnow(),
-        inputs=inputs,
+        principal=principal,
+        unit=unit,
+        code=code,
+        inputs=body.inputs,
+        not_applicable=body.not_applicable,
+        score=body.score,
         explanation=body.explanation,
     )
-    e = result.entry
-    return EntryOut(
-        criterion_code=code,
-        score=result.score,
-        score_explanation=result.explanation,
-        inputs=e.inputs,
-        explanation=e.explanation,
-        updated_by=e.updated_by,
-        updated_at=e.updated_at,
-    )
+    return _entry_out(code, result, appraised=False)
 
 
 @router.put("/criteria/{code}/appraisal", response_model=EntryOut, summary="Thẩm định tiêu chí")
@@ -370,31 +190,18 @@ def put_appraisal(
 ) -> EntryOut:
     """The appraised score of a criterion routed to the caller's agency, from corrected inputs
     (the framework's rule recomputes it), with the council's comment."""
-    _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
-    inputs = _merge(body.inputs, body.not_applicable, body.score)
-    if inputs is None:
-        raise field_problem(422, "inputs", "Cần số liệu thẩm định (inputs) hoặc điểm (score).")
-    result = save_appraisal(
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    result = edits.save_appraisal(
         session,
-        cycle_id=cycle_id,
-        unit_code=unit.code,
-        criterion_code=code,
-        editor=editor_for(principal, unit_id),
-        now=utcnow(),
-        inputs=inputs,
+        principal=principal,
+        unit=unit,
+        code=code,
+        inputs=body.inputs,
+        not_applicable=body.not_applicable,
+        score=body.score,
         comment=body.comment,
     )
-    e = result.entry
-    return EntryOut(
-        criterion_code=code,
-        score=result.score,
-        score_explanation=result.explanation,
-        inputs=e.appraised_inputs,
-        explanation=e.explanation,
-        comment=e.appraisal_comment,
-        updated_by=e.updated_by,
-        updated_at=e.updated_at,
-    )
+    return _entry_out(code, result, appraised=True)
 
 
 @router.put(
@@ -412,26 +219,14 @@ def put_answer(
     session: SessionDep,
 ) -> AnswerOut:
     """The unit's answer to a flagged criterion of the open round, before its deadline."""
-    _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
-    request = session.get(ExplanationRequest, request_id)
-    if request is None or request.cycle_id != cycle_id or request.unit_id != unit_id:
-        raise not_found("Không tìm thấy yêu cầu giải trình.")
-    if request.state != "open":
-        raise Problem(
-            409,
-            f"Vòng giải trình {request.round_no} đã kết thúc.",
-            slug="command-refused",
-            code="round_closed",
-            detail_en=f"Explanation round {request.round_no} is closed.",
-        )
-    item = answer_explanation(
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    item = edits.answer(
         session,
-        cycle_id=cycle_id,
-        unit_code=unit.code,
-        criterion_code=code,
-        editor=editor_for(principal, unit_id),
-        now=utcnow(),
-        answer=body.answer,
+        principal=principal,
+        unit=unit,
+        request_id=request_id,
+        code=code,
+        text=body.answer,
     )
     return AnswerOut(
         request_id=request_id,
@@ -444,19 +239,6 @@ def put_answer(
 
 
 # --- transitions (workflow updates) ----------------------------------------------------------
-
-
-async def _send(
-    session: Session,
-    principal: Principal,
-    client: TemporalDep,
-    cycle_id: str,
-    unit_id: int,
-    command: UnitCommand,
-    key: str | None,
-) -> UnitStatus:
-    _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
-    return await commands.unit_command(client, cycle_id, unit.code, command, key)
 
 
 @router.put("/assignments", response_model=UnitStatus, summary="Phân công")
@@ -474,8 +256,10 @@ async def put_assignments(
     The first assignment moves the unit from assigning to drafting; each staff member whose
     criteria changed gets one message listing them with the deadlines.
     """
-    command = AssignCommand(actor=principal.username, assignments=tuple(body.assignments))
-    return await _send(session, principal, client, cycle_id, unit_id, command, key)
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    return await unit_commands.assign(
+        client=client, principal=principal, unit=unit, assignments=body.assignments, key=key
+    )
 
 
 @router.post("/start-review", response_model=UnitStatus, summary="Bắt đầu rà soát")
@@ -489,8 +273,8 @@ async def post_review(
 ) -> UnitStatus:
     """The unit office starts its review: drafting → unit_review (staff edit only returned
     criteria from then on)."""
-    command = StartReviewCommand(actor=principal.username)
-    return await _send(session, principal, client, cycle_id, unit_id, command, key)
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    return await unit_commands.start_review(client=client, principal=principal, unit=unit, key=key)
 
 
 @router.post("/return", response_model=UnitStatus, summary="Trả lại tiêu chí")
@@ -504,8 +288,15 @@ async def post_return(
     key: IdempotencyKey = None,
 ) -> UnitStatus:
     """Returns criteria to their staff with a comment (back to drafting for those only)."""
-    command = ReturnCommand(actor=principal.username, codes=tuple(body.codes), comment=body.comment)
-    return await _send(session, principal, client, cycle_id, unit_id, command, key)
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    return await unit_commands.return_criteria(
+        client=client,
+        principal=principal,
+        unit=unit,
+        codes=body.codes,
+        comment=body.comment,
+        key=key,
+    )
 
 
 @router.post("/submit", response_model=UnitStatus, summary="Gửi kết quả")
@@ -519,10 +310,14 @@ async def post_submit(
     key: IdempotencyKey = None,
 ) -> UnitStatus:
     """Submits the sheet: an immutable, hashed snapshot is frozen; late if after the deadline."""
-    command = SubmitCommand(
-        actor=principal.username, proposed_class=body.proposed_class if body else None
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    return await unit_commands.submit(
+        client=client,
+        principal=principal,
+        unit=unit,
+        proposed_class=body.proposed_class if body else None,
+        key=key,
     )
-    return await _send(session, principal, client, cycle_id, unit_id, command, key)
 
 
 @router.post("/reopen", response_model=UnitStatus, summary="Mở lại")
@@ -536,13 +331,16 @@ async def post_reopen(
     key: IdempotencyKey = None,
 ) -> UnitStatus:
     """Reopens a submitted unit with a reason (a new hard lock if the old one has passed)."""
-    command = ReopenCommand(
-        actor=principal.username,
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    return await unit_commands.reopen(
+        client=client,
+        principal=principal,
+        unit=unit,
         reason=body.reason,
         submission_deadline=body.submission_deadline,
         hard_lock_at=body.hard_lock_at,
+        key=key,
     )
-    return await _send(session, principal, client, cycle_id, unit_id, command, key)
 
 
 @router.post("/start-appraisal", response_model=UnitStatus, summary="Bắt đầu thẩm định")
@@ -555,8 +353,10 @@ async def post_start_appraisal(
     key: IdempotencyKey = None,
 ) -> UnitStatus:
     """The council starts appraising a submitted unit before the hard lock."""
-    command = StartAppraisalCommand(actor=principal.username)
-    return await _send(session, principal, client, cycle_id, unit_id, command, key)
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    return await unit_commands.start_appraisal(
+        client=client, principal=principal, unit=unit, key=key
+    )
 
 
 @router.post(
@@ -575,17 +375,16 @@ async def post_explanation_request(
     key: IdempotencyKey = None,
 ) -> UnitStatus:
     """Opens an explanation round: only the flagged criteria reopen for the unit."""
-    load_unit(session, principal, cycle_id, unit_id)  # 404 before any other answer
-    check_council_codes(
+    unit = unit_ref(session, principal, cycle_id, unit_id)  # 404 before any other answer
+    return await unit_commands.request_explanation(
         session,
-        cycle_id=cycle_id,
-        codes=[item.code for item in body.items],
-        editor=editor_for(principal, unit_id),
+        client=client,
+        principal=principal,
+        unit=unit,
+        items=body.items,
+        deadline=body.deadline,
+        key=key,
     )
-    command = RequestExplanationCommand(
-        actor=principal.username, items=tuple(body.items), deadline=body.deadline
-    )
-    return await _send(session, principal, client, cycle_id, unit_id, command, key)
 
 
 @router.post(
@@ -603,11 +402,10 @@ async def post_close_round(
     key: IdempotencyKey = None,
 ) -> UnitStatus:
     """Closes the open round before its deadline with whatever has arrived (→ appraising)."""
-    request = session.get(ExplanationRequest, request_id)
-    if request is None or request.cycle_id != cycle_id or request.unit_id != unit_id:
-        raise not_found("Không tìm thấy yêu cầu giải trình.")
-    command = CloseRoundCommand(actor=principal.username)
-    return await _send(session, principal, client, cycle_id, unit_id, command, key)
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    return await unit_commands.close_round(
+        session, client=client, principal=principal, unit=unit, request_id=request_id, key=key
+    )
 
 
 @router.post(
@@ -624,8 +422,10 @@ async def post_followup_done(
 ) -> UnitStatus:
     """After publication: the analysis report (10 days) or the remediation plan (20 days) is
     done; its reminders stop."""
-    command = FollowupDoneCommand(actor=principal.username, followup=followup)
-    return await _send(session, principal, client, cycle_id, unit_id, command, key)
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    return await unit_commands.followup_done(
+        client=client, principal=principal, unit=unit, followup=followup, key=key
+    )
 
 
 @router.post("/finalise", response_model=UnitStatus, summary="Kết thúc thẩm định đơn vị")
@@ -638,5 +438,5 @@ async def post_finalise(
     key: IdempotencyKey = None,
 ) -> UnitStatus:
     """The council finalises the unit: the appraised total is frozen in a final snapshot."""
-    command = FinaliseCommand(actor=principal.username)
-    return await _send(session, principal, client, cycle_id, unit_id, command, key)
+    unit = unit_ref(session, principal, cycle_id, unit_id)
+    return await unit_commands.finalise(client=client, principal=principal, unit=unit, key=key)

@@ -27,6 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import frameworks
+from contracts.messages import AssignmentSpec
 from core.db import session_scope
 from core.settings import Settings
 from core.vn import VN_TZ
@@ -41,7 +42,6 @@ from notifications.sink import MailSink
 from scoring.rules import full_marks_inputs
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
-from services.messages import AssignmentSpec
 from services.sheet import Editor, save_appraisal, save_draft
 from workflows.worker import build_worker
 

@@ -2,9 +2,9 @@
 
 Plain Pydantic models (no tables, no I/O) so that the workflow sandbox, the activities, the API
 and the CLI share one vocabulary, serialised by ``core.temporal.DATA_CONVERTER``. Every datetime
-is aware UTC. They live in the services layer because services, activities and workflows all
-read them and the layers point one way (services → activities → workflows → api/cli);
-``workflows.commands`` re-exports what the API needs.
+is aware UTC. They live in the contract package, which imports only pydantic, temporalio, the
+stdlib and ``models.states``, so workflows can read them without pulling in the database layer
+(docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.tables import CycleState, UnitState
+from models.states import CycleState, UnitState
 
 __all__ = [
     "ActivityResult",

@@ -1,11 +1,12 @@
 """Vietnamese labels of the process: unit and cycle states, commands, deadlines, reminders.
 
 One place for the words people read in e-mails, refusals, the CLI and the Temporal Web UI.
+Pure data (it imports only ``models.states``), so the workflow sandbox may load it.
 """
 
 from __future__ import annotations
 
-from models.tables import CycleState, UnitState
+from models.states import CycleState, UnitState
 
 UNIT_STATE_VI: dict[UnitState, str] = {
     UnitState.assigning: "Đang phân công",
