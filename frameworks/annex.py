@@ -515,6 +515,81 @@ def _cells_table(text: str) -> _Table | None:
     return _parse_cells(tokens, start, pos, roles)
 
 
+def _is_text_cell(text: str) -> bool:
+    """A non-empty cell that is neither a code nor a number: part of a text column."""
+    return bool(text) and not _is_code_like(text) and _parse_number(text) is None
+
+
+def _skip_blank(tokens: list[tuple[int, str]], j: int) -> int:
+    while j < len(tokens) and not tokens[j][1]:
+        j += 1
+    return j
+
+
+def _cells_row_head(tokens: list[tuple[int, str]], j: int) -> tuple[_Row, int]:
+    """A row's code and title cells (a row may start at its title), and the next position."""
+    line, cell = tokens[j]
+    row = _Row(line, line, {})
+    if not _is_code_like(cell):
+        row.cells[TITLE] = cell
+        return row, j + 1
+    row.cells[CODE] = cell
+    j += 1
+    if j < len(tokens):
+        row.cells[TITLE] = tokens[j][1]
+        row.end_line = tokens[j][0]
+        j += 1
+    return row, j
+
+
+def _cells_title_rest(tokens: list[tuple[int, str]], j: int, row: _Row) -> int:
+    """Joins a title split over several cells (before the first number column) to the row."""
+    while j < len(tokens) and _is_text_cell(tokens[j][1]):
+        row.cells[TITLE] = f"{row.get(TITLE)} {tokens[j][1]}".strip()
+        row.end_line = tokens[j][0]
+        j += 1
+    return j
+
+
+def _cells_text(tokens: list[tuple[int, str]], j: int, row: _Row, role: str) -> int:
+    """A text column's cells (one or more lines) into ``row``; returns the next position."""
+    parts = [tokens[j][1]]
+    row.end_line = tokens[j][0]
+    j += 1
+    while j < len(tokens) and _is_text_cell(tokens[j][1]):
+        parts.append(tokens[j][1])
+        row.end_line = tokens[j][0]
+        j += 1
+    row.cells[role] = "\n".join(parts)
+    return j
+
+
+def _cells_columns(tokens: list[tuple[int, str]], j: int, row: _Row, rest: list[str]) -> int:
+    """The cells after the title, column by column, until the next row's code."""
+    col = 0
+    while col < len(rest) and j < len(tokens):
+        role = rest[col]
+        t_line, t = tokens[j]
+        if not t:
+            j += 1
+            col += 1
+        elif role in _NUMERIC_ROLES:
+            if _parse_number(t) is not None:
+                row.cells[role] = t
+                row.end_line = t_line
+                j += 1
+            col += 1
+        elif _is_code_like(t):
+            break
+        elif _parse_number(t) is not None:
+            row.stray.append((t_line, t))
+            j += 1
+        else:
+            j = _cells_text(tokens, j, row, role)
+            col += 1
+    return j
+
+
 def _parse_cells(tokens: list[tuple[int, str]], start: int, body: int, roles: list[str]) -> _Table:
     warnings: list[AnnexWarning] = []
     header_line = tokens[start][0]
@@ -525,74 +600,19 @@ def _parse_cells(tokens: list[tuple[int, str]], start: int, body: int, roles: li
         )
     columns = {role: tokens[start + i][1] for i, role in enumerate(roles)}
     rest = roles[2:]
+    title_spans = bool(rest) and rest[0] in _NUMERIC_ROLES
     rows: list[_Row] = []
-    j, n = body, len(tokens)
-    while j < n:
-        while j < n and not tokens[j][1]:
-            j += 1
-        if j >= n:
-            break
+    j = body
+    while (j := _skip_blank(tokens, j)) < len(tokens):
         line, cell = tokens[j]
-        row = _Row(line, line, {})
-        if _is_code_like(cell):
-            row.cells[CODE] = cell
-            j += 1
-            if j < n:
-                row.cells[TITLE] = tokens[j][1]
-                row.end_line = tokens[j][0]
-                j += 1
-        elif _parse_number(cell) is not None:
+        if not _is_code_like(cell) and _parse_number(cell) is not None:
             warnings.append(AnnexWarning(line, f"Ô số “{cell}” không thuộc dòng nào — bỏ qua"))
             j += 1
             continue
-        else:
-            row.cells[TITLE] = cell
-            j += 1
-        # A title split over several cells, before the first number column.
-        while (
-            rest
-            and rest[0] in _NUMERIC_ROLES
-            and j < n
-            and tokens[j][1]
-            and not _is_code_like(tokens[j][1])
-            and _parse_number(tokens[j][1]) is None
-        ):
-            row.cells[TITLE] = f"{row.get(TITLE)} {tokens[j][1]}".strip()
-            row.end_line = tokens[j][0]
-            j += 1
-        col = 0
-        while col < len(rest) and j < n:
-            role = rest[col]
-            t_line, t = tokens[j]
-            if not t:
-                j += 1
-                col += 1
-            elif role in _NUMERIC_ROLES:
-                if _parse_number(t) is not None:
-                    row.cells[role] = t
-                    row.end_line = t_line
-                    j += 1
-                col += 1
-            elif _is_code_like(t):
-                break
-            elif _parse_number(t) is not None:
-                row.stray.append((t_line, t))
-                j += 1
-            else:
-                parts = [t]
-                row.end_line = t_line
-                j += 1
-                while (
-                    j < n
-                    and tokens[j][1]
-                    and not _is_code_like(tokens[j][1])
-                    and _parse_number(tokens[j][1]) is None
-                ):
-                    parts.append(tokens[j][1])
-                    row.end_line = tokens[j][0]
-                    j += 1
-                row.cells[role] = "\n".join(parts)
-                col += 1
+        row, j = _cells_row_head(tokens, j)
+        if title_spans:
+            j = _cells_title_rest(tokens, j, row)
+        j = _cells_columns(tokens, j, row, rest)
         rows.append(row)
         if _is_total(row.get(TITLE)) and any(r.get(CODE) for r in rows[:-1]):
             tail = [t for t in tokens[j:] if t[1]]

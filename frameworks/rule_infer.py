@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -195,96 +195,130 @@ def _source(found: Sequence[tuple[str, Decimal]]) -> str:
     return "; ".join(f"{label}: {vn_decimal(p)} điểm" for label, p in found)
 
 
-def infer_rule(
-    options: Sequence[tuple[str, Decimal]],
-    guidance: Sequence[str],
-    self_note: str,
-    max_points: Decimal,
-) -> InferredRule:
-    """The rule a leaf's options (own rows) and text state; see the module docstring."""
-    text = "\n".join(guidance)
-    if _fold(self_note) == "xhh":
-        return InferredRule(
-            SurveyRule(), "survey", "điểm tự chấm ghi “XHH”: điểm lấy từ điều tra xã hội học", "XHH"
-        )
-    found = list(options) or options_in_text(text)
-    top = vn_decimal(max_points)
-    proportional = _PROPORTIONAL.search(text)
-    by_points = _PROPORTIONAL_POINTS.search(text)
-    if by_points and _number(by_points.group(1)) == max_points:
+@dataclass(frozen=True)
+class _Leaf:
+    """What the recognisers read: the leaf's text, its options and its max (also as text)."""
+
+    text: str
+    found: tuple[tuple[str, Decimal], ...]
+    max_points: Decimal
+    top: str
+
+
+def _proportional(leaf: _Leaf) -> InferredRule | None:
+    proportional = _PROPORTIONAL.search(leaf.text)
+    by_points = _PROPORTIONAL_POINTS.search(leaf.text)
+    if by_points and _number(by_points.group(1)) == leaf.max_points:
         proportional = by_points
     # The only options beside a proportional rule are its floor ("dưới 80% = 0 điểm").
-    if proportional and all(p == 0 for _, p in found):
-        floor_match = _FLOOR.search(text)
-        floor = _number(floor_match.group(1)) if floor_match else None
-        floor_text = f", dưới {vn_decimal(floor)}% được 0 điểm" if floor is not None else ""
-        rule: Rule = ProportionalRule(floor=floor if floor is not None else Decimal(0))
-        return InferredRule(
-            rule,
-            "proportional",
-            f"tỷ lệ × điểm tối đa {top}{floor_text}",
-            proportional.group(0) + (f" … {floor_match.group(0)}" if floor_match else ""),
-        )
-    times_rate = _LEVEL_TIMES_RATE.search(text)
-    if found and times_rate and max(p for _, p in found) == max_points:
-        return InferredRule(
-            LevelRateRule(options=_items(found)),
-            "level_rate",
-            f"điểm của mức ({_points_list(p for _, p in found)}) × tỷ lệ",
-            f"{_source(found)} … {times_rate.group(0)}",
-        )
-    if len(found) >= 2:
-        bands = [rate_band(label, p) for label, p in found]
-        ranges = {(b.min, b.max, b.min_inclusive, b.max_inclusive) for b in bands if b}
-        # Not bands when two options state the same range (levels that differ by something
-        # else: "100% đúng tiến độ" / "100% … nhưng có nhiệm vụ chậm") or an option is itself
-        # a deduction ("… trên 30% (mỗi tiêu chí không đạt trừ 0,5 điểm)").
-        if (
-            all(b is not None for b in bands)
-            and len(ranges) == len(bands)
-            and not any(_DEDUCT_ONE.search(label) for label, _ in found)
-        ):
-            kept = tuple(b for b in bands if b is not None)
-            return InferredRule(
-                BandsRule(bands=kept),
-                "bands",
-                f"khung tỷ lệ: {'; '.join(f'{b.label} → {vn_decimal(b.points)}' for b in kept)}",
-                _source(found),
-            )
-    deduct = _DEDUCT_EACH.search(text)
-    if deduct and not found:
-        per_item = _number(deduct.group(2))
-        if per_item is not None and per_item > 0:
-            return InferredRule(
-                DeductionRule(per_item=per_item, item_label=deduct.group("item").strip()),
-                "deduction",
-                f"trừ {vn_decimal(per_item)} điểm mỗi mục không đạt từ {top}",
-                deduct.group(0),
-            )
-    counted = _COUNT_EACH.search(text)
-    if counted and not found:
-        per_item = _number(counted.group(2))
-        if per_item is not None and per_item > 0:
-            item = counted.group("item").strip()
-            return InferredRule(
-                CountedRule(items=(Option(key="1", label=item, points=per_item),)),
-                "counted",
-                f"{vn_decimal(per_item)} điểm cho mỗi {item}, tối đa {top}",
-                counted.group(0),
-            )
-    if not found:
-        return InferredRule(ManualRule(), "manual", "không nêu mức điểm nào: chấm tay", "")
+    if not proportional or not all(p == 0 for _, p in leaf.found):
+        return None
+    floor_match = _FLOOR.search(leaf.text)
+    floor = _number(floor_match.group(1)) if floor_match else None
+    floor_text = f", dưới {vn_decimal(floor)}% được 0 điểm" if floor is not None else ""
+    rule: Rule = ProportionalRule(floor=floor if floor is not None else Decimal(0))
+    return InferredRule(
+        rule,
+        "proportional",
+        f"tỷ lệ × điểm tối đa {leaf.top}{floor_text}",
+        proportional.group(0) + (f" … {floor_match.group(0)}" if floor_match else ""),
+    )
+
+
+def _level_rate(leaf: _Leaf) -> InferredRule | None:
+    found = leaf.found
+    times_rate = _LEVEL_TIMES_RATE.search(leaf.text)
+    if not (found and times_rate and max(p for _, p in found) == leaf.max_points):
+        return None
+    return InferredRule(
+        LevelRateRule(options=_items(found)),
+        "level_rate",
+        f"điểm của mức ({_points_list(p for _, p in found)}) × tỷ lệ",
+        f"{_source(found)} … {times_rate.group(0)}",
+    )
+
+
+def _bands(leaf: _Leaf) -> InferredRule | None:
+    found = leaf.found
+    if len(found) < 2:
+        return None
+    bands = [rate_band(label, p) for label, p in found]
+    ranges = {(b.min, b.max, b.min_inclusive, b.max_inclusive) for b in bands if b}
+    # Not bands when two options state the same range (levels that differ by something
+    # else: "100% đúng tiến độ" / "100% … nhưng có nhiệm vụ chậm") or an option is itself
+    # a deduction ("… trên 30% (mỗi tiêu chí không đạt trừ 0,5 điểm)").
+    if (
+        any(b is None for b in bands)
+        or len(ranges) != len(bands)
+        or any(_DEDUCT_ONE.search(label) for label, _ in found)
+    ):
+        return None
+    kept = tuple(b for b in bands if b is not None)
+    return InferredRule(
+        BandsRule(bands=kept),
+        "bands",
+        f"khung tỷ lệ: {'; '.join(f'{b.label} → {vn_decimal(b.points)}' for b in kept)}",
+        _source(found),
+    )
+
+
+def _deduction_each(leaf: _Leaf) -> InferredRule | None:
+    deduct = _DEDUCT_EACH.search(leaf.text)
+    if not deduct or leaf.found:
+        return None
+    per_item = _number(deduct.group(2))
+    if per_item is None or per_item <= 0:
+        return None
+    return InferredRule(
+        DeductionRule(per_item=per_item, item_label=deduct.group("item").strip()),
+        "deduction",
+        f"trừ {vn_decimal(per_item)} điểm mỗi mục không đạt từ {leaf.top}",
+        deduct.group(0),
+    )
+
+
+def _counted_each(leaf: _Leaf) -> InferredRule | None:
+    counted = _COUNT_EACH.search(leaf.text)
+    if not counted or leaf.found:
+        return None
+    per_item = _number(counted.group(2))
+    if per_item is None or per_item <= 0:
+        return None
+    item = counted.group("item").strip()
+    return InferredRule(
+        CountedRule(items=(Option(key="1", label=item, points=per_item),)),
+        "counted",
+        f"{vn_decimal(per_item)} điểm cho mỗi {item}, tối đa {leaf.top}",
+        counted.group(0),
+    )
+
+
+def _no_options(leaf: _Leaf) -> InferredRule | None:
+    if leaf.found:
+        return None
+    return InferredRule(ManualRule(), "manual", "không nêu mức điểm nào: chấm tay", "")
+
+
+def _one_deduction(leaf: _Leaf) -> InferredRule | None:
+    found = leaf.found
+    if len(found) != 1 or found[0][1] != leaf.max_points:
+        return None
+    one = _DEDUCT_ONE.search(found[0][0])
+    per_item = _number(one.group(1)) if one else None
+    if per_item is None or per_item <= 0:
+        return None
+    return InferredRule(
+        DeductionRule(per_item=per_item, item_label=found[0][0]),
+        "deduction",
+        f"trừ {vn_decimal(per_item)} điểm mỗi mục không đạt từ {leaf.top}",
+        _source(found),
+    )
+
+
+def _by_points(leaf: _Leaf) -> InferredRule:
+    """The options' points against the max: a checklist, levels, or (no fit) a manual score."""
+    found, top, max_points = leaf.found, leaf.top, leaf.max_points
     points = [p for _, p in found]
-    if len(found) == 1 and points[0] == max_points:
-        one = _DEDUCT_ONE.search(found[0][0])
-        per_item = _number(one.group(1)) if one else None
-        if per_item is not None and per_item > 0:
-            return InferredRule(
-                DeductionRule(per_item=per_item, item_label=found[0][0]),
-                "deduction",
-                f"trừ {vn_decimal(per_item)} điểm mỗi mục không đạt từ {top}",
-                _source(found),
-            )
     items = _items(found)
     if all(p > 0 for p in points) and sum(points) == max_points:
         if len(points) == 1:
@@ -317,3 +351,36 @@ def infer_rule(
         "(tổng và mức cao nhất đều khác): chấm tay",
         _source(found),
     )
+
+
+# Tried in this order; the first that recognises the leaf wins, else ``_by_points``.
+_RECOGNISERS: tuple[Callable[[_Leaf], InferredRule | None], ...] = (
+    _proportional,
+    _level_rate,
+    _bands,
+    _deduction_each,
+    _counted_each,
+    _no_options,
+    _one_deduction,
+)
+
+
+def infer_rule(
+    options: Sequence[tuple[str, Decimal]],
+    guidance: Sequence[str],
+    self_note: str,
+    max_points: Decimal,
+) -> InferredRule:
+    """The rule a leaf's options (own rows) and text state; see the module docstring."""
+    text = "\n".join(guidance)
+    if _fold(self_note) == "xhh":
+        return InferredRule(
+            SurveyRule(), "survey", "điểm tự chấm ghi “XHH”: điểm lấy từ điều tra xã hội học", "XHH"
+        )
+    found = list(options) or options_in_text(text)
+    leaf = _Leaf(text, tuple(found), max_points, vn_decimal(max_points))
+    for recognise in _RECOGNISERS:
+        inferred = recognise(leaf)
+        if inferred is not None:
+            return inferred
+    return _by_points(leaf)

@@ -134,7 +134,70 @@ def _checklist_keys(rule: ChecklistRule, score: Decimal) -> tuple[str, ...] | No
     return tuple(o.key for o in found[0]) if len(found) == 1 else None
 
 
-def _inputs_for(node: Node, entry: ImportedNode | None) -> tuple[dict[str, Any] | None, str]:
+_Inputs = tuple[dict[str, Any] | None, str]
+
+
+def _level_rate_inputs(
+    node: Node, rule: LevelRateRule, written: Decimal | None, text: str
+) -> _Inputs:
+    """The rate from the explanation and the level whose points × rate give the written score."""
+    data, why = _rate_inputs(text)
+    if not data:
+        return None, "không đọc được tỷ lệ trong giải trình"
+    best = max(rule.options, key=lambda o: o.points)
+    level = best
+    for option in rule.options:
+        probe = evaluate(node, CriterionInput(level=option.key, **data))
+        if written is not None and probe.score == written:
+            level = option
+            break
+    return {"level": level.key, **data}, f"{why}; mức “{level.label}”"
+
+
+def _levels_inputs(rule: LevelsRule, written: Decimal) -> _Inputs:
+    matching = [o for o in rule.options if o.points == written]
+    if len(matching) == 1:
+        return {"level": matching[0].key}, f"mức “{matching[0].label}” theo điểm ghi"
+    return None, "điểm ghi không ứng với đúng một mức"
+
+
+def _checklist_inputs(rule: ChecklistRule, written: Decimal) -> _Inputs:
+    keys = _checklist_keys(rule, written)
+    if keys is not None:
+        return {"checked": keys}, "các nội dung đạt có tổng điểm bằng điểm ghi"
+    return None, "không xác định được các nội dung đạt từ điểm ghi"
+
+
+def _deduction_inputs(node: Node, rule: DeductionRule, written: Decimal) -> _Inputs:
+    failed = (node.max_points - written) / rule.per_item
+    if failed >= 0 and failed == failed.to_integral_value():
+        return {"failed": int(failed)}, "số nội dung không đạt suy từ điểm ghi"
+    return None, "điểm ghi không ứng với số nội dung không đạt"
+
+
+def _counted_inputs(rule: CountedRule, written: Decimal) -> _Inputs:
+    per = rule.items[0].points
+    count = written / per if per else Decimal(-1)
+    if count >= 0 and count == count.to_integral_value():
+        return {"counts": {rule.items[0].key: int(count)}}, "số lượng suy từ điểm ghi"
+    return None, "điểm ghi không ứng với số lượng"
+
+
+def _inputs_from_written(node: Node, written: Decimal) -> _Inputs:
+    """The inputs a written score gives for the rules that read one (levels, items, counts)."""
+    rule = node.rule
+    if isinstance(rule, LevelsRule):
+        return _levels_inputs(rule, written)
+    if isinstance(rule, ChecklistRule):
+        return _checklist_inputs(rule, written)
+    if isinstance(rule, DeductionRule):
+        return _deduction_inputs(node, rule, written)
+    if isinstance(rule, CountedRule):
+        return _counted_inputs(rule, written)
+    return None, "cách chấm này cần số liệu khác (điều tra, hệ thống): giữ điểm ghi"
+
+
+def _inputs_for(node: Node, entry: ImportedNode | None) -> _Inputs:
     """The inputs read for one leaf, and where they came from (or why there are none)."""
     if entry is None:
         return None, "không có dòng này trong bảng"
@@ -150,41 +213,10 @@ def _inputs_for(node: Node, entry: ImportedNode | None) -> tuple[dict[str, Any] 
         data, why = _rate_inputs(text)
         return (data, why) if data else (None, "không đọc được tỷ lệ trong giải trình")
     if isinstance(rule, LevelRateRule):
-        data, why = _rate_inputs(text)
-        if not data:
-            return None, "không đọc được tỷ lệ trong giải trình"
-        best = max(rule.options, key=lambda o: o.points)
-        level = best
-        for option in rule.options:
-            probe = evaluate(node, CriterionInput(level=option.key, **data))
-            if written is not None and probe.score == written:
-                level = option
-                break
-        return {"level": level.key, **data}, f"{why}; mức “{level.label}”"
+        return _level_rate_inputs(node, rule, written, text)
     if written is None:
         return None, "chưa ghi điểm"
-    if isinstance(rule, LevelsRule):
-        matching = [o for o in rule.options if o.points == written]
-        if len(matching) == 1:
-            return {"level": matching[0].key}, f"mức “{matching[0].label}” theo điểm ghi"
-        return None, "điểm ghi không ứng với đúng một mức"
-    if isinstance(rule, ChecklistRule):
-        keys = _checklist_keys(rule, written)
-        if keys is not None:
-            return {"checked": keys}, "các nội dung đạt có tổng điểm bằng điểm ghi"
-        return None, "không xác định được các nội dung đạt từ điểm ghi"
-    if isinstance(rule, DeductionRule):
-        failed = (node.max_points - written) / rule.per_item
-        if failed >= 0 and failed == failed.to_integral_value():
-            return {"failed": int(failed)}, "số nội dung không đạt suy từ điểm ghi"
-        return None, "điểm ghi không ứng với số nội dung không đạt"
-    if isinstance(rule, CountedRule):
-        per = rule.items[0].points
-        count = written / per if per else Decimal(-1)
-        if count >= 0 and count == count.to_integral_value():
-            return {"counts": {rule.items[0].key: int(count)}}, "số lượng suy từ điểm ghi"
-        return None, "điểm ghi không ứng với số lượng"
-    return None, "cách chấm này cần số liệu khác (điều tra, hệ thống): giữ điểm ghi"
+    return _inputs_from_written(node, written)
 
 
 def score_table(framework: Framework, imported: AnnexImport) -> SheetScoreReport:
