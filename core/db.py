@@ -65,7 +65,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10
+) -> Engine:
     """An engine; SQLite gets WAL, foreign keys and a busy timeout, and its folder is created."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -84,7 +86,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # pool_size + max_overflow per process, sized against max_connections (README "Connections").
+    return create_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+    )
 
 
 @contextmanager
