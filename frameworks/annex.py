@@ -316,6 +316,10 @@ _SECTION = re.compile(
     r"^\s*(NỘI\s+DUNG|PHẦN)\s+([IVXLCDM]+|\d+|[A-Z])(?=$|[\s.:\-–)])[\s.:\-–)]*(.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+# "Ban hành kịp thời: 1", "- Đạt yêu cầu: 0,5" — a level and its points in the title cell.
+_BARE_OPTION = re.compile(
+    r"\s*[-–—+•*]*\s*(?P<label>[^:\n]{2,200}?)\s*:\s*(?P<points>\d{1,3}(?:[.,]\d{1,3})?)\s*[.;]?\s*"
+)
 _TOTAL_PREFIXES = ("tong cong", "cong tong", "tong diem", "cong diem", "tong so diem")
 
 
@@ -652,6 +656,7 @@ class _Builder:
         self.skipped: list[SkippedRow] = []
         self.placed = 0
         self.guessed = 0
+        self.cut_parents: set[str] = set()  # parents absent because the table starts mid-way
 
     # numbers ---------------------------------------------------------------------------------
 
@@ -728,6 +733,7 @@ class _Builder:
             len(self.notes),
             self.total,
             self.guessed,
+            set(self.cut_parents),
         )
         current = self.current
         current_lens = (
@@ -747,6 +753,7 @@ class _Builder:
                 n_notes,
                 self.total,
                 self.guessed,
+                self.cut_parents,
             ) = saved
             del self.roots[n_roots:], self.drafts[n_drafts:]
             del self.warnings[n_warnings:], self.notes[n_notes:]
@@ -864,7 +871,10 @@ class _Builder:
                 ):
                     parent = self.area  # numbered through the document: 2.1 under II
                     self.guessed += 1
-                if parent is None:
+                cut = parent is None and self._cut_start(parent_code, code, row.line)
+                if cut:
+                    parent = owner  # a top-level node of the part the table holds
+                elif parent is None:
                     raise _RowError(
                         f"mã “{code}” không có mục cha “{parent_code}” ở trên",
                         f"code “{code}” has no parent “{parent_code}” above it",
@@ -914,6 +924,26 @@ class _Builder:
         self.drafts.append(draft)
         self.current = draft
 
+    def _cut_start(self, parent_code: str, code: str, line: int) -> bool:
+        """True when the table was copied from part-way through: its first criterion is "1.1"
+        with no "1" above (a published table cut short, a section pasted alone). The absent
+        parent's other children ("1.2"…) are then top-level nodes too; a parent missing once
+        numbered rows are placed is still a broken row."""
+        if parent_code in self.cut_parents:
+            return True
+        if self.skipped or any(d.form != "section" for d in self.drafts):
+            return False  # the parent is a row above that was left out, or a typo
+        self.cut_parents.add(parent_code)
+        self.guessed += 1
+        self.notes.append(
+            AnnexWarning(
+                line,
+                f"Bảng bắt đầu giữa chừng ở mục {code} (không có dòng {parent_code} ở trên): "
+                f"các mục {parent_code}.x là mục gốc",
+            )
+        )
+        return True
+
     def _label(self, role: str) -> str:
         return self.columns.get(role, _ROLE_LABELS[role])
 
@@ -955,6 +985,8 @@ class _Builder:
             )
             return
         points = self._max(row)
+        if points is None:
+            title_text, points = self._option_in_title(title_text, draft, row.line)
         for role in (SELF, APPRAISED):
             value, note = self._score(row, role)
             if value is None and not note:
@@ -1022,6 +1054,26 @@ class _Builder:
                     f"{draft.written} — cần kiểm tra (“{_preview(draft.agency[-1])}”)",
                 )
             )
+
+    def _option_in_title(
+        self, title_text: str, draft: _Draft, line: int
+    ) -> tuple[str, Decimal | None]:
+        """A level written "label: points" with no "điểm" and no points column ("Ban hành kịp
+        thời: 1", Cà Mau 2013): an option when the number is within the criterion's max."""
+        match = _BARE_OPTION.fullmatch(title_text) if "\n" not in title_text else None
+        value = _parse_number(match.group("points")) if match else None
+        if match is None or value is None or draft.stated_max is None:
+            return title_text, None
+        if value > draft.stated_max:
+            return title_text, None
+        self.notes.append(
+            AnnexWarning(
+                line,
+                f"“{_preview(title_text)}”: mức {vn_decimal(value)} điểm của {draft.written} "
+                "(số sau dấu hai chấm)",
+            )
+        )
+        return match.group("label"), value
 
     # result ----------------------------------------------------------------------------------
 
