@@ -30,7 +30,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from core.vn import parse_vn_decimal, vn_decimal
-from frameworks.rule_infer import infer_rule
+from frameworks.rule_infer import infer_rule, options_in_text
 from models.framework import (
     Framework,
     Node,
@@ -270,11 +270,15 @@ _ROLE_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (AGENCY, ("co quan tham dinh", "co quan", "don vi tham dinh")),
     (COMMENT, ("y kien",)),
     (APPRAISED, ("diem tham dinh", "diem hoi dong", "tham dinh")),
-    (SELF, ("diem tu", "tu cham", "tu danh gia")),
-    (MAX, ("diem toi da", "diem chuan", "thang diem", "diem quy dinh", "toi da")),
+    (SELF, ("diem tu", "diem so tu", "tu cham", "tu danh gia")),
+    (MAX, ("diem toi da", "diem so toi da", "diem chuan", "thang diem", "diem quy dinh", "toi da")),
     (EXPLANATION, ("ly giai", "giai trinh", "thuyet minh")),
     (EVIDENCE, ("tai lieu", "kiem chung", "minh chung")),
-    (TITLE, ("linh vuc", "tieu chi", "noi dung", "ten ", "chi tieu", "danh muc", "yeu cau")),
+    (
+        TITLE,
+        ("linh vuc", "tieu chi", "noi dung", "ten ", "chi tieu", "danh muc", "yeu cau")
+        + ("cac chi so",),  # Tuyên Quang: "Các chỉ số đánh giá việc giải quyết TTHC"
+    ),
 )
 
 
@@ -629,6 +633,26 @@ class _Draft:
     explanation: list[str] = field(default_factory=list)
     comment: list[str] = field(default_factory=list)
     options: list[tuple[str, Decimal, int]] = field(default_factory=list)
+
+
+def _numbered_levels(d: _Draft) -> list[tuple[str, Decimal]] | None:
+    """The (label, points) of ``d``'s children when they are its levels, else None."""
+    children = d.children
+    if len(children) < 2 or d.stated_max is None or d.options:
+        return None
+    levels: list[tuple[str, Decimal]] = []
+    for c in children:
+        found = options_in_text(c.title)
+        if c.children or c.options or c.stated_max is None or len(found) != 1:
+            return None
+        label, points = found[0]
+        if points != c.stated_max or len([x for x in children if x.stated_self is not None]) > 1:
+            return None
+        levels.append((label, points))
+    best = max(p for _, p in levels)
+    if best != d.stated_max or sum(p for _, p in levels) == d.stated_max:
+        return None
+    return levels
 
 
 def _number_guess(raw: str) -> str:
@@ -1086,6 +1110,8 @@ class _Builder:
                 "the table has no row with a criterion code",
                 self.skipped[0].line if self.skipped else None,
             )
+        for d in list(self.drafts):
+            self._fold_numbered_levels(d)
         codes = self._codes()
         entries: dict[int, ImportedNode] = {}
 
@@ -1183,6 +1209,32 @@ class _Builder:
 
         nodes = tuple(build(d, 0) for d in self.roots)
         return nodes, tuple(entries[id(d)] for d in self.drafts)
+
+    def _fold_numbered_levels(self, d: _Draft) -> None:
+        """Levels numbered like sub-criteria (Tuyên Quang's form: "1 … 2", "1.1 Ngắn hơn quy
+        định: 2 điểm | 2", "1.2 Bằng quy định: 1 điểm | 1", "1.3 Dài hơn: 0 điểm | 0"): when
+        every child is a leaf whose text ends in its own points and the parent's max is the
+        best of them (not their sum), the children are the parent's levels."""
+        levels = _numbered_levels(d)
+        if levels is None:
+            return
+        moved = [c.stated_self for c in d.children if c.stated_self is not None]
+        if d.stated_self is None and len(moved) == 1:
+            d.stated_self = moved[0]  # a filled form scores the level reached
+        first, last = d.children[0].written, d.children[-1].written
+        for child, (label, points) in zip(d.children, levels, strict=True):
+            d.options.append((label, points, child.line))
+            d.guidance.append(f"{label}: {vn_decimal(points)} điểm")
+            self.drafts.remove(child)
+        d.children = []
+        self.guessed += 1
+        self.notes.append(
+            AnnexWarning(
+                d.line,
+                f"Các dòng {first}–{last} là các mức điểm của {d.written} (mỗi dòng ghi điểm của "
+                f"mình, điểm tối đa {vn_decimal(d.stated_max or Decimal(0))} là mức cao nhất)",
+            )
+        )
 
     def _codes(self) -> dict[int, str]:
         plain = {id(d): d.written for d in self.drafts}
