@@ -274,10 +274,19 @@ _ROLE_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (MAX, ("diem toi da", "diem so toi da", "diem chuan", "thang diem", "diem quy dinh", "toi da")),
     (EXPLANATION, ("ly giai", "giai trinh", "thuyet minh")),
     (EVIDENCE, ("tai lieu", "kiem chung", "minh chung")),
+    # "Các chỉ số đánh giá việc giải quyết TTHC" (Tuyên Quang's form) is the title column.
     (
         TITLE,
-        ("linh vuc", "tieu chi", "noi dung", "ten ", "chi tieu", "danh muc", "yeu cau")
-        + ("cac chi so",),  # Tuyên Quang: "Các chỉ số đánh giá việc giải quyết TTHC"
+        (
+            "linh vuc",
+            "tieu chi",
+            "noi dung",
+            "ten ",
+            "chi tieu",
+            "danh muc",
+            "yeu cau",
+            "cac chi so",
+        ),
     ),
 )
 
