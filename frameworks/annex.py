@@ -270,7 +270,7 @@ _ROLE_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (AGENCY, ("co quan tham dinh", "co quan", "don vi tham dinh")),
     (COMMENT, ("y kien",)),
     (APPRAISED, ("diem tham dinh", "diem hoi dong", "tham dinh")),
-    (SELF, ("diem tu", "diem so tu", "tu cham", "tu danh gia")),
+    (SELF, ("diem tu", "diem so tu", "tu cham", "tu danh gia", "diem cham", "tong diem cham")),
     (MAX, ("diem toi da", "diem so toi da", "diem chuan", "thang diem", "diem quy dinh", "toi da")),
     (EXPLANATION, ("ly giai", "giai trinh", "thuyet minh")),
     (EVIDENCE, ("tai lieu", "kiem chung", "minh chung")),
@@ -329,6 +329,7 @@ _SECTION = re.compile(
     r"^\s*(NỘI\s+DUNG|PHẦN)\s+([IVXLCDM]+|\d+|[A-Z])(?=$|[\s.:\-–)])[\s.:\-–)]*(.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+_LETTER = re.compile(r"[a-zđ]")  # "a", "b" alone in the code column: lettered sub-criteria
 # "Ban hành kịp thời: 1", "- Đạt yêu cầu: 0,5" — a level and its points in the title cell.
 _BARE_OPTION = re.compile(
     r"\s*[-–—+•*]*\s*(?P<label>[^:\n]{2,200}?)\s*:\s*(?P<points>\d{1,3}(?:[.,]\d{1,3})?)\s*[.;]?\s*"
@@ -642,6 +643,7 @@ class _Draft:
     explanation: list[str] = field(default_factory=list)
     comment: list[str] = field(default_factory=list)
     options: list[tuple[str, Decimal, int]] = field(default_factory=list)
+    letter: bool = False  # a sub-criterion lettered a, b, c… under a numbered one
 
 
 def _numbered_levels(d: _Draft) -> list[tuple[str, Decimal]] | None:
@@ -825,7 +827,9 @@ class _Builder:
             self._section(row, section, title_text)
             return True
         code = _clean_code(row.get(CODE))
-        if code and not _BULLET.fullmatch(code):
+        if _LETTER.fullmatch(code) and self.current is not None and self.current.form == "num":
+            self._lettered(row, code, title_text)
+        elif code and not _BULLET.fullmatch(code):
             self._coded(row, code, title_text)
         else:
             self._uncoded(row, title_text)
@@ -976,6 +980,41 @@ class _Builder:
             )
         )
         return True
+
+    def _lettered(self, row: _Row, letter: str, title_text: str) -> None:
+        """A sub-criterion lettered a, b, c… under the numbered criterion above (Đồng Tháp's
+        thi đua table: "3 Gửi nhận văn bản điện tử | 3", "a Tỷ lệ … | 1,5", "b … | 1,5")."""
+        current = self.current
+        assert current is not None  # checked by the caller
+        parent = current.parent if current.letter else current
+        if parent is None:
+            raise _RowError(
+                f"mục “{letter}” không có tiêu chí đánh số ở trên",
+                f"item “{letter}” has no numbered criterion above it",
+                row.line,
+                column=self._label(CODE),
+                expected="mục a, b… dưới một tiêu chí có mã số",
+                found=letter,
+                guess="",
+            )
+        for other in parent.children:
+            if other.written == letter:
+                raise _RowError(
+                    f"mã “{letter}” trùng với dòng {other.line} (dưới {parent.written})",
+                    f"code “{letter}” repeats line {other.line} (under {parent.written})",
+                    row.line,
+                    column=self._label(CODE),
+                    expected="chữ cái chưa dùng dưới cùng tiêu chí",
+                    found=letter,
+                    guess=f"có lẽ gõ nhầm chữ (dòng {other.line} đã dùng “{letter}”)",
+                )
+        lines = title_text.split("\n") if title_text else [""]
+        draft = _Draft(letter, row.line, lines[0], "num", parent, letter=True)
+        draft.guidance.extend(lines[1:])
+        self._fill(draft, row)
+        parent.children.append(draft)
+        self.drafts.append(draft)
+        self.current = draft
 
     def _label(self, role: str) -> str:
         return self.columns.get(role, _ROLE_LABELS[role])
@@ -1246,7 +1285,11 @@ class _Builder:
         )
 
     def _codes(self) -> dict[int, str]:
-        plain = {id(d): d.written for d in self.drafts}
+        # A lettered item is known by its criterion's code: "3.a".
+        plain = {
+            id(d): f"{d.parent.written}.{d.written}" if d.letter and d.parent else d.written
+            for d in self.drafts
+        }
         if len(set(plain.values())) == len(plain):
             return plain
         # Numbering restarts in every area (Quảng Điền: 1, 2… under I and again under II):
