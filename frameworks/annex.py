@@ -272,7 +272,7 @@ _ROLE_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (APPRAISED, ("diem tham dinh", "diem hoi dong", "tham dinh")),
     (SELF, ("diem tu", "diem so tu", "tu cham", "tu danh gia", "diem cham", "tong diem cham")),
     (MAX, ("diem toi da", "diem so toi da", "diem chuan", "thang diem", "diem quy dinh", "toi da")),
-    (EXPLANATION, ("ly giai", "giai trinh", "thuyet minh")),
+    (EXPLANATION, ("ly giai", "giai trinh", "thuyet minh", "ghi chu")),
     (EVIDENCE, ("tai lieu", "kiem chung", "minh chung")),
     # "Các chỉ số đánh giá việc giải quyết TTHC" (Tuyên Quang's form) is the title column.
     (
