@@ -63,6 +63,7 @@ AnnexFormat = Literal["tsv", "csv", "xlsx"]
 
 CODE, TITLE, MAX, SELF, APPRAISED = "code", "title", "max", "self", "appraised"
 EXPLANATION, EVIDENCE, AGENCY, COMMENT = "explanation", "evidence", "agency", "comment"
+METHOD = "method"  # "Cách xác định và tính điểm": the scoring wording in its own column
 _NUMERIC_ROLES = (MAX, SELF, APPRAISED)
 _ROLE_LABELS = {
     CODE: "Mã số/STT",
@@ -74,6 +75,7 @@ _ROLE_LABELS = {
     EVIDENCE: "Tài liệu kiểm chứng",
     AGENCY: "Cơ quan thẩm định",
     COMMENT: "Ý kiến thẩm định",
+    METHOD: "Cách tính điểm",
 }
 
 
@@ -274,6 +276,7 @@ _ROLE_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (MAX, ("diem toi da", "diem so toi da", "diem chuan", "thang diem", "diem quy dinh", "toi da")),
     (EXPLANATION, ("ly giai", "giai trinh", "thuyet minh", "ghi chu")),
     (EVIDENCE, ("tai lieu", "kiem chung", "minh chung")),
+    (METHOD, ("cach xac dinh", "cach tinh", "cach cham", "phuong phap cham", "huong dan cham")),
     # "Các chỉ số đánh giá việc giải quyết TTHC" (Tuyên Quang's form) is the title column.
     (
         TITLE,
@@ -286,6 +289,7 @@ _ROLE_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "danh muc",
             "yeu cau",
             "cac chi so",
+            "chi so",
         ),
     ),
 )
@@ -301,6 +305,11 @@ def _column_role(cell: str) -> str | None:
         return CODE
     for role, prefixes in _ROLE_PREFIXES:
         if any(name.startswith(p) or name == p.strip() for p in prefixes):
+            return role
+    # Text exported from PDF loses its spaces ("Điểmtốiđa", "Cáchxácđịnhvàtínhđiểm").
+    squeezed = name.replace(" ", "")
+    for role, prefixes in _ROLE_PREFIXES:
+        if any(squeezed.startswith(p.replace(" ", "")) for p in prefixes):
             return role
     return None
 
@@ -333,6 +342,10 @@ _LETTER = re.compile(r"[a-zđ]")  # "a", "b" alone in the code column: lettered 
 # "Ban hành kịp thời: 1", "- Đạt yêu cầu: 0,5" — a level and its points in the title cell.
 _BARE_OPTION = re.compile(
     r"\s*[-–—+•*]*\s*(?P<label>[^:\n]{2,200}?)\s*:\s*(?P<points>\d{1,3}(?:[.,]\d{1,3})?)\s*[.;]?\s*"
+)
+# "(cấp Trưởng): Điểm tối đa.", "(cấp Phó):1/2*Điểmtốiđa." — a level worth (a share of) the max.
+_MAX_AS_POINTS = re.compile(
+    r":\s*(?:(\d{1,2})\s*/\s*(\d{1,2})\s*[*x×]\s*)?điểm\s*tối\s*đa\s*[.;]?\s*$", re.IGNORECASE
 )
 _TOTAL_PREFIXES = ("tong cong", "cong tong", "tong diem", "cong diem", "tong so diem")
 
@@ -666,6 +679,38 @@ def _numbered_levels(d: _Draft) -> list[tuple[str, Decimal]] | None:
     return levels
 
 
+def _is_numbering_row(row: _Row) -> bool:
+    """The row under a header that numbers its columns ("1 | 2 | 3 | 4 | 5", "a | b | c…"): not
+    a criterion "1" titled "2" with 3 points."""
+    values = [" ".join(v.split()) for v in row.cells.values() if v.strip()]
+    values += [" ".join(t.split()) for _, t in row.stray]
+    if len(values) < 3 or len(set(values)) != len(values):
+        return False
+    if all(v.isdigit() and len(v) <= 2 for v in values):
+        numbers = [int(v) for v in values]
+        return numbers[0] == 1 and numbers == sorted(numbers)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return (
+        all(len(v) == 1 and v in letters for v in values)
+        and values[0] == "a"
+        and (values == sorted(values))
+    )
+
+
+def _max_as_points(guidance: Sequence[str], max_points: Decimal) -> list[str]:
+    """Levels scored "Điểm tối đa" or "1/2*Điểm tối đa" (DTI tables) with their points written
+    out, so the options can be read: "…: Điểm tối đa." → "…: 20 điểm"."""
+
+    def points(match: re.Match[str]) -> str:
+        num, den = match.group(1), match.group(2)
+        if den is not None and int(den) == 0:
+            return match.group(0)
+        value = max_points if num is None else max_points * Decimal(num) / Decimal(den)
+        return f": {vn_decimal(_norm_decimal(value))} điểm"
+
+    return ["\n".join(_MAX_AS_POINTS.sub(points, ln) for ln in g.split("\n")) for g in guidance]
+
+
 def _number_guess(raw: str) -> str:
     """The best guess for a number cell holding text: its one number ("2 điểm" → 2)."""
     numbers = re.findall(r"\d+(?:[.,]\d+)?", raw)
@@ -813,6 +858,9 @@ class _Builder:
         code_text = _one_line(row.get(CODE))
         title_text = html_to_text(row.get(TITLE))
         if row.is_empty():
+            return True
+        if not self.drafts and _is_numbering_row(row):
+            self.notes.append(AnnexWarning(row.line, "Dòng đánh số cột (1, 2, 3… hoặc a, b, c…)"))
             return True
         first_title_line = title_text.split("\n")[0] if title_text else ""
         # A total may carry an area-like numeral (Quảng Điền: "IV | CỘNG ĐIỂM I + II+III"),
@@ -1040,6 +1088,7 @@ class _Builder:
             (AGENCY, draft.agency),
             (EXPLANATION, draft.explanation),
             (COMMENT, draft.comment),
+            (METHOD, draft.guidance),
         ):
             text = html_to_text(row.get(role))
             if text:
@@ -1199,7 +1248,7 @@ class _Builder:
                     )
                 inferred = infer_rule(
                     [(label, points) for label, points, _ in d.options],
-                    d.guidance,
+                    _max_as_points(d.guidance, max_points),
                     d.self_note,
                     max_points,
                 )

@@ -5,6 +5,8 @@ tests/fixtures/real/README.md and in each file's header lines."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -75,7 +77,7 @@ CASES: dict[str, Expected] = {
     ),
     # Bảng chấm điểm thi đua công tác tư pháp 2022, part A: 1.1 (2) and 1.2 (3), six bands each.
     "tu-phap-2022-emulation-table-part-a.tsv": Expected(
-        placed=14,
+        placed=15,  # with the column-numbering row "1 2 3 4 5"
         guessed=1,  # starts at 1.1
         skipped=(),
         leaves=2,
@@ -83,6 +85,34 @@ CASES: dict[str, Expected] = {
         kinds={"1.1": "bands", "1.2": "bands"},
         max_total="5",
         score_total="0",
+        findings=(),
+        warnings=(1,),
+    ),
+    # Bộ chỉ số chuyển đổi số cấp huyện: 1.1 (20) levels by meetings a year, 1.2 and 1.3 (20) rate ×
+    # max, the scoring wording in its own column "Cách xác định và tính điểm".
+    "dti-district-digital-transformation-index-awareness.tsv": Expected(
+        placed=9,
+        guessed=1,  # starts at 1.1
+        skipped=(),
+        leaves=3,
+        structured=3,
+        kinds={"1.1": "levels", "1.2": "proportional", "1.3": "proportional"},
+        max_total="60",
+        score_total="0",
+        findings=(),
+        warnings=(1,),
+    ),
+    # Thị trấn Nông Cống (Thanh Hóa) 2022, self-assessed DTI: 1.1 (20, scored 20), levels "Điểm tối
+    # đa" / "1/2*Điểmtốiđa" / 0; spaces lost in the PDF export kept; a column-numbering row a–f.
+    "nong-cong-2022-commune-dti-self-assessment.tsv": Expected(
+        placed=2,
+        guessed=1,  # starts at 1.1
+        skipped=(),
+        leaves=1,
+        structured=1,
+        kinds={"1.1": "levels"},
+        max_total="20",
+        score_total="20",
         findings=(),
         warnings=(1,),
     ),
@@ -115,7 +145,7 @@ def _plain(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_there_are_at_least_six_real_tables_each_named_in_the_readme() -> None:
     readme = (REAL / "README.md").read_text(encoding="utf-8")
     files = sorted(p.name for p in REAL.iterdir() if p.suffix in {".tsv", ".csv", ".xlsx"})
-    assert files == sorted(CASES)
+    assert files == sorted(CASES) and len(files) >= 6
     for name in files:
         assert name in readme
         head = (REAL / name).read_text(encoding="utf-8").split("\n", 1)[0]
@@ -126,8 +156,9 @@ def test_there_are_at_least_six_real_tables_each_named_in_the_readme() -> None:
 def test_every_row_is_placed_or_reported_with_its_line(name: str) -> None:
     data, imported = _imported(name)
     want = CASES[name]
-    body = [ln for ln in data.decode("utf-8").split("\n")[imported.header_line :] if ln.strip()]
-    assert imported.rows_placed + len(imported.skipped) == len(body)
+    after_header = "\n".join(data.decode("utf-8").split("\n")[imported.header_line :])
+    records = [r for r in csv.reader(io.StringIO(after_header), delimiter="\t") if any(r)]
+    assert imported.rows_placed + len(imported.skipped) == len(records)
     assert (imported.rows_placed, imported.rows_guessed) == (want.placed, want.guessed)
     assert tuple(r.line for r in imported.skipped) == want.skipped
     assert all(r.message and r.line > imported.header_line for r in imported.skipped)
@@ -182,3 +213,18 @@ def test_dong_thap_self_scores_are_reproduced_by_the_engine() -> None:
     assert rows["3.b"].note == "không đọc được tỷ lệ trong giải trình"
     assert report.differences == 0
     assert report.engine_total == D(5) and report.max_total == D(5)
+
+
+def test_nong_cong_self_score_is_reproduced_by_the_engine() -> None:
+    _, imported = _imported("nong-cong-2022-commune-dti-self-assessment.tsv")
+    entry = imported.entry("1.1")
+    # "Điểm tối đa" and "1/2*Điểmtốiđa" are read as 20 and 10 points
+    assert entry.rule_source == (
+        "Trưởng ban là Bí thư/Chủ tịch cấp xã (cấp Trưởng): 20 điểm; "
+        "Trưởng ban là Phó Bí thư/Phó Chủ tịch cấp xã (cấp Phó): 10 điểm; "
+        "phảicấpTrưởng/cấpPhó: 0 điểm"
+    )
+    report = score_table(imported.framework(name="Nông Cống 2022", year=2022), imported)
+    (row,) = report.rows
+    assert (row.written, row.engine, row.inputs) == (D(20), D(20), {"level": "1"})
+    assert report.differences == 0
