@@ -339,6 +339,7 @@ _SECTION = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _LETTER = re.compile(r"[a-zđ]")  # "a", "b" alone in the code column: lettered sub-criteria
+_NOT_A_LEVEL = re.compile(r"(?:^|\s)(?:số(?:\s+hiệu)?|năm|ngày|tháng|điều|khoản)$", re.IGNORECASE)
 # "Ban hành kịp thời: 1", "- Đạt yêu cầu: 0,5" — a level and its points in the title cell.
 _BARE_OPTION = re.compile(
     r"\s*[-–—+•*]*\s*(?P<label>[^:\n]{2,200}?)\s*:\s*(?P<points>\d{1,3}(?:[.,]\d{1,3})?)\s*[.;]?\s*"
@@ -1185,8 +1186,8 @@ class _Builder:
         value = _parse_number(match.group("points")) if match else None
         if match is None or value is None or draft.stated_max is None:
             return title_text, None
-        if value > draft.stated_max:
-            return title_text, None
+        if value > draft.stated_max or _NOT_A_LEVEL.search(match.group("label")):
+            return title_text, None  # "Số hiệu: 12", "Năm: 2" — a reference, not a level
         self.notes.append(
             AnnexWarning(
                 line,

@@ -53,6 +53,12 @@ def test_levels_written_label_colon_points_without_the_word_diem() -> None:
     # a number above the criterion's max is not a level: kept as guidance, scored by hand
     assert result.entry("2").rule_kind == "manual"
     assert "Số hiệu văn bản: 12" in result.nodes[1].guidance
+    reference = import_annex((HEAD + "1\tKế hoạch\t5\t\n\tKế hoạch số: 2\t\t\n").encode())
+    assert reference.entry("1").rule_kind == "manual"  # "số: 2" names a document, not a level
+    files = import_annex(
+        (HEAD + "1\tHồ sơ\t1\t\n\tĐủ hồ sơ: 1\t\t\n\tThiếu hồ sơ: 0\t\t\n").encode()
+    )
+    assert files.entry("1").rule_kind == "levels"  # "hồ sơ" is not "số"
 
 
 def test_levels_numbered_like_sub_criteria_fold_into_their_criterion() -> None:
