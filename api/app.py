@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -16,7 +18,7 @@ from temporalio.client import Client
 from api import access, errors
 from api.openapi import install_openapi
 from api.routes import ROUTERS
-from core.db import make_engine, session_scope
+from core.db import POOL_SIZE, RETRY_AFTER_S, Busy, make_engine, session_scope
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from services.accounts import ensure_admin
@@ -39,6 +41,8 @@ Scores are exact decimals sent as strings ("2.897"); times are UTC (ISO 8601).
 def install_api(app: FastAPI) -> None:
     """Adds the problem handlers, the REST routes, the pages, and checks every route's rule."""
     errors.install(app)
+    for busy in (Busy, sa_exc.OperationalError, sa_exc.TimeoutError):
+        app.add_exception_handler(busy, _busy_handler)
     settings: Settings = app.state.settings
     # Oversized bodies are refused as they stream in (413), not after they are spooled; the
     # evidence limit itself is checked on the file (multipart adds a little overhead).
@@ -50,6 +54,19 @@ def install_api(app: FastAPI) -> None:
     if missing:
         raise RuntimeError(f"API routes without an access rule: {', '.join(missing)}")
     install_openapi(app)
+
+
+async def _busy_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A saturated database (locked, busy, pool exhausted) or hashing queue: 503, retry later."""
+    log.warning("busy on %s %s: %s", request.method, request.url.path, exc)
+    retry_after = exc.retry_after if isinstance(exc, Busy) else RETRY_AFTER_S
+    problem = errors.Problem(
+        503,
+        "Hệ thống đang bận, vui lòng thử lại sau ít giây.",
+        slug="busy",
+        headers={"Retry-After": str(retry_after)},
+    )
+    return errors.problem_response(request, problem)
 
 
 def _ensure_admin(engine: Engine, settings: Settings) -> None:
@@ -72,6 +89,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in anyio's thread pool: at least one thread per admitted request
+        # (core.db.admitted), so none of them waits for a thread (README, "Scale").
+        threads = to_thread.current_default_thread_limiter()
+        threads.total_tokens = max(threads.total_tokens, POOL_SIZE)
         _ensure_admin(app.state.engine, settings)
         if app.state.temporal is None:
             try:

@@ -9,9 +9,11 @@ make the browser act for the user. Authorisation: every /api route has a rule in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+from anyio import CancelScope, to_thread
 from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
@@ -19,7 +21,7 @@ from temporalio.client import Client
 
 from api import access
 from api.errors import Problem
-from core.db import utcnow
+from core.db import admitted, release, utcnow, writer
 from core.settings import Settings
 from services.accounts import (
     InvalidToken,
@@ -46,15 +48,31 @@ def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, committed before the response is sent, rolled back on error."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+def _async_route(request: Request) -> bool:
+    # An async route runs its queries on the event loop: it must never wait there for the
+    # write lock, so it reads (its writes go through Temporal activities).
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return inspect.iscoroutinefunction(endpoint)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request, admitted among at most POOL_SIZE (core.db), committed before
+    the response is sent, rolled back on error; BEGIN IMMEDIATE for a sync route's write."""
+    engine = request.app.state.engine
+    if request.method not in SAFE_METHODS and not _async_route(request):
+        engine = writer(engine)
+    async with admitted():
+        session = Session(engine, expire_on_commit=False)
         try:
             yield session
-            session.commit()
+            await to_thread.run_sync(session.commit)
         except BaseException:
-            session.rollback()
+            with CancelScope(shield=True):
+                await to_thread.run_sync(session.rollback)
             raise
+        finally:
+            with CancelScope(shield=True):
+                await to_thread.run_sync(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -68,7 +86,14 @@ def get_temporal(request: Request) -> Client:
     return client
 
 
-TemporalDep = Annotated[Client, Depends(get_temporal)]
+def temporal_dep(request: Request, session: SessionDep) -> Client:
+    """The Temporal client, after the request's transaction has ended (its connection back in
+    the pool): a route never holds a connection while it waits for a workflow."""
+    release(session)
+    return get_temporal(request)
+
+
+TemporalDep = Annotated[Client, Depends(temporal_dep)]
 
 
 def _unauthorised(detail: str) -> Problem:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlmodel import Session, col, select
 
 from core.db import utcnow
+from core.hashing import bounded
 from models.tables import LoginThrottle, Role, RoleGrant, Unit, User
 from services import audit
 
@@ -442,9 +443,8 @@ def authenticate(
     """The active user whose password matches; InvalidCredentials or LoginThrottled otherwise.
 
     A locked key answers LoginThrottled even for the right password (no oracle while locked);
-    failures are counted per username and per client address, and committed at once in a
-    separate transaction (call this before writing anything in ``session``); the lock is
-    temporary.
+    failures are counted per username and per client address, and committed at once (this
+    commits ``session``: call it before writing anything there); the lock is temporary.
     """
     now = now or utcnow()
     keys = [(_user_key(username), MAX_FAILURES_PER_USER)]
@@ -454,13 +454,13 @@ def authenticate(
     if wait:
         raise LoginThrottled(wait)
     user = get_user(session, username=username)
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    session.commit()  # end the read: no connection (or write lock) held while argon2 runs
+    ok = bounded(verify_password, user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or not user.is_active:
-        # Counted in a transaction of its own: the caller's rolls back with the exception.
-        with Session(session.get_bind()) as own:
-            for key, limit in keys:
-                _fail(own, key, limit, now)
-            own.commit()
+        # Counted and committed in this session (one connection per request), before raising.
+        for key, limit in keys:
+            _fail(session, key, limit, now)
+        session.commit()
         raise InvalidCredentials()
     row = session.get(LoginThrottle, _user_key(username))
     if row is not None:

@@ -40,7 +40,7 @@ from api.views import (
     results_view,
     sheet_view,
 )
-from core.db import utcnow
+from core.db import release, utcnow
 from core.settings import Mode, Settings
 from core.vn import vn_decimal
 from models.framework import Framework, Node
@@ -692,6 +692,7 @@ async def _command(
     *,
     posted: Posted | None = None,
 ) -> Response:
+    release(session)  # no connection held while the workflow (and its activity) works
     try:
         await send()
     except (Problem, SheetError, FormError, ValidationError) as exc:

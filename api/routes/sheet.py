@@ -22,7 +22,7 @@ from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT, Problem, field_problem, not_found
 from api.routes.cycles import LocalTime
 from api.views import AuditRow, SheetView, audit_rows, sheet_view
-from core.db import utcnow
+from core.db import release, utcnow
 from models.inputs import CriterionInput
 from models.tables import Cycle, CycleUnit, ExplanationRequest, Role, Unit
 from services.accounts import Principal
@@ -456,6 +456,7 @@ async def _send(
     key: str | None,
 ) -> UnitStatus:
     _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
+    release(session)  # no connection held while the workflow (and its activity) works
     return await commands.unit_command(client, cycle_id, unit.code, command, key)
 
 
