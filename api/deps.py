@@ -55,6 +55,12 @@ def _async_route(request: Request) -> bool:
     return inspect.iscoroutinefunction(endpoint)
 
 
+def _commit_and_close(session: Session) -> None:
+    # One thread hop for both: on SQLite the write lock is held until the connection is back.
+    session.commit()
+    session.close()
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request, admitted among at most POOL_SIZE (core.db), committed before
     the response is sent, rolled back on error; BEGIN IMMEDIATE for a sync route's write."""
@@ -65,13 +71,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         session = Session(engine, expire_on_commit=False)
         try:
             yield session
-            await to_thread.run_sync(session.commit)
-        except BaseException:
-            with CancelScope(shield=True):
-                await to_thread.run_sync(session.rollback)
-            raise
+            await to_thread.run_sync(_commit_and_close, session)
         finally:
-            with CancelScope(shield=True):
+            with CancelScope(shield=True):  # after an error: rolls back; else a no-op
                 await to_thread.run_sync(session.close)
 
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -25,6 +25,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from bench.cases import Result, bench_edit_gate, bench_mail, bench_score, bench_start
+from bench.load import LoadRow, LoadSizes, load_table, run_load
 from bench.stack import open_stack, seed, temporal_binary
 from core.vn import VN_TZ
 
@@ -57,11 +58,12 @@ class Report:
     results: list[Result]
     machine: Machine
     seconds: float
+    load: list[LoadRow] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """Every check of every row passed."""
-        return all(r.ok for r in self.results)
+        return all(r.ok for r in self.results) and all(r.ok for r in self.load)
 
     def result(self, key: str) -> Result:
         """The row with this key."""
@@ -152,6 +154,11 @@ def checks(report: Report) -> str:
             mark = "x" if c.ok else " "
             tail = "" if c.ok else f" — expected {c.expected}"
             lines.append(f"- [{mark}] {r.key}: {c.what}: {c.actual}{tail}")
+    for row in report.load:
+        for c in row.checks:
+            mark = "x" if c.ok else " "
+            tail = "" if c.ok else f" — expected {c.expected}"
+            lines.append(f"- [{mark}] load: {c.what}: {c.actual}{tail}")
     return "\n".join(lines)
 
 
@@ -184,6 +191,16 @@ HOW_TO_READ = """\
 - *Score a sheet*: `scoring.rules.evaluate` on all 80 leaves of the Định Hóa framework and
   `scoring.aggregate.score_sheet`, against a `sum()` of the same 80 Decimal scores (the baseline
   loop runs 20 times as often so that its timer reads something).
+- *Load* (`bench/load.py`): the API served by a real `uvicorn` process on a free port (what
+  `appraisal api` runs), each client an `httpx.AsyncClient` with its own user and bearer
+  token, clients spread over the units. *Draft edits*: every client saves its unit's criteria
+  one after another (`PUT …/criteria/{code}/draft`); raw: the same read-check-update
+  transactions (lock and read the unit's state, check it, update the entry) straight through an
+  engine made by `core.db.make_engine` on the same database, one thread per client. The rate is
+  2xx answers per second of the whole run; p50/p95/p99 are of the 2xx answers; errors are the
+  answers that were not 2xx. *Login storm*: the readers read their unit's sheet alone (raw),
+  then again while wrong-password logins arrive at once from different addresses; a login
+  answered 503 (hashing queue full, `Retry-After`) is load shed on purpose, not an error.
 - One run on a machine shared with other processes: differences under about 20 % are noise.
   The load average at the start and the end of the run is printed below for that reason.
 """
@@ -192,6 +209,15 @@ HOW_TO_READ = """\
 def details(report: Report) -> str:
     """Where the project's time goes, for the rows that measure it."""
     return "\n".join(f"- {r.key}: {r.detail}" for r in report.results if r.detail)
+
+
+def _load_section(report: Report) -> str:
+    if not report.load:
+        return ""
+    notes = "\n".join(
+        f"- {r.measurement}, {r.database}, {r.clients}: {r.detail}" for r in report.load
+    )
+    return f"## Load: the deadline rush over HTTP\n\n{load_table(report.load)}\n\n{notes}\n\n"
 
 
 def markdown(report: Report, command: str) -> str:
@@ -206,6 +232,7 @@ def markdown(report: Report, command: str) -> str:
         f"## Results (N = {report.units})\n\n"
         f"{table(report)}\n\n"
         f"{details(report)}\n\n"
+        f"{_load_section(report)}"
         f"### Checks ({'all passed' if report.ok else 'SOME FAILED: the numbers are void'})\n\n"
         f"{checks(report)}\n\n"
         "## Machine and command\n\n"
@@ -226,7 +253,41 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small N, print only (no BENCHMARKS.md)")
     p.add_argument("--output", type=Path, help="write the report here (default BENCHMARKS.md)")
     p.add_argument("--no-write", action="store_true", help="print only")
+    d = LoadSizes()
+    p.add_argument("--clients", default=_csv(d.clients), help="load: client counts (10,50,200)")
+    p.add_argument("--edits", type=int, default=d.edits_per_client, help="load: saves per client")
+    p.add_argument("--load-units", type=int, default=d.units, help="load: units (20)")
+    p.add_argument("--storm-logins", type=int, default=d.storm_logins, help="wrong logins (50)")
+    p.add_argument("--storm-readers", type=int, default=d.storm_readers, help="readers (20)")
+    p.add_argument("--reads", type=int, default=d.reads_per_reader, help="reads per reader")
+    p.add_argument(
+        "--databases",
+        default=_csv(d.databases),
+        help="load: sqlite,postgresql (BENCH_POSTGRES_URL)",
+    )
+    p.add_argument("--no-load", action="store_true", help="skip the HTTP load rows")
     return p
+
+
+def _csv(values: tuple[object, ...]) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def load_sizes(args: argparse.Namespace) -> LoadSizes:
+    """The load sizes the command line asked for (PostgreSQL: BENCH_POSTGRES_URL)."""
+    if args.quick:
+        return LoadSizes(
+            clients=(2, 5), edits_per_client=5, storm_logins=10, storm_readers=5, reads_per_reader=5
+        )
+    return LoadSizes(
+        clients=tuple(int(c) for c in args.clients.split(",") if c),
+        edits_per_client=args.edits,
+        units=args.load_units,
+        storm_logins=args.storm_logins,
+        storm_readers=args.storm_readers,
+        reads_per_reader=args.reads,
+        databases=tuple(d for d in args.databases.split(",") if d),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,10 +302,17 @@ def main(argv: list[str] | None = None) -> int:
         output = args.output or (None if args.quick else BENCHMARKS_MD)
     with tempfile.TemporaryDirectory(prefix="appraisal-bench-") as tmp:
         report = asyncio.run(run_benchmarks(units, Path(tmp)))
+        if not args.no_load:
+            started = time.perf_counter()
+            report.load = asyncio.run(run_load(load_sizes(args), Path(tmp)))
+            report.seconds += time.perf_counter() - started
     command = " ".join([COMMAND, *args_list])
     print(table(report))
     print()
     print(details(report))
+    if report.load:
+        print()
+        print(load_table(report.load))
     print(checks(report))
     print(
         f"\n{report.seconds:.0f} s; load average {report.machine.load_start:.2f} → "
