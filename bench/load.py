@@ -39,7 +39,16 @@ from services.accounts import hash_password, issue_token
 from services.frameworks import publish_framework, store_framework
 from services.units import UnitCreate, create_unit
 
-__all__ = ["LoadRow", "LoadSizes", "load_table", "run_load"]
+__all__ = [
+    "ApiProcess",
+    "LoadRow",
+    "LoadSizes",
+    "World",
+    "database",
+    "load_table",
+    "run_load",
+    "seed",
+]
 
 SECRET = "bench-secret-key-of-at-least-32-characters!"
 PASSWORD = "mat-khau-hieu-nang-2024"
@@ -188,48 +197,71 @@ def seed(engine: Engine, *, units: int, users: int) -> World:
 # --- the API process ---------------------------------------------------------------------------
 
 
-@contextmanager
-def api_process(url: str, workdir: Path) -> Iterator[str]:
-    """``uvicorn`` serving the app on a free port (as ``appraisal api`` does); its base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "APPRAISAL_DATABASE_URL": url,
-        "APPRAISAL_SECRET_KEY": SECRET,
-        "APPRAISAL_DATA_DIR": str(workdir),
-        "APPRAISAL_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",  # nothing there: reads only
-    }
-    log = (workdir / f"api-{port}.log").open("w")
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"),
-            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
+class ApiProcess:
+    """``uvicorn`` serving the app on a port (as ``appraisal api`` does), which a fault test
+    may kill and start again on the same port."""
+
+    def __init__(self, url: str, workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "APPRAISAL_DATABASE_URL": url,
+            "APPRAISAL_SECRET_KEY": SECRET,
+            "APPRAISAL_DATA_DIR": str(workdir),
+            "APPRAISAL_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",  # nothing there: no calls
+        }
+        self.log_path = workdir / f"api-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        """Starts the process and waits until /healthz answers."""
+        with self.log_path.open("a") as log:
+            self.proc = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"),
+                    *("--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"),
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
             except httpx.HTTPError:
                 pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start: see {log.name}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start: see {self.log_path}")
+            time.sleep(0.1)
+
+    def stop(self, *, kill: bool = False) -> None:
+        """SIGKILL (a crash) or SIGTERM (a deploy), and waits for the process to end."""
+        if self.proc is None:
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
         try:
-            proc.wait(15)
+            self.proc.wait(15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@contextmanager
+def api_process(url: str, workdir: Path) -> Iterator[str]:
+    """The API in its own process for the duration; its base URL."""
+    api = ApiProcess(url, workdir)
+    api.start()
+    try:
+        yield api.base
+    finally:
+        api.stop()
 
 
 # --- draft edits -------------------------------------------------------------------------------
