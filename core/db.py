@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
@@ -134,6 +135,40 @@ async def admitted() -> AsyncIterator[None]:
         slots.release()
 
 
+class FifoLock:
+    """A lock handed to its waiters in arrival order (threading.Lock is not fair: under a rush
+    some writers would wait far longer than others and the p99 would show it)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[threading.Event] = deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        """True once held; False after ``timeout`` seconds in the queue."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._mutex:
+            if turn.is_set():  # handed over just as the wait timed out
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        """Hands the lock to the longest waiter, or frees it."""
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()  # stays held: ownership passes directly
+            else:
+                self._held = False
+
+
 def _sqlite_engine(url: str, echo: bool, pool_size: int) -> Engine:
     path = url.split("///", 1)[-1] if "///" in url else ""
     pool: dict[str, Any] = {}
@@ -155,7 +190,7 @@ def _sqlite_engine(url: str, echo: bool, pool_size: int) -> Engine:
     # busy handler that sleeps up to 100 ms between polls); held from BEGIN IMMEDIATE until the
     # connection goes back to the pool, so a write transaction never waits inside SQLite for
     # a writer of this process.
-    writer = threading.Lock()
+    writer = FifoLock()
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -174,7 +209,7 @@ def _sqlite_engine(url: str, echo: bool, pool_size: int) -> Engine:
         if mode == "IMMEDIATE":
             info = conn.connection.info
             if not info.get(_WRITER_HELD):
-                if not writer.acquire(timeout=BUSY_TIMEOUT_S):
+                if not writer.acquire(BUSY_TIMEOUT_S):
                     raise OperationalError(
                         "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
                     )

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 import core.db
 import core.hashing
-from core.db import Busy, admitted, make_engine, write_session
+from core.db import Busy, FifoLock, admitted, make_engine, write_session
 from models.tables import UnitState
 from tests.api_support import PASSWORD, assert_problem, build_world, client, make_app
 from tests.api_support import set_unit_state as set_state
@@ -259,3 +259,26 @@ def test_login_storm_sheds_with_503_not_500(
     body = assert_problem(resp, 503)
     assert resp.headers["Retry-After"] == str(core.db.RETRY_AFTER_S)
     assert body["detail"] == "Hệ thống đang bận, vui lòng thử lại sau ít giây."
+
+
+def test_the_writer_lock_is_handed_over_in_arrival_order() -> None:
+    lock = FifoLock()
+    assert lock.acquire(1)
+    order: list[int] = []
+
+    def writer(i: int) -> None:
+        assert lock.acquire(5)
+        order.append(i)
+        lock.release()
+
+    threads = []
+    for i in range(8):
+        t = threading.Thread(target=writer, args=(i,))
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)  # arrive one after another
+    assert not lock.acquire(0.05)  # held, and the late comer gives up after its bound
+    lock.release()
+    for t in threads:
+        t.join(5)
+    assert order == list(range(8))
