@@ -46,6 +46,7 @@ __all__ = [
     "World",
     "database",
     "load_table",
+    "percentile",
     "run_load",
     "seed",
 ]
@@ -95,7 +96,8 @@ class LoadRow:
         return all(c.ok for c in self.checks)
 
 
-def _pct(values: Sequence[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-quantile of ``values`` (seconds) in milliseconds; NaN when there are none."""
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -354,9 +356,9 @@ async def bench_edits(
         clients=clients,
         project_rate=len(ok) / wall,
         raw_rate=raw_done / raw_s,
-        p50=_pct(ok, 0.50),
-        p95=_pct(ok, 0.95),
-        p99=_pct(ok, 0.99),
+        p50=percentile(ok, 0.50),
+        p95=percentile(ok, 0.95),
+        p99=percentile(ok, 0.99),
         errors=total - len(ok),
         checks=[
             Check(f"edits: {kind}, {clients} clients: answered 2xx", total, len(ok)),
@@ -433,9 +435,9 @@ async def bench_storm(kind: str, base: str, world: World, sizes: LoadSizes) -> L
         clients=readers,
         project_rate=len(ok) / during_s,
         raw_rate=sum(1 for _lat, s in alone if s == 200) / alone_s,
-        p50=_pct(ok, 0.50),
-        p95=_pct(ok, 0.95),
-        p99=_pct(ok, 0.99),
+        p50=percentile(ok, 0.50),
+        p95=percentile(ok, 0.95),
+        p99=percentile(ok, 0.99),
         errors=reader_errors + bad_logins,
         checks=[
             Check(f"storm: {kind}: readers answered 200", len(during), len(ok)),
@@ -443,7 +445,7 @@ async def bench_storm(kind: str, base: str, world: World, sizes: LoadSizes) -> L
         ],
         detail=(
             f"login answers {dict(sorted(login_statuses.items()))}; readers alone p99 "
-            f"{_pct([lat for lat, _s in alone], 0.99):.0f} ms"
+            f"{percentile([lat for lat, _s in alone], 0.99):.0f} ms"
         ),
     )
 

@@ -27,12 +27,14 @@ from temporalio.client import Client
 from bench.cases import Result, bench_edit_gate, bench_mail, bench_score, bench_start
 from bench.load import LoadRow, LoadSizes, load_table, run_load
 from bench.stack import open_stack, seed, temporal_binary
+from bench.transition import bench_transition
 from core.vn import VN_TZ
 
 __all__ = ["Machine", "Report", "main", "markdown", "run_benchmarks"]
 
 DEFAULT_UNITS = 500
 QUICK_UNITS = 50
+TRANSITIONS = 100  # submits timed one after another (at most N)
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 COMMAND = ".venv/bin/python -m bench.run"
 
@@ -117,9 +119,11 @@ async def run_benchmarks(units: int, workdir: Path, *, client: Client | None = N
         results += await bench_mail(stack, seeded, units)
         results.append(bench_edit_gate(stack, seeded, units))
         results.append(bench_score(units))
+        transition = await bench_transition(stack, seeded, min(units, TRANSITIONS))
     return Report(
         units=units,
         results=results,
+        load=[transition],
         machine=_machine(load_start),
         seconds=time.perf_counter() - start,
     )
@@ -325,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             report.seconds += report.larger[-1].seconds
         if not args.no_load:
             started = time.perf_counter()
-            report.load = asyncio.run(run_load(load_sizes(args), Path(tmp)))
+            report.load += asyncio.run(run_load(load_sizes(args), Path(tmp)))
             report.seconds += time.perf_counter() - started
     command = " ".join([COMMAND, *args_list])
     print(table(report))

@@ -28,6 +28,10 @@ async def test_benchmark_does_the_work_it_times(
     assert failed == []
     assert [r.key for r in report.results] == ["start", "mail", "mail-replay", "edit", "score"]
     assert all(r.project.count == N for r in report.results)
+    # 0. the transition row: N submits through the API, every unit submitted
+    [transition] = report.load
+    assert transition.clients == 1 and transition.errors == 0
+    assert transition.project_rate > 0 and transition.raw_rate > 0
 
     # 1. every unit workflow of the cycle exists, and every baseline workflow too
     assert _actual(report, "start", "units started (start_cycle's answer)") == N
