@@ -23,7 +23,7 @@ class UnitActivities:
         self.engine = engine
 
     def _apply(self, args: TransitionArgs) -> ActivityResult:
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=True) as session:
             return apply_transition(session, args)
 
     @activity.defn(name="unit.transition")

@@ -5,9 +5,10 @@ the same server, same client, one after another."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlmodel import select
@@ -25,15 +26,23 @@ from services.messages import AssignCommand, AssignmentSpec
 from workflows import commands
 from workflows.worker import build_worker
 
-__all__ = ["bench_transition"]
+__all__ = ["SECRET", "assign_all", "bench_transition", "open_cycle"]
 
 SECRET = "bench-transition-secret-of-32-characters!"
 
 
-def _open_cycle(stack: Stack, seeded: Seeded, n: int) -> tuple[str, dict[str, tuple[int, str]]]:
+def open_cycle(
+    stack: Stack,
+    seeded: Seeded,
+    n: int,
+    *,
+    name: str = "submit",
+    hard_lock_at: datetime | None = None,
+) -> tuple[str, dict[str, tuple[int, str]]]:
     """A cycle of n units that opened a minute ago; per unit its id and an office token."""
     now = utcnow()
-    cycle_id = f"bench-submit-{stack.run_id}"
+    cycle_id = f"bench-{name}-{stack.run_id}"
+    lock = hard_lock_at or now + timedelta(days=33)
     units = list(seeded.units[:n])
     spec = CycleSpec(
         cycle_id=cycle_id,
@@ -43,8 +52,8 @@ def _open_cycle(stack: Stack, seeded: Seeded, n: int) -> tuple[str, dict[str, tu
         units=units,
         opens_at=now - timedelta(minutes=1),
         data_cutoff_at=now + timedelta(days=20),
-        submission_deadline=now + timedelta(days=30),
-        hard_lock_at=now + timedelta(days=33),
+        submission_deadline=min(now + timedelta(days=30), lock),
+        hard_lock_at=lock,
         appraisal_deadline=now + timedelta(days=50),
         results_target=now + timedelta(days=60),
     )
@@ -56,7 +65,7 @@ def _open_cycle(stack: Stack, seeded: Seeded, n: int) -> tuple[str, dict[str, tu
             assert unit.id is not None
             for who, role in (("vp", Role.unit_office), ("cb", Role.staff)):
                 user = User(
-                    username=f"{who}-{code}-{stack.run_id}", full_name=who, password_hash="!"
+                    username=f"{who}-{name}-{code}-{stack.run_id}", full_name=who, password_hash="!"
                 )
                 s.add(user)
                 s.flush()
@@ -68,14 +77,35 @@ def _open_cycle(stack: Stack, seeded: Seeded, n: int) -> tuple[str, dict[str, tu
     return cycle_id, offices
 
 
+async def assign_all(stack: Stack, cycle_id: str, units: list[str], name: str) -> None:
+    """Every unit's criteria to its staff member: assigning → drafting (setup, untimed)."""
+    tops = tuple(node.code for node in dinh_hoa().nodes)
+    sem = asyncio.Semaphore(20)
+
+    async def one(code: str) -> None:
+        async with sem:
+            await commands.unit_command(
+                stack.client,
+                cycle_id,
+                code,
+                AssignCommand(
+                    actor=f"vp-{name}-{code}-{stack.run_id}",
+                    assignments=(
+                        AssignmentSpec(codes=tops, username=f"cb-{name}-{code}-{stack.run_id}"),
+                    ),
+                ),
+            )
+
+    await asyncio.gather(*(one(code) for code in units))
+
+
 async def bench_transition(stack: Stack, seeded: Seeded, n: int) -> LoadRow:
     """n submits through the API, one after another, vs. n raw updates with one activity."""
     from api.app import create_app
     from core.settings import Settings
 
     engine, client = stack.engine, stack.client
-    cycle_id, offices = _open_cycle(stack, seeded, n)
-    tops = tuple(node.code for node in dinh_hoa().nodes)
+    cycle_id, offices = open_cycle(stack, seeded, n)
     settings = Settings(_env_file=None, data_dir=stack.workdir, secret_key=SECRET)
     app = create_app(settings, engine=engine, temporal=client)
     project_worker = build_worker(
@@ -92,16 +122,7 @@ async def bench_transition(stack: Stack, seeded: Seeded, n: int) -> LoadRow:
     statuses: dict[int, int] = {}
     async with project_worker, raw_worker:
         await commands.start_cycle(client, engine, cycle_id, task_queue=stack.task_queue)
-        for code in offices:  # setup: assigning → drafting
-            await commands.unit_command(
-                client,
-                cycle_id,
-                code,
-                AssignCommand(
-                    actor=f"vp-{code}-{stack.run_id}",
-                    assignments=(AssignmentSpec(codes=tops, username=f"cb-{code}-{stack.run_id}"),),
-                ),
-            )
+        await assign_all(stack, cycle_id, list(offices), "submit")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
             for unit_id, token in offices.values():

@@ -22,16 +22,19 @@ def _actual(report: Report, key: str, what: str) -> object:
 async def test_benchmark_does_the_work_it_times(
     temporal_dev: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    report = await run_benchmarks(N, tmp_path, client=temporal_dev.client)
+    report = await run_benchmarks(N, tmp_path, client=temporal_dev.client, lock_setup_s=12)
 
     failed = [(r.key, c) for r in report.results for c in r.checks if not c.ok]
     assert failed == []
     assert [r.key for r in report.results] == ["start", "mail", "mail-replay", "edit", "score"]
     assert all(r.project.count == N for r in report.results)
-    # 0. the transition row: N submits through the API, every unit submitted
-    [transition] = report.load
+    # 0. the transition row: N submits through the API, every unit submitted; the lock row:
+    # nothing accepted from the lock instant, every unit workflow locked
+    [transition, lock] = report.load
     assert transition.clients == 1 and transition.errors == 0
     assert transition.project_rate > 0 and transition.raw_rate > 0
+    assert lock.measurement.startswith(f"lock precision: {N} units")
+    assert lock.errors == 0
 
     # 1. every unit workflow of the cycle exists, and every baseline workflow too
     assert _actual(report, "start", "units started (start_cycle's answer)") == N
