@@ -27,6 +27,7 @@ from temporalio.client import Client
 from bench.cases import Result, bench_edit_gate, bench_mail, bench_score, bench_start
 from bench.load import LoadRow, LoadSizes, load_table, run_load
 from bench.lock import bench_lock
+from bench.scoring import ScaleRow, bench_scoring, scale_table
 from bench.stack import open_stack, seed, temporal_binary
 from bench.transition import bench_transition
 from core.vn import VN_TZ
@@ -63,6 +64,7 @@ class Report:
     seconds: float
     load: list[LoadRow] = field(default_factory=list)
     larger: list[Report] = field(default_factory=list)  # the same rows at larger N
+    scale: list[ScaleRow] = field(default_factory=list)  # scoring at 1,000 … 10,000 units
 
     @property
     def ok(self) -> bool:
@@ -71,6 +73,7 @@ class Report:
             all(r.ok for r in self.results)
             and all(r.ok for r in self.load)
             and all(r.ok for r in self.larger)
+            and all(r.classified == r.units for r in self.scale)
         )
 
     def result(self, key: str) -> Result:
@@ -244,6 +247,18 @@ def _larger_sections(report: Report) -> str:
     )
 
 
+def _scale_section(report: Report) -> str:
+    if not report.scale:
+        return ""
+    return (
+        "## Scoring at scale: classify and rank a whole cycle\n\n"
+        "`score_sheet` of every unit from its 80 leaf scores (Định Hóa), then `classify` (bands, "
+        "vetoes, quotas, ranks per group), against a `sum` per unit and one `sorted`; peak "
+        "memory from `tracemalloc` in a second, untimed pass. Linear if ms per unit stays flat."
+        f"\n\n{scale_table(report.scale)}\n\n"
+    )
+
+
 def _load_section(report: Report) -> str:
     if not report.load:
         return ""
@@ -267,6 +282,7 @@ def markdown(report: Report, command: str) -> str:
         f"{details(report)}\n\n"
         f"{_larger_sections(report)}"
         f"{_load_section(report)}"
+        f"{_scale_section(report)}"
         f"### Checks ({'all passed' if report.ok else 'SOME FAILED: the numbers are void'})\n\n"
         f"{checks(report)}\n\n"
         "## Machine and command\n\n"
@@ -301,6 +317,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-load", action="store_true", help="skip the HTTP load rows")
     p.add_argument("--larger", default="", help="the same rows again at these N (1000,5000)")
+    p.add_argument("--scoring", default="1000,5000,10000", help="scoring at these unit counts")
     return p
 
 
@@ -340,6 +357,10 @@ def main(argv: list[str] | None = None) -> int:
         for n in (int(n) for n in args.larger.split(",") if n):
             report.larger.append(asyncio.run(run_benchmarks(n, Path(tmp))))
             report.seconds += report.larger[-1].seconds
+        sizes = [int(n) for n in ("100,200" if args.quick else args.scoring).split(",") if n]
+        started = time.perf_counter()
+        report.scale = bench_scoring(sizes)
+        report.seconds += time.perf_counter() - started
         if not args.no_load:
             started = time.perf_counter()
             report.load += asyncio.run(run_load(load_sizes(args), Path(tmp)))
@@ -353,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     if report.load:
         print()
         print(load_table(report.load))
+    if report.scale:
+        print()
+        print(scale_table(report.scale))
     print(checks(report))
     print(
         f"\n{report.seconds:.0f} s; load average {report.machine.load_start:.2f} → "

@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.load import LoadSizes, load_table, run_load
 from bench.run import Report, markdown, run_benchmarks
+from bench.scoring import bench_scoring, scale_table
 
 N = 3
 
@@ -94,3 +95,11 @@ async def test_load_rows_measure_real_http_work(
         "| measurement | database | clients | project /s | raw /s | raw ÷ project "
         "| p50 ms | p95 ms | p99 ms | errors |"
     )
+
+
+def test_scoring_at_scale_classifies_every_unit() -> None:
+    """Scoring rows at 30 and 60 units: every unit classified, time and memory measured."""
+    rows = bench_scoring([30, 60])
+    assert [(r.units, r.classified, r.criteria) for r in rows] == [(30, 30, 80), (60, 60, 80)]
+    assert all(r.project_s > 0 and r.raw_s > 0 and r.peak_mib > 0 for r in rows)
+    assert scale_table(rows).splitlines()[2].startswith("| 30 × 80 |")
