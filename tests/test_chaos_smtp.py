@@ -3,13 +3,25 @@ away while a connection sat idle, and a server down for a while — every messag
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+from temporalio.testing import WorkflowEnvironment
+
+from core.db import session_scope
 from core.settings import Settings
+from models.tables import OutboxMessage
 from notifications.mailer import SmtpMailer, build_message
-from notifications.sink import free_port, start_sink
+from notifications.sink import MailSink, free_port, start_sink
+from tests.histories.scenario import seed_cycle, settings_for, worker_for
+from workflows import commands as C
 
 
 def _messages(prefix: str, n: int) -> list[Message]:
@@ -71,3 +83,62 @@ async def test_server_gone_and_back_sends_each_message_once(tmp_path: Path) -> N
     finally:
         await mailer.close()
         controller.stop()
+
+
+@pytest.mark.temporal
+async def test_smtp_down_across_the_opening_sends_each_notice_once_when_it_returns(
+    temporal_dev: WorkflowEnvironment, engine: Engine
+) -> None:
+    """The mail server is down when the cycle opens (a timer of every unit workflow): the
+    notices are retried (MAIL_RETRY backs off from 10 s) and each arrives once when it is
+    back. (A reminder whose deadline passed meanwhile is dropped instead: test_notifications.)"""
+    client = temporal_dev.client
+    port = free_port()  # nothing listens there yet
+    tag = uuid.uuid4().hex[:6]
+    units = [(f"m{tag}-{i}", f"UBND xã Thư {i}") for i in range(3)]
+    opens_at = datetime.now(UTC) + timedelta(seconds=8)
+    seeded = seed_cycle(
+        engine, year=opens_at.year + 1, opens_at=opens_at, units=units, real_table_for=()
+    )
+    queue = f"smtp-down-{tag}"
+    controller = None
+    async with worker_for(client, engine, settings_for(port), queue):
+        assert await C.start_cycle(client, engine, seeded.cycle_id, task_queue=queue) == 3
+        while datetime.now(UTC) < opens_at + timedelta(seconds=3):  # first attempts fail
+            await asyncio.sleep(0.2)
+        failed = _outbox(engine, seeded.cycle_id)
+        controller, sink = start_sink("127.0.0.1", port)
+        try:
+            deadline = time.monotonic() + 90
+            while len(_opening_keys(sink, seeded.cycle_id)) < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)  # a twin would arrive within this
+            keys = _opening_keys(sink, seeded.cycle_id)
+        finally:
+            controller.stop()
+    print(
+        f"\nSMTP down at the opening: {failed} notices pending with an error while it was "
+        f"down; {len(keys)} received after it came back, {len(set(keys))} distinct"
+    )
+    assert failed == 3
+    assert sorted(keys) == sorted(set(keys)) and len(keys) == 3
+
+
+def _opening_keys(sink: MailSink, cycle_id: str) -> list[str]:
+    return [
+        str(m["X-Appraisal-Key"]).strip()
+        for m in sink.messages
+        if str(m["X-Appraisal-Key"]).startswith(f"{cycle_id}|")
+        and "|cycle_opened|" in str(m["X-Appraisal-Key"])
+    ]
+
+
+def _outbox(engine: Engine, cycle_id: str) -> int:
+    """Outbox rows of the cycle still pending after a failed attempt."""
+    with session_scope(engine) as s:
+        rows = s.exec(
+            select(OutboxMessage).where(
+                col(OutboxMessage.idempotency_key).startswith(f"{cycle_id}|")
+            )
+        ).all()
+    return sum(1 for r in rows if r.status == "pending" and r.attempts >= 1 and r.last_error)
