@@ -91,7 +91,7 @@ async def bench_lock(
     from core.settings import Settings
 
     engine, client = stack.engine, stack.client
-    budget = setup_s if setup_s is not None else 20 + 0.08 * n  # start + assign, untimed
+    budget = setup_s if setup_s is not None else 30 + 0.15 * n  # start + assign, untimed
     lock_at = utcnow() + timedelta(seconds=budget)
     cycle_id, offices = open_cycle(stack, seeded, n, name="lock", hard_lock_at=lock_at)
     settings = Settings(_env_file=None, data_dir=stack.workdir, secret_key=SECRET)

@@ -37,6 +37,7 @@ __all__ = ["Machine", "Report", "main", "markdown", "run_benchmarks"]
 DEFAULT_UNITS = 500
 QUICK_UNITS = 50
 TRANSITIONS = 100  # submits timed one after another (at most N)
+LOCK_UNITS = 1000  # units sharing the hard lock (at most N)
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 COMMAND = ".venv/bin/python -m bench.run"
 
@@ -127,7 +128,7 @@ async def run_benchmarks(
         results.append(bench_edit_gate(stack, seeded, units))
         results.append(bench_score(units))
         transition = await bench_transition(stack, seeded, min(units, TRANSITIONS))
-        lock = await bench_lock(stack, seeded, units, setup_s=lock_setup_s)
+        lock = await bench_lock(stack, seeded, min(units, LOCK_UNITS), setup_s=lock_setup_s)
     return Report(
         units=units,
         results=results,
@@ -317,6 +318,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-load", action="store_true", help="skip the HTTP load rows")
     p.add_argument("--larger", default="", help="the same rows again at these N (1000,5000)")
+    p.add_argument(
+        "--lock-setup", type=float, help="seconds from creating the lock cycle to its lock"
+    )
     p.add_argument("--scoring", default="1000,5000,10000", help="scoring at these unit counts")
     return p
 
@@ -353,9 +357,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         output = args.output or (None if args.quick else BENCHMARKS_MD)
     with tempfile.TemporaryDirectory(prefix="appraisal-bench-") as tmp:
-        report = asyncio.run(run_benchmarks(units, Path(tmp)))
+        setup = args.lock_setup
+        report = asyncio.run(run_benchmarks(units, Path(tmp), lock_setup_s=setup))
         for n in (int(n) for n in args.larger.split(",") if n):
-            report.larger.append(asyncio.run(run_benchmarks(n, Path(tmp))))
+            report.larger.append(asyncio.run(run_benchmarks(n, Path(tmp), lock_setup_s=setup)))
             report.seconds += report.larger[-1].seconds
         sizes = [int(n) for n in ("100,200" if args.quick else args.scoring).split(",") if n]
         started = time.perf_counter()
