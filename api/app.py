@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,7 +25,7 @@ from api.openapi import install_openapi
 from api.routes import ROUTERS
 from api.text_guard import TextGuard
 from core import metrics
-from core.db import make_engine, session_scope
+from core.db import POOL_SIZE, RETRY_AFTER_S, Busy, make_engine, session_scope
 from core.logs import REQUEST_ID
 from core.settings import Mode, Settings, get_settings
 from core.temporal import connect
@@ -48,6 +50,8 @@ Scores are exact decimals sent as strings ("2.897"); times are UTC (ISO 8601).
 def install_api(app: FastAPI) -> None:
     """Adds the problem handlers, the REST routes, the pages, and checks every route's rule."""
     errors.install(app)
+    for busy in (Busy, sa_exc.OperationalError, sa_exc.TimeoutError):
+        app.add_exception_handler(busy, _busy_handler)
     settings: Settings = app.state.settings
     # Oversized bodies are refused as they stream in (413), not after they are spooled; the
     # evidence limit itself is checked on the file (multipart adds a little overhead).
@@ -128,6 +132,19 @@ def _count_edit_gate_refusals(app: FastAPI) -> None:
     app.exception_handlers[Refusal] = counted
 
 
+async def _busy_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A saturated database (locked, busy, pool exhausted) or hashing queue: 503, retry later."""
+    log.warning("busy on %s %s: %s", request.method, request.url.path, exc)
+    retry_after = exc.retry_after if isinstance(exc, Busy) else RETRY_AFTER_S
+    problem = errors.Problem(
+        503,
+        "Hệ thống đang bận, vui lòng thử lại sau ít giây.",
+        slug="busy",
+        headers={"Retry-After": str(retry_after)},
+    )
+    return errors.problem_response(request, problem)
+
+
 def _ensure_admin(engine: Engine, settings: Settings) -> None:
     """The first coordinator ("admin", APPRAISAL_ADMIN_PASSWORD) exists once the API starts."""
     try:
@@ -148,6 +165,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in anyio's thread pool: at least one thread per admitted request
+        # (core.db.admitted), so none of them waits for a thread (README, "Scale").
+        threads = to_thread.current_default_thread_limiter()
+        threads.total_tokens = max(threads.total_tokens, POOL_SIZE)
         _ensure_admin(app.state.engine, settings)
         if app.state.temporal is None:
             try:

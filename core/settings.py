@@ -72,8 +72,9 @@ class Settings(BaseSettings):
         default=False, description="production only: a relay on a trusted link without TLS"
     )
     api_workers: int = Field(default=1, ge=1, le=16)
-    db_pool_size: int = Field(default=5, ge=1, le=50)
-    db_max_overflow: int = Field(default=5, ge=0, le=50)
+    # Same variable as core.db.POOL_SIZE (the admission slots): keep them one number.
+    db_pool_size: int = Field(default=20, ge=1, le=50)
+    db_max_overflow: int = Field(default=10, ge=0, le=50)
     worker_shutdown_seconds: int = Field(default=60, ge=0, le=3600)
     worker_max_activities: int = Field(default=40, ge=1, le=1000)
     worker_max_mail_activities: int = Field(default=8, ge=1, le=1000)

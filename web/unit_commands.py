@@ -22,6 +22,7 @@ from actions.common import UnitRef
 from actions.inputs import ExplanationRequestIn, ReopenIn, ReturnIn, SubmitIn
 from api.deps import SessionDep, SettingsDep, get_temporal
 from contracts.messages import ExplanationItemSpec
+from core.db import release
 from core.errors import NotFound
 from services.accounts import Principal
 from web.auth import Caller
@@ -265,6 +266,7 @@ def _endpoint(row: CommandForm) -> Callable[..., Awaitable[Response]]:
     ) -> Response:
         form = form_of(caller)
         sent = Sent(request, session, caller.principal, unit_ref(caller, cycle_id), form)
+        release(session)  # no connection held while the workflow works (issue 13)
         try:
             await row.act(sent)
         except REFUSALS as exc:

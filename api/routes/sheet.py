@@ -33,6 +33,7 @@ from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT, not_found
 from api.views import AuditRow, SheetView, audit_rows, sheet_view
 from contracts.messages import UnitStatus
+from core.db import release
 from models.tables import Cycle, CycleUnit, Unit
 from services.accounts import Principal
 from services.sheet import DraftResult
@@ -59,6 +60,7 @@ def load_unit(
 def unit_ref(session: Session, principal: Principal, cycle_id: str, unit_id: int) -> UnitRef:
     """The unit of the path as the actions take it (404 when the caller may not see it)."""
     _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
+    release(session)  # no connection held while a command awaits its workflow (issue 13)
     return UnitRef(cycle_id=cycle_id, unit_id=unit_id, unit_code=unit.code)
 
 
