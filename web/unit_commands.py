@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 
 from actions import unit_commands as send
 from actions.common import UnitRef
-from actions.inputs import ExplanationRequestIn, ReopenIn, ReturnIn, SubmitIn
+from actions.inputs import ExplanationRequestIn, FinaliseIn, ReopenIn, ReturnIn, SubmitIn
 from api.deps import SessionDep, SettingsDep, get_temporal
 from contracts.messages import ExplanationItemSpec
 from core.errors import NotFound
@@ -99,7 +99,12 @@ async def _return(s: Sent) -> object:
 
 async def _submit(s: Sent) -> object:
     body = SubmitIn(proposed_class=s.text("proposed_class") or None)
+    if s.text("confirm") != "1":
+        raise FormError(
+            "confirm", "Cần xác nhận đã xem danh sách cảnh báo trước khi gửi kết quả tự chấm điểm."
+        )
     return await send.submit(
+        s.session,
         client=get_temporal(s.request),
         principal=s.principal,
         unit=s.unit,
@@ -165,8 +170,16 @@ async def _close_round(s: Sent) -> object:
 
 
 async def _finalise(s: Sent) -> object:
-    client = get_temporal(s.request)
-    return await send.finalise(client=client, principal=s.principal, unit=s.unit, key=s.key)
+    body = FinaliseIn(override=s.text("override") == "1", reason=s.text("reason"))
+    return await send.finalise(
+        s.session,
+        client=get_temporal(s.request),
+        principal=s.principal,
+        unit=s.unit,
+        override=body.override,
+        reason=body.reason,
+        key=s.key,
+    )
 
 
 def _none(_form: FormData) -> Posted | None:

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
+from actions import readiness
 from api.deps import SessionDep, SettingsDep
 from api.views import ExplanationItemView, ExplanationRoundView, NodeView, SheetView, sheet_view
 from core.db import utcnow
@@ -325,6 +326,11 @@ def unit_context(
             if row.node.code == posted.code:
                 _refill(row, posted)
     routed = [r for r in rows if r.node.is_leaf and seat.routed(r.spec)]
+    checks: dict[str, Any] = {}
+    if shown["submit"]:
+        checks["submit_check"] = readiness.submit_check(session, unit=ref)
+    if shown["finalise"]:
+        checks["finalise_check"] = readiness.finalise_check(session, unit=ref)
     questions: dict[str, str] = {}
     if posted is not None and posted.kind == "request":
         questions = {r.node.code: text_field(posted.form, f"q.{r.node.code}") for r in routed}
@@ -351,6 +357,9 @@ def unit_context(
         "page_url": unit_url(cycle_id, ref.unit_code),
         "new_key": new_key,
         "max_upload_mb": max_upload_mb,
+        "submit_check": None,
+        "finalise_check": None,
+        **checks,
     }
 
 
