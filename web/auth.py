@@ -81,6 +81,8 @@ PAGE_RULES: dict[str, str] = {
     f"POST {_PU}/explanation-requests": f"POST {_U}/explanation-requests",
     f"POST {_PU}/close-round": f"POST {_U}/explanation-requests/{{request_id}}/close",
     f"POST {_PU}/finalise": f"POST {_U}/finalise",
+    # --- pages of issue 10 (helper "pages"): my criteria, one criterion, assignment, queue ---
+    f"GET {_PU}/criteria/{{code}}": f"GET {_U}",
 }
 
 

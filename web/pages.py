@@ -20,6 +20,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, Signer
 
+from actions.my_tasks import my_tasks
 from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
 from api.errors import not_found
 from core.settings import Mode, Settings
@@ -33,9 +34,9 @@ from services.accounts import (
     same_secret,
     user_public,
 )
-from web import cycles, unit_commands, unit_forms, unit_page
+from web import criterion_page, cycles, unit_commands, unit_forms, unit_page
 from web.auth import read_session, safe_next
-from web.render import STATIC_DIR, templates
+from web.render import STATIC_DIR, render, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -183,7 +184,8 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
         return RedirectResponse("/login", status_code=303)
     user, raw = found
     expires = datetime.fromtimestamp(int(str(raw["exp"])), tz=UTC)
-    return templates.TemplateResponse(
+    assert user.id is not None
+    return render(
         request,
         "home.html",
         {
@@ -191,6 +193,7 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
             "csrf_token": str(raw.get("csrf", "")),
             "role_labels": ROLE_LABELS,
             "expires_at": vn_datetime(expires),
+            "groups": my_tasks(session, user_id=user.id),
         },
     )
 
@@ -234,6 +237,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     unit_page.router,
     unit_forms.router,
     unit_commands.router,
+    criterion_page.router,
 )
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)

@@ -42,7 +42,7 @@ from models.states import (
 from models.tables import CycleUnit, Role
 from services.sheet import framework_for
 from web.auth import Caller, PageCaller
-from web.common import base, load_cycle, mine_only, unit_ref, unit_url
+from web.common import base, from_criterion_page, load_cycle, mine_only, unit_ref, unit_url
 from web.errors import RefusalPageRoute, page_refusal
 from web.flash import flash_shown, take_flash
 from web.forms import FieldView, field_views, posted_inputs, text_field
@@ -415,6 +415,8 @@ def refused_page(
     # Nothing of the refused action may be committed by the request's session.
     session.rollback()
     status, message = shown
+    if posted is not None and posted.code and from_criterion_page(caller.form):
+        return _refused_criterion(request, session, caller, cycle_id, status, message, posted)
     settings: Settings = request.app.state.settings
     context = unit_context(
         session,
@@ -426,3 +428,23 @@ def refused_page(
     )
     flash = {"error": message, "code": posted.code if posted else ""}
     return render(request, "unit.html", {**context, "flash": flash}, status=status)
+
+
+def _refused_criterion(
+    request: Request,
+    session: Session,
+    caller: PageCaller,
+    cycle_id: str,
+    status: int,
+    message: str,
+    posted: Posted,
+) -> HTMLResponse:
+    """A refused form of a criterion's own page: that page again, with what was typed."""
+    from web.criterion_page import criterion_context  # the criterion page builds on this one
+
+    settings: Settings = request.app.state.settings
+    context = criterion_context(
+        session, caller, cycle_id, posted.code, posted=posted, max_upload_mb=settings.max_upload_mb
+    )
+    flash = {"error": message, "code": posted.code}
+    return render(request, "criterion.html", {**context, "flash": flash}, status=status)
