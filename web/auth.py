@@ -83,6 +83,8 @@ PAGE_RULES: dict[str, str] = {
     f"POST {_PU}/finalise": f"POST {_U}/finalise",
     # --- pages of issue 10 (helper "pages"): my criteria, one criterion, assignment, queue ---
     f"GET {_PU}/criteria/{{code}}": f"GET {_U}",
+    f"GET {_PU}/assignments": f"GET {_U}",
+    f"POST {_PU}/assignments": f"PUT {_U}/assignments",
 }
 
 

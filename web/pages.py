@@ -34,7 +34,7 @@ from services.accounts import (
     same_secret,
     user_public,
 )
-from web import criterion_page, cycles, unit_commands, unit_forms, unit_page
+from web import assignment_page, criterion_page, cycles, unit_commands, unit_forms, unit_page
 from web.auth import read_session, safe_next
 from web.render import STATIC_DIR, render, templates
 
@@ -238,6 +238,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     unit_forms.router,
     unit_commands.router,
     criterion_page.router,
+    assignment_page.router,
 )
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)
