@@ -140,3 +140,26 @@ def test_the_countdown_reads_in_vietnamese() -> None:
     assert vn_countdown(now + timedelta(days=3, hours=4), now) == "còn 3 ngày 4 giờ"
     assert vn_countdown(now + timedelta(minutes=45), now) == "còn 45 phút"
     assert vn_countdown(now - timedelta(days=2), now) == "đã quá hạn 2 ngày"
+
+
+def test_the_sheet_is_collapsed_by_area_and_the_message_is_by_the_criterion(app, world) -> None:
+    http, csrf = login(app, "mt-staff-a", next_url="/")
+    unit = f"/cycles/{world.cycle_id}/units/mt-unit-a"
+    html = http.get(unit).text
+    # one closed <details> per area, with its counts and scores; no form is open
+    assert html.count('<details class="area sheet-area"') >= 6
+    assert "<details open>" not in html and 'sheet-area" id="area-I" open' not in html
+    assert "tiêu chí đã chấm" in text_of(html) and "1 của tôi" in text_of(html)
+    resp = http.post(
+        f"{unit}/criteria/2.1.1/draft",
+        data={"csrf_token": csrf, "in.level": "full", "explanation": "Kế hoạch 15/KH-UBND."},
+        follow_redirects=False,
+    )
+    assert resp.headers["location"] == f"{unit}#c-2.1.1"
+    html = http.get(resp.headers["location"]).text
+    # only the area of 2.1.1 is open, its form open, the message right under its row
+    assert html.count('sheet-area" id="area-') == html.count('<details class="area sheet-area"')
+    assert html.count(" open>") == 2
+    after_row = html.split('<tr id="c-2.1.1"', 1)[1]
+    assert after_row.index('role="status"') < after_row.index("<tr id=")
+    assert "Đã lưu tiêu chí 2.1.1." in text_of(after_row.split("</details>", 1)[0])

@@ -48,7 +48,16 @@ from web.flash import flash_shown, take_flash
 from web.forms import FieldView, field_views, posted_inputs, text_field
 from web.render import render
 
-__all__ = ["BUTTONS", "Button", "Facts", "Posted", "buttons", "refused_page", "router"]
+__all__ = [
+    "BUTTONS",
+    "Area",
+    "Button",
+    "Facts",
+    "Posted",
+    "buttons",
+    "refused_page",
+    "router",
+]
 
 router = APIRouter(route_class=RefusalPageRoute, include_in_schema=False)
 
@@ -221,7 +230,6 @@ def _row(nv: NodeView, spec: Node, depth: int, seat: _Seat) -> Row:
     row.explanation_text = nv.explanation
     row.comment_text = nv.appraisal_comment
     row.answer_text = row.answer.answer if row.answer else ""
-    row.open = row.mine and not seat.office and (row.draft or row.answer is not None)
     return row
 
 
@@ -239,6 +247,51 @@ def _refill(row: Row, posted: Posted) -> None:
         row.answer_text = text_field(form, "answer")
     elif posted.kind == "return":
         row.return_text = text_field(form, "comment")
+
+
+@dataclass
+class Area:
+    """An area of the sheet, drawn collapsed: its rows, counts and scores (``heading``: a part
+    above the areas, drawn as a title with its scores)."""
+
+    head: Row
+    rows: list[Row]
+    leaves: int = 0
+    scored: int = 0
+    mine: int = 0
+    open: bool = False
+    heading: bool = False
+
+
+def _area_depth(rows: list[Row]) -> int:
+    """The depth of the areas: the top level, or the next one when the top holds a few large
+    parts ("NỘI DUNG I … III" above the areas I … X)."""
+    tops = [r for r in rows if r.depth == 0]
+    if 0 < len(tops) <= 3 and all(not r.node.is_leaf for r in tops):
+        return 1
+    return 0
+
+
+def _areas(rows: list[Row], focus: str) -> list[Area]:
+    """The rows grouped by area; the area holding ``focus`` is open."""
+    depth = _area_depth(rows)
+    areas: list[Area] = []
+    for row in rows:
+        if row.depth < depth:
+            areas.append(Area(head=row, rows=[], heading=True))
+            continue
+        if row.depth == depth or not areas or areas[-1].heading:
+            areas.append(Area(head=row, rows=[]))
+        area = areas[-1]
+        area.rows.append(row)
+        if row.node.is_leaf:
+            area.leaves += 1
+            area.scored += int(row.node.self_score is not None or row.node.excluded)
+            area.mine += int(row.mine)
+        if focus and row.node.code == focus:
+            area.open = True
+            row.open = True
+    return areas
 
 
 def _only_mine(rows: list[Row], parents: dict[str, str]) -> list[Row]:
@@ -296,8 +349,10 @@ def unit_context(
     posted: Posted | None = None,
     only_mine: bool = False,
     max_upload_mb: int = 20,
+    focus: str = "",
 ) -> dict[str, Any]:
-    """Everything ``unit.html`` draws for this person now."""
+    """Everything ``unit.html`` draws for this person now (``focus``: the criterion the last
+    form was about, drawn open with its message)."""
     ref = unit_ref(caller, cycle_id)
     unit = caller.unit
     assert unit is not None
@@ -326,6 +381,7 @@ def unit_context(
             if row.node.code == posted.code:
                 _refill(row, posted)
     routed = [r for r in rows if r.node.is_leaf and seat.routed(r.spec)]
+    shown_rows = _only_mine(rows, parents) if only_mine else rows
     checks: dict[str, Any] = {}
     if shown["submit"]:
         checks["submit_check"] = readiness.submit_check(session, unit=ref)
@@ -339,7 +395,8 @@ def unit_context(
         "cycle": cycle,
         "unit": unit,
         "sheet": sheet,
-        "rows": _only_mine(rows, parents) if only_mine else rows,
+        "rows": shown_rows,
+        "areas": _areas(shown_rows, focus or (posted.code if posted else "")),
         "has_mine": any(r.mine for r in rows),
         "mine_only": only_mine,
         "locked": locked(now, sheet.hard_lock_at),
@@ -395,6 +452,7 @@ def unit_page(
         cycle_id,
         only_mine=request.query_params.get("mine") == "1",
         max_upload_mb=settings.max_upload_mb,
+        focus=flash.get("code", ""),
     )
     response = render(request, "unit.html", {**context, "flash": flash})
     return flash_shown(request, response)
