@@ -85,6 +85,7 @@ PAGE_RULES: dict[str, str] = {
     f"GET {_PU}/criteria/{{code}}": f"GET {_U}",
     f"GET {_PU}/assignments": f"GET {_U}",
     f"POST {_PU}/assignments": f"PUT {_U}/assignments",
+    f"GET {_P}/council": f"GET {_C}",
 }
 
 

@@ -92,7 +92,8 @@ def criterion_context(
         session, user_id=caller.principal.user_id, cycle_id=cycle_id, unit_id=ref.unit_id
     )
     leaves = [r.node.code for r in context["rows"] if r.node.is_leaf]
-    order = mine if code in mine else leaves
+    routed = [r.node.code for r in context["request_leaves"]]
+    order = mine if code in mine else routed if code in routed else leaves
     at = order.index(code)
     prev_code = order[at - 1] if at > 0 else ""
     next_code = order[at + 1] if at + 1 < len(order) else ""

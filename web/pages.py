@@ -19,22 +19,32 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, Signer
+from sqlmodel import Session, col, select
 
 from actions.my_tasks import my_tasks
 from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
 from api.errors import not_found
 from core.settings import Mode, Settings
 from core.vn import vn_datetime
-from models.tables import Role
+from models.tables import Cycle, CycleState, Role, User
 from services.accounts import (
     InvalidCredentials,
     LoginThrottled,
     authenticate,
     issue_token,
+    load_principal,
     same_secret,
     user_public,
 )
-from web import assignment_page, criterion_page, cycles, unit_commands, unit_forms, unit_page
+from web import (
+    assignment_page,
+    council_queue,
+    criterion_page,
+    cycles,
+    unit_commands,
+    unit_forms,
+    unit_page,
+)
 from web.auth import read_session, safe_next
 from web.render import STATIC_DIR, render, templates
 
@@ -194,8 +204,18 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
             "role_labels": ROLE_LABELS,
             "expires_at": vn_datetime(expires),
             "groups": my_tasks(session, user_id=user.id),
+            "queues": _queues(session, user),
         },
     )
+
+
+def _queues(session: Session, user: User) -> list[Cycle]:
+    """The running cycles whose appraisal queue the person works in (council, coordinator)."""
+    principal = load_principal(session, user)
+    if not (principal.agencies or principal.has(Role.coordinator)):
+        return []
+    live = [CycleState.running, CycleState.appraisal_closed]
+    return list(session.exec(select(Cycle).where(col(Cycle.state).in_(live))).all())
 
 
 @router.post("/logout")
@@ -239,6 +259,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     unit_commands.router,
     criterion_page.router,
     assignment_page.router,
+    council_queue.router,
 )
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)
