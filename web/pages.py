@@ -41,6 +41,7 @@ from web import (
     council_queue,
     criterion_page,
     cycles,
+    reload,
     unit_commands,
     unit_forms,
     unit_page,
@@ -237,7 +238,7 @@ def logout(
 
 
 # Served by the app itself (no CDN): the one stylesheet of the pages.
-STATIC_FILES = {"app.css": "text/css; charset=utf-8"}
+STATIC_FILES = {"app.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
 
 
 @router.get("/static/{name}")
@@ -248,6 +249,16 @@ def static_file(name: str) -> FileResponse:
         raise not_found()
     return FileResponse(
         STATIC_DIR / name, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The site's icon (an SVG: every browser the pages support draws it)."""
+    return FileResponse(
+        STATIC_DIR / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
     )
 
 
@@ -263,3 +274,5 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
 )
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)
+# After the pages: a GET of a form's address goes to the form's page (Post/Redirect/Get).
+router.include_router(reload.router)

@@ -30,6 +30,7 @@ from models.states import (
     APPRAISAL_DONE,
     APPRAISAL_STATES,
     APPRAISED_SHOWN,
+    BEFORE_SUBMISSION,
     EXPLANATION_STATES,
     LOCKED_OUT,
     REVIEW_STATES,
@@ -414,10 +415,26 @@ def unit_context(
         "page_url": unit_url(cycle_id, ref.unit_code),
         "new_key": new_key,
         "max_upload_mb": max_upload_mb,
+        "next_deadline": _next_deadline(sheet, now),
         "submit_check": None,
         "finalise_check": None,
         **checks,
     }
+
+
+def _next_deadline(sheet: SheetView, now: datetime) -> tuple[str, datetime] | None:
+    """The next deadline of the unit that is still ahead: (what, when)."""
+    state = UnitState(sheet.state)
+    candidates: list[tuple[str, datetime | None]] = []
+    if state in BEFORE_SUBMISSION:
+        candidates += [
+            ("hạn gửi kết quả", sheet.submission_deadline),
+            ("khóa phiếu", sheet.hard_lock_at),
+        ]
+    if state in EXPLANATION_STATES:
+        candidates.append(("hạn giải trình", sheet.explanation_deadline))
+    ahead = [(label, at) for label, at in candidates if at is not None and at > now]
+    return min(ahead, key=lambda c: c[1]) if ahead else None
 
 
 def _badge(state: UnitState) -> str:
