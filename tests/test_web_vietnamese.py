@@ -31,7 +31,7 @@ from tests.test_web_pages import login, text_of
 def _words() -> set[str]:
     keys: set[str] = set()
     for enum in (UnitState, UnitCommand, CycleState, Role, NoticeKind, DeadlineKind, TaskState):
-        keys |= {str(v.value) for v in enum}  # type: ignore[attr-defined]
+        keys |= {str(v.value) for v in enum}
     keys |= {str(v.value) for v in AssignRole} | set(GROUP_VI) | set(TIMELINE_VI)
     keys |= {"submission", "final", "round", "draft", "appraisal", "explanation", "deadline"}
     words = set()
@@ -99,7 +99,6 @@ def world(engine) -> World:
                     content={},
                     content_hash="ab" * 32,
                     created_at=now,
-                    created_by="vi-office-b",
                 )
             )
     set_unit_state(engine, w.cycle_id, w.unit_a, TableState.drafting)
@@ -121,8 +120,9 @@ NAMES = (
 
 
 def _pages(world: World) -> dict[str, list[str]]:
-    a = f"/cycles/{world.cycle_id}/units/vi-unit-a"
-    b = f"/cycles/{world.cycle_id}/units/vi-unit-b"
+    c = f"/cycles/{world.cycle_id}"
+    a = f"{c}/units/vi-unit-a"
+    b = f"{c}/units/vi-unit-b"
     return {
         "vi-staff-a": ["/", a, f"{a}/criteria/2.1.1", f"{a}/assignments", "/cycles"],
         "vi-office-a": ["/", a, f"{a}/assignments", f"/cycles/{world.cycle_id}"],
