@@ -55,13 +55,18 @@ def _context(
         UnitCommand.assign, state, utcnow(), cu.hard_lock_at
     )
     chosen = set(form.getlist("codes")) if form is not None else set()
+    tree = assignment_tree(session, unit=ref)
+    tops = [n for n in tree if n.depth == 0]
+    # a few large parts above the areas ("NỘI DUNG I … III"): the areas are one level down
+    area_depth = 1 if 0 < len(tops) <= 3 and not any(n.is_leaf for n in tops) else 0
     return {
         **base(caller),
         "cycle": cycle,
         "unit": caller.unit,
         "state_label": UNIT_STATE_VI[state],
         "hard_lock_at": cu.hard_lock_at,
-        "tree": assignment_tree(session, unit=ref),
+        "tree": tree,
+        "area_depth": area_depth,
         "people": unit_people(session, ref.unit_id),
         "roles": ROLE_VI,
         "may_assign": may,
