@@ -282,7 +282,11 @@ def _endpoint(row: CommandForm) -> Callable[..., Awaitable[Response]]:
             await row.act(sent)
         except REFUSALS as exc:
             return refused_page(request, session, caller, cycle_id, exc, row.posted(form))
-        return redirect_with(settings, back(cycle_id, unit_code, form), row.done(form))
+        # a command about one criterion (a return) comes back to its row, the message there
+        code = text_field(form, "code").strip() if row.button == "return" else ""
+        return redirect_with(
+            settings, back(cycle_id, unit_code, form, code), row.done(form), code=code
+        )
 
     endpoint.__name__ = f"post_{row.button}"
     endpoint.__doc__ = row.doc
