@@ -66,7 +66,12 @@ def test_the_home_page_lists_my_criteria_states_and_deadlines(app, world) -> Non
     assert "Hạn gửi kết quả tự chấm điểm:" in text and "còn 4 ngày" in text
     # a person with no criteria sees their roles, not an empty list
     office, _ = login(app, "mt-office-a", next_url="/")
-    assert "Việc của tôi" not in text_of(office.get("/").text)
+    home = office.get("/").text
+    assert "Việc của tôi" not in text_of(home) and "Đơn vị của tôi" in text_of(home)
+    assert f'href="{unit}/assignments"' in home
+    # reloading the sign-out address is no raw 405
+    back = office.get("/logout", follow_redirects=False)
+    assert back.status_code == 303 and back.headers["location"] == "/"
 
 
 def test_a_criterion_page_saves_and_comes_back_with_the_message_by_the_form(app, world) -> None:

@@ -26,7 +26,8 @@ from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
 from api.errors import not_found
 from core.settings import Mode, Settings
 from core.vn import vn_datetime
-from models.tables import Cycle, CycleState, Role, User
+from models.labels import UNIT_STATE_VI
+from models.tables import Cycle, CycleState, CycleUnit, Role, Unit, UnitState, User
 from services.accounts import (
     InvalidCredentials,
     LoginThrottled,
@@ -206,6 +207,7 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
             "expires_at": vn_datetime(expires),
             "groups": my_tasks(session, user_id=user.id),
             "queues": _queues(session, user),
+            "offices": _offices(session, user),
         },
     )
 
@@ -217,6 +219,37 @@ def _queues(session: Session, user: User) -> list[Cycle]:
         return []
     live = [CycleState.running, CycleState.appraisal_closed]
     return list(session.exec(select(Cycle).where(col(Cycle.state).in_(live))).all())
+
+
+def _offices(session: Session, user: User) -> list[dict[str, object]]:
+    """The units whose office the person is, in the cycles still running: links to the sheet
+    and the assignment page."""
+    principal = load_principal(session, user)
+    units = principal.units(Role.unit_office)
+    if not units:
+        return []
+    live = [CycleState.draft, CycleState.running, CycleState.appraisal_closed]
+    rows = session.exec(
+        select(CycleUnit, Cycle, Unit)
+        .join(Cycle, col(Cycle.id) == CycleUnit.cycle_id)
+        .join(Unit, col(Unit.id) == CycleUnit.unit_id)
+        .where(col(CycleUnit.unit_id).in_(list(units)), col(Cycle.state).in_(live))
+    ).all()
+    return [
+        {
+            "cycle": cycle,
+            "unit": unit,
+            "state_label": UNIT_STATE_VI[UnitState(cu.state)],
+            "deadline": cu.submission_deadline,
+        }
+        for cu, cycle, unit in rows
+    ]
+
+
+@router.get("/logout")
+def logout_page() -> Response:
+    """A reload of the sign-out address: back to the start page (signing out needs the form)."""
+    return RedirectResponse("/", status_code=303)
 
 
 @router.post("/logout")
