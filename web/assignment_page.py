@@ -134,5 +134,9 @@ async def post_assignments(
             request, "assignments.html", {**context, "flash": {"error": message}}, status=status
         )
     url = f"{unit_url(cycle_id, unit_code)}/assignments#result"
-    done = f"Đã cập nhật phân công: {count} tiêu chí ({ROLE_VI[role].lower()}, {username})."
+    names = {
+        p.username: p.full_name for p in unit_people(session, unit_ref(caller, cycle_id).unit_id)
+    }
+    who = names.get(username, username)
+    done = f"Đã cập nhật phân công: {count} tiêu chí ({ROLE_VI[role].lower()}, {who})."
     return redirect_with(settings, url, done)

@@ -101,6 +101,7 @@ def criterion_context(
         **context,
         "row": row,
         "in_mine": code in mine,
+        "in_routed": code not in mine and code in routed,
         "position": (at + 1, len(order)),
         "prev_code": prev_code,
         "next_code": next_code,
