@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Protocol
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from core.errors import Refusal
+
 __all__ = ["activity_now", "refusal"]
 
 log = logging.getLogger("appraisal.worker")
-
-
-class _Refused(Protocol):
-    """A refusal as the services raise it (``services.sheet.SheetError``, ``core.errors``)."""
-
-    message_vi: str
-    message_en: str
 
 
 def activity_now() -> datetime:
@@ -29,27 +23,24 @@ def activity_now() -> datetime:
         return datetime.now(UTC)
 
 
-def _code(err: _Refused) -> str:
-    return str(getattr(err, "code", "") or getattr(err, "type", "") or type(err).__name__)
+def refusal(err: Refusal) -> ApplicationError:
+    """A service's refusal as a non-retryable error: type = its code, details = [vi, en].
 
-
-def refusal(err: _Refused) -> ApplicationError:
-    """A business refusal as a non-retryable error: type + (Vietnamese, English) messages.
-
-    A refusal is an ordinary answer, not a fault: it is logged here as one line, and marked
-    BENIGN so the SDK does not log it again with a traceback (it logs those at DEBUG).
+    The one place an activity turns a ``Refusal`` into what the workflow sees; the client
+    façade turns it back (``workflows.commands.refusal_of``). A refusal is an ordinary answer,
+    not a fault: it is logged here as one line, and marked BENIGN so the SDK does not log it
+    again with a traceback (it logs those at DEBUG).
     """
-    code = _code(err)
     try:
         where = activity.info().activity_type
     except RuntimeError:  # outside an activity (tests of the helper)
         where = "-"
-    log.info("refused %s in %s: %s", code, where, err.message_en)
+    log.info("refused %s in %s: %s", err.code, where, err.message_en)
     return ApplicationError(
         err.message_en,
         err.message_vi,
         err.message_en,
-        type=code,
+        type=err.code,
         non_retryable=True,
         category=ApplicationErrorCategory.BENIGN,
     )

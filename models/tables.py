@@ -155,6 +155,16 @@ class CycleUnit(SQLModel, table=True):
     final_total: Decimal | None = _dec(description="Tổng điểm thẩm định")
     classification: str | None = Field(default=None, max_length=32, description="Xếp loại")
     rank: int | None = Field(default=None, description="Xếp hạng")
+    quota_exception: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Số quyết định cho phép giữ mức xuất sắc ngoài tỷ lệ (cấp có thẩm quyền)",
+    )
+    veto: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Trường hợp buộc xếp loại không hoàn thành nhiệm vụ (căn cứ)",
+    )
     analysis_due: datetime | None = _ts(description="Hạn báo cáo phân tích sau công bố")
     plan_due: datetime | None = _ts(description="Hạn kế hoạch khắc phục sau công bố")
     analysis_done_at: datetime | None = _ts(description="Đã gửi báo cáo phân tích")

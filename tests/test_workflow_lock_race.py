@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from core.errors import Refusal
 from models.tables import UnitState
 from notifications.sink import MailSink
 from tests.histories.scenario import COMMUNES, seed_cycle, settings_for
@@ -77,8 +78,8 @@ async def test_an_extension_does_not_undo_a_due_lock(
         try:
             await asyncio.wait_for(extension, timeout=60)
             raise AssertionError("the extension of a due lock must be refused")
-        except C.CommandRefused as refused:
-            assert refused.type == "reopen_required", refused
+        except Refusal as refused:
+            assert refused.code == "reopen_required", refused
         for _ in range(100):
             if (await C.unit_status(client, cid, unit)).state is UnitState.not_submitted:
                 break
