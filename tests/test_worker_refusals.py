@@ -9,12 +9,11 @@ from temporalio.exceptions import ApplicationErrorCategory
 
 from activities.common import refusal
 from core.errors import Conflict
-from services.sheet import EditRefused
 
 
 def test_a_refusal_is_one_line_and_benign(caplog) -> None:
     caplog.set_level(logging.INFO, logger="appraisal.worker")
-    err = refusal(EditRefused("locked", "Phiếu đã khóa.", "The sheet is locked."))
+    err = refusal(Conflict("locked", "Phiếu đã khóa.", "The sheet is locked."))
     assert err.type == "locked" and err.non_retryable
     assert err.category is ApplicationErrorCategory.BENIGN
     assert err.details == ("Phiếu đã khóa.", "The sheet is locked.")
