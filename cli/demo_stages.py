@@ -234,10 +234,11 @@ async def stage_units(
         with session_scope(engine) as session:
             ref, _ = _ref(session, cycle_id, FULL)
             office = _principal(session, f"vp.{FULL}")
-        await unit_commands.submit(
-            client=client,
-            principal=office,
-            unit=ref,
-            proposed_class="excellent",
-            key=f"demo-submit-{cycle_id}",
-        )
+            await unit_commands.submit(
+                session,
+                client=client,
+                principal=office,
+                unit=ref,
+                proposed_class="excellent",
+                key=f"demo-submit-{cycle_id}",
+            )

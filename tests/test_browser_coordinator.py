@@ -6,7 +6,7 @@ filters the console, extends one unit's deadline; the unit offices and the counc
 through the REST API (each sets a password by the welcome e-mail's one-time link, read from the
 SMTP sink); then the coordinator closes the appraisal, classifies with the preview and
 publishes. Every step is asserted on what the page shows; screenshots at 1366 and 390 px go to
-``screenshots/`` (git-ignored; APPRAISAL_SCREENSHOTS moves them).
+``.artifacts/browser/`` (git-ignored; APPRAISAL_SCREENSHOTS moves them).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from workflows.worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 ANNEX = ROOT / "tests/fixtures/seeds/dinh-hoa-commune-2024-framework-and-assignment.txt"
-SHOTS = Path(os.environ.get("APPRAISAL_SCREENSHOTS", ROOT / "screenshots"))
+SHOTS = Path(os.environ.get("APPRAISAL_SCREENSHOTS", ROOT / ".artifacts" / "browser"))
 ADMIN_PASSWORD = "quan-tri-trinh-duyet"
 UNITS_CSV = (
     "Mã đơn vị,Tên đơn vị,Nhóm,Thư điện tử\n"

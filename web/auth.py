@@ -81,7 +81,14 @@ PAGE_RULES: dict[str, str] = {
     f"POST {_PU}/explanation-requests": f"POST {_U}/explanation-requests",
     f"POST {_PU}/close-round": f"POST {_U}/explanation-requests/{{request_id}}/close",
     f"POST {_PU}/finalise": f"POST {_U}/finalise",
-    # The coordinator's console commands: confirmation (GET) and action (POST) of each.
+    # --- pages of issue 10 (helper "pages"): my criteria, one criterion, assignment, queue ---
+    f"GET {_PU}/criteria/{{code}}": f"GET {_U}",
+    f"GET {_PU}/assignments": f"GET {_U}",
+    f"POST {_PU}/assignments": f"PUT {_U}/assignments",
+    f"GET {_P}/council": f"GET {_C}",
+    # --- pages of issue 9 (helper "coordinator"): console commands, new cycle, audit, ---
+    # --- frameworks, units and accounts ---
+    # the console's commands: confirmation (GET) and action (POST) of each
     **{
         f"{m} {_P}/{page}": f"POST {_C}/{api}"
         for page, api in (
