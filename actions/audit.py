@@ -10,9 +10,55 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from core.vn import VN_TZ
+from models.labels import COMMAND_LABELS, CYCLE_STATE_VI, UNIT_STATE_VI
+from models.states import CycleState, UnitState
 from models.tables import AuditLog, Unit
 
-__all__ = ["AuditFilters", "AuditLine", "trail"]
+__all__ = ["AuditFilters", "AuditLine", "action_vi", "entity_vi", "trail"]
+
+# What an audit row is about, and what was done, in the words of the pages.
+ENTITY_VI: dict[str, str] = {
+    "cycle": "Kỳ đánh giá",
+    "state": "Trạng thái đơn vị",
+    "entry": "Tiêu chí",
+    "deadline": "Thời hạn",
+    "classification": "Xếp loại",
+    "evidence": "Tài liệu kiểm chứng",
+    "unit": "Đơn vị",
+    "user": "Tài khoản",
+    "framework": "Bộ tiêu chí",
+    "assignment": "Phân công",
+    "explanation": "Giải trình",
+}
+ACTION_VI: dict[str, str] = {
+    "create": "tạo",
+    "draft": "tự chấm điểm",
+    "appraisal": "thẩm định",
+    "appraise": "thẩm định",
+    "answer": "giải trình",
+    "upload": "tải tài liệu lên",
+    "delete": "xóa",
+    "import": "nhập",
+    "publish": "công bố / ban hành",
+    "replace_draft": "thay bản nháp",
+}
+
+
+def entity_vi(entity: str) -> str:
+    """The Vietnamese name of what a row is about (the stored word if none)."""
+    return ENTITY_VI.get(entity, entity)
+
+
+def action_vi(action: str) -> str:
+    """The Vietnamese name of what was done: "state:published" → "chuyển sang: Đã công bố…"."""
+    if action.startswith("state:"):
+        value = action.split(":", 1)[1]
+        if value in CycleState.__members__:
+            return f"kỳ đánh giá chuyển sang “{CYCLE_STATE_VI[CycleState(value)]}”"
+    if action in COMMAND_LABELS:
+        return COMMAND_LABELS[action][0]
+    return ACTION_VI.get(action, action)
+
 
 # Fields of an audit row's before/after worth showing as "before → after".
 SHOWN = (
@@ -69,12 +115,26 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _state(value: Any) -> str:
+    """A stored state as the pages name it (unit states, else cycle states)."""
+    text = str(value)
+    if text in UnitState.__members__:
+        return UNIT_STATE_VI[UnitState(text)]
+    if text in CycleState.__members__:
+        return CYCLE_STATE_VI[CycleState(text)]
+    return _text(value)
+
+
 def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[Any, ...]:
     b, a = before or {}, after or {}
     keys = [k for k in SHOWN if k in a or k in b] or [k for k in a if k not in ("units",)][:4]
-    return tuple(
-        (k, _text(b.get(k)), _text(a.get(k))) for k in keys if b.get(k) != a.get(k) or k in a
-    )
+    out = []
+    for k in keys:
+        if b.get(k) == a.get(k) and k not in a:
+            continue
+        show = _state if k == "state" else _text
+        out.append((k, show(b.get(k)), show(a.get(k))))
+    return tuple(out)
 
 
 def trail(

@@ -127,7 +127,7 @@ async def test_create_a_cycle_then_run_it_from_the_console(
 
         # the audit trail: the creation and the extension, filtered by person and unit
         trail = text_of(await coordinator.page(f"/cycles/{cid}/audit?actor=co-coordinator"))
-        assert "Nhật ký thay đổi" in trail and "create" in trail
+        assert "Nhật ký thay đổi" in trail and f"Kỳ đánh giá {cid} tạo" in trail
         trail = text_of(await coordinator.page(f"/cycles/{cid}/audit?unit=co-unit-b"))
         assert "Thời hạn trước khi đổi: — → submission" in trail and "UBND xã B" in trail
         assert "UBND xã C" not in trail.split(" dòng")[1]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from actions.audit import LIMIT, AuditFilters, trail
+from actions.audit import LIMIT, AuditFilters, action_vi, entity_vi, trail
 from api.deps import SessionDep
 from api.views import visible_units
 from core.errors import Forbidden
@@ -68,6 +68,8 @@ def audit_page(
             "units": units,
             "f": filters,
             "field_vi": FIELD_VI,
+            "action_vi": action_vi,
+            "entity_vi": entity_vi,
             "limit": LIMIT,
         },
     )
