@@ -285,10 +285,11 @@ def load_demo(settings: Settings) -> DemoSummary:
     summary = DemoSummary()
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             _load_rows(session, settings, fw, summary)
         asyncio.run(_start_and_assign(settings, engine, summary, fw))
-        with session_scope(engine) as session:  # /readyz waits for this row (`dev --demo`)
+        # /readyz waits for this row (`dev --demo`)
+        with session_scope(engine, write=True) as session:
             audit.record(
                 session, actor="demo", entity="demo", action="loaded", request_key=DEMO_LOADED_KEY
             )

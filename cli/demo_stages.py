@@ -166,13 +166,15 @@ def _draft(
             ).all()
             if e.self_score is not None
         }
-    # One transaction for the unit's drafts (the edit gate locks the unit's row once).
     with session_scope(engine) as session:
         ref, _ = _ref(session, cycle_id, code)
         office = _principal(session, f"vp.{code}")
-        for i, leaf in enumerate(wanted):
-            if leaf.code in done:
-                continue
+    # One short write transaction per criterion (BEGIN IMMEDIATE on SQLite), like the pages:
+    # the worker's activities write between them.
+    for i, leaf in enumerate(wanted):
+        if leaf.code in done:
+            continue
+        with session_scope(engine, write=True) as session:
             sheet_actions.save_draft(
                 session,
                 principal=office,
@@ -181,7 +183,8 @@ def _draft(
                 inputs=full_marks_inputs(leaf),
                 explanation=f"Báo cáo số {40 + i}/BC-UBND ngày 15/11, mục {leaf.code}.",
             )
-            if share == 100 and i % 10 == 0:
+        if share == 100 and i % 10 == 0:
+            with session_scope(engine, write=True) as session:
                 evidence_actions.upload(
                     session,
                     principal=office,
