@@ -397,16 +397,23 @@ def test_the_coordinator_runs_the_year_in_a_real_browser(stack: Stack) -> None:
             page.get_by_role("link", name="Kết thúc thẩm định", exact=True).click()
             page.get_by_role("button", name="Xác nhận: Kết thúc thẩm định").click()
             expect(page.get_by_role("status")).to_contain_text("Đã kết thúc thẩm định.")
+            expect(page.get_by_role("status")).to_contain_text("Đã thẩm định xong: 3 đơn vị.")
             page.get_by_role("link", name="Xếp loại", exact=True).click()
             preview = page.locator("table.preview")
             expect(preview).to_contain_text("UBND xã Bảo Linh")
             expect(preview.locator("tbody tr").first).to_contain_text("1")
+            expect(preview.locator("tbody tr").first).to_contain_text(
+                "hạ một mức do tỷ lệ khống chế"
+            )
             _shoot(page, "classify-preview")
             page.get_by_role("button", name="Xác nhận: Xếp loại").click()
             expect(page.get_by_role("status")).to_contain_text("Đã xếp loại.")
+            # 20% of three units is no unit at the top level: the quota moved Bảo Linh down
+            expect(page.get_by_role("status")).to_contain_text("Hoàn thành tốt nhiệm vụ: 1 đơn vị")
             page.get_by_role("link", name="Công bố", exact=True).click()
             page.get_by_role("button", name="Xác nhận: Công bố").click()
             expect(page.get_by_role("status")).to_contain_text("Đã công bố kết quả")
+            expect(page.get_by_role("status")).to_contain_text("Đã công bố kết quả: 3 đơn vị.")
             expect(page.locator(".counters")).to_contain_text("Đã công bố kết quả")
             _shoot(page, "console-published")
             page.get_by_role("link", name="Nhật ký thay đổi").click()

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
+from sqlmodel import Session
 
 from actions import cycles as cycle_actions
 from actions.common import to_utc
@@ -27,6 +28,7 @@ from core.vn import VN_TZ, vn_datetime, vn_decimal
 from models.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from models.states import CYCLE_ALLOWED, CycleState, UnitCommand, UnitState, allowed
 from models.tables import Cycle, Role
+from services.cycles import cycle_units
 from services.sheet import framework_for, score_entries
 from web import charts
 from web.auth import Caller, PageCaller
@@ -378,6 +380,23 @@ for _command in ("start", "close_appraisal", "publish", "cancel"):
     )
 
 
+def _what_happened(request: Request, cycle_id: str, command: str) -> str:
+    """The units' states (and, after classifying, their classes) as the command left them."""
+    if command in ("start", "cancel"):
+        return ""
+    with Session(request.app.state.engine) as session:
+        rows = cycle_units(session, cycle_id)
+        if command == "classify":
+            framework = framework_for(session, load_cycle(session, cycle_id))
+            labels = {}
+            if framework.classification is not None:
+                labels = {b.key: b.label for b in framework.classification.bands}
+            counts = Counter(labels.get(cu.classification or "", "chưa xếp loại") for cu, _ in rows)
+        else:
+            counts = Counter(UNIT_STATE_VI[UnitState(cu.state)] for cu, _ in rows)
+    return "\n" + "; ".join(f"{label}: {n} đơn vị" for label, n in sorted(counts.items())) + "."
+
+
 DONE_VI = {
     "start": "Đã bắt đầu kỳ đánh giá: {n} đơn vị nhận quy trình.",
     "close_appraisal": "Đã kết thúc thẩm định. Kỳ đánh giá chuyển sang “Đã kết thúc thẩm định”.",
@@ -417,7 +436,8 @@ def _command_post(command: str) -> Any:
                 "publish": cycle_actions.publish,
             }[command]
             await act(client=client, principal=caller.principal, cycle_id=cycle.id, key=key)
-        return redirect_with(settings, f"/cycles/{cycle.id}", DONE_VI[command].format(n=n))
+        message = DONE_VI[command].format(n=n) + _what_happened(request, cycle.id, command)
+        return redirect_with(settings, f"/cycles/{cycle.id}", message)
 
     post.__doc__ = f"Sends “{COMMAND_VI[command][0]}” to the cycle's workflow."
     return post
