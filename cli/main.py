@@ -18,7 +18,14 @@ from collections.abc import Sequence
 from core.settings import get_settings
 
 # Modules that add their own sub-commands with `register(subparsers)`.
-COMMAND_MODULES = ("cli.sheet", "cli.frameworks", "cli.accounts", "cli.cycle", "cli.demo")
+COMMAND_MODULES = (
+    "cli.sheet",
+    "cli.frameworks",
+    "cli.accounts",
+    "cli.cycle",
+    "cli.demo",
+    "cli.report",
+)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

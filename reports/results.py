@@ -22,7 +22,7 @@ from scoring.classification import rank
 from services.cycles import cycle_units
 from services.sheet import framework_for, score_entries
 
-__all__ = ["CycleResults", "GroupResults", "ResultLine", "cycle_results"]
+__all__ = ["CycleResults", "GroupResults", "ResultLine", "cycle_results", "only_units"]
 
 GROUP_VI: dict[str, str] = {
     "commune": "Xã, phường, thị trấn",
@@ -37,6 +37,7 @@ class ResultLine:
     """One unit of a group."""
 
     rank: int
+    unit_id: int
     code: str
     name: str
     area_scores: tuple[Decimal, ...]
@@ -113,6 +114,7 @@ def cycle_results(session: Session, cycle: Cycle) -> CycleResults:
         total = cu.final_total if cu.final_total is not None else sheet.total
         line = ResultLine(
             rank=cu.rank or 0,
+            unit_id=unit.id,
             code=unit.code,
             name=unit.name,
             # A unit that submitted nothing has no area scores (its total is 0 by the rule).
@@ -145,3 +147,12 @@ def cycle_results(session: Session, cycle: Cycle) -> CycleResults:
         max_total=score_entries(fw, [], appraised=False).max_total,
         groups=groups,
     )
+
+
+def only_units(results: CycleResults, unit_ids: frozenset[int]) -> CycleResults:
+    """The results restricted to these units (unpublished results shown to a unit's people)."""
+    groups = [
+        GroupResults(g.key, g.label, [line for line in g.lines if line.unit_id in unit_ids])
+        for g in results.groups
+    ]
+    return replace(results, groups=[g for g in groups if g.lines])

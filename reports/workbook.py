@@ -7,6 +7,7 @@ names, notes) is written as text: ``safe_text`` keeps a leading = + - @ from bec
 
 from __future__ import annotations
 
+from decimal import Decimal
 from io import BytesIO
 
 from openpyxl import Workbook
@@ -14,9 +15,17 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from reports.data import UnitReport
 from reports.results import CycleResults
 
-__all__ = ["FORMULA_START", "HEAD_FILL", "results_xlsx", "safe_text", "sheet_title"]
+__all__ = [
+    "FORMULA_START",
+    "HEAD_FILL",
+    "results_xlsx",
+    "safe_text",
+    "sheet_title",
+    "unit_report_xlsx",
+]
 
 FORMULA_START = ("=", "+", "-", "@")
 HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -90,6 +99,52 @@ def results_xlsx(results: CycleResults) -> bytes:
         ws.page_setup.paperSize = ws.PAPERSIZE_A4
     if not wb.sheetnames:
         _text_cell(wb.create_sheet("Kết quả"), 1, 1, "Chưa có đơn vị nào.")
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+CHANGED = PatternFill("solid", fgColor="FFF2CC")
+
+
+def unit_report_xlsx(report: UnitReport, *, kind: str) -> bytes:
+    """A unit's report table as a workbook (self: reasons and evidence; appraisal: changes)."""
+    wb = Workbook()
+    ws = wb.worksheets[0]
+    ws.title = "Tự chấm điểm" if kind == "self" else "Thẩm định"
+    mark = "DỰ THẢO" if report.header.draft else report.header.stamp
+    _text_cell(ws, 1, 1, f"{report.unit_name} — năm {report.year}")
+    ws.cell(row=1, column=1).font = BOLD
+    _text_cell(ws, 2, 1, mark)
+    if kind == "self":
+        heads = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự chấm", "Cách tính điểm", "Giải trình"]
+        heads.append("Tài liệu kiểm chứng")
+    else:
+        heads = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự chấm", "Điểm thẩm định"]
+        heads += ["Ý kiến thẩm định", "Cơ quan thẩm định"]
+    for col, head in enumerate(heads, start=1):
+        _text_cell(ws, 4, col, head)
+        ws.cell(row=4, column=col).font = BOLD
+        ws.cell(row=4, column=col).fill = HEAD_FILL
+    for r, row in enumerate(report.rows, start=5):
+        values = [row.code, row.title, row.max, row.self_score]
+        if kind == "self":
+            values += [row.reason, row.explanation, row.evidence]
+        else:
+            values += [row.appraised, row.comment, row.agency]
+        for col, value in enumerate(values, start=1):
+            if col in (3, 4, 5) and (kind != "self" or col != 5) and value:
+                cell = ws.cell(row=r, column=col, value=Decimal(value.replace(",", ".")))
+                cell.number_format = SCORE_FORMAT
+            else:
+                _text_cell(ws, r, col, value)
+            if not row.leaf:
+                ws.cell(row=r, column=col).font = BOLD
+            if row.changed:
+                ws.cell(row=r, column=col).fill = CHANGED
+    for col, width in enumerate([10, 50, 10, 10, 40, 40, 40], start=1):
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.freeze_panes = "C5"
     out = BytesIO()
     wb.save(out)
     return out.getvalue()

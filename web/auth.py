@@ -81,6 +81,10 @@ PAGE_RULES: dict[str, str] = {
     f"POST {_PU}/explanation-requests": f"POST {_U}/explanation-requests",
     f"POST {_PU}/close-round": f"POST {_U}/explanation-requests/{{request_id}}/close",
     f"POST {_PU}/finalise": f"POST {_U}/finalise",
+    # Documents (web/reports.py, issue 11): the rules of the API routes they mirror.
+    f"GET {_PU}/reports/self": f"GET {_U}/reports/self",
+    f"GET {_PU}/reports/appraisal": f"GET {_U}/reports/appraisal",
+    f"GET {_P}/reports/results": f"GET {_C}/reports/results",
 }
 
 

@@ -33,7 +33,7 @@ from services.accounts import (
     same_secret,
     user_public,
 )
-from web import cycles, unit_commands, unit_forms, unit_page
+from web import cycles, reports, unit_commands, unit_forms, unit_page
 from web.auth import read_session, safe_next
 from web.render import STATIC_DIR, templates
 
@@ -234,6 +234,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     unit_page.router,
     unit_forms.router,
     unit_commands.router,
+    reports.router,
 )
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)

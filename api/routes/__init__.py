@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import auth, cycles, evidence, frameworks, sheet, units, users
+from api.routes import auth, cycles, evidence, frameworks, reports, sheet, units, users
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -14,4 +14,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     cycles.router,
     sheet.router,
     evidence.router,
+    reports.router,
 )

@@ -1,0 +1,87 @@
+"""Documents: a unit's reports, the cycle's results, and the unit's sheet as XLSX (download and
+upload). Each route runs its access rule (``api.access.POLICY``: another unit's report is a
+404, like its sheet) and calls ``actions.reports`` / ``actions.sheet_xlsx``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from actions import reports
+from actions.reports import ReportFile
+from api.deps import CurrentUser, DbId, SessionDep
+from api.errors import COMMON_RESPONSES
+from api.routes.sheet import unit_ref
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/cycles/{cycle_id}", tags=["reports"], responses=COMMON_RESPONSES)
+
+FORMAT_DOC = "docx | xlsx | pdf (LibreOffice on the server, else 503) | html (the print page)"
+_FILES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {m: {} for m in reports.MEDIA.values()}, "description": "the file"}
+}
+
+
+def download(file: ReportFile) -> Response:
+    """The file as an attachment (the Vietnamese-safe name in RFC 5987 form)."""
+    inline = file.media_type.startswith("text/html")
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        content=file.content,
+        media_type=file.media_type,
+        headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(file.filename)}",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def _unit_report(kind: str) -> None:
+    @router.get(
+        f"/units/{{unit_id}}/reports/{kind}",
+        summary=f"Tải về {'báo cáo tự đánh giá' if kind == 'self' else 'kết quả thẩm định'}",
+        response_class=Response,
+        responses=_FILES,
+        name=f"unit_report_{kind}",
+    )
+    def unit_report(
+        cycle_id: str,
+        unit_id: DbId,
+        principal: CurrentUser,
+        session: SessionDep,
+        format: Annotated[str, Query(description=FORMAT_DOC, max_length=8)] = "docx",
+    ) -> Response:
+        """The unit's document; "DỰ THẢO" while unfinished, the snapshot's hash once submitted."""
+        ref = unit_ref(session, principal, cycle_id, unit_id)
+        back = f"/cycles/{quote(cycle_id)}/units/{quote(ref.unit_code)}"
+        return download(reports.unit_file(session, unit=ref, kind=kind, fmt=format, back_url=back))
+
+
+for _kind in reports.UnitReportKind:
+    _unit_report(_kind.value)
+
+
+@router.get(
+    "/reports/results",
+    summary="Tải về kết quả xếp loại của kỳ",
+    response_class=Response,
+    responses=_FILES,
+)
+def results_report(
+    cycle_id: str,
+    principal: CurrentUser,
+    session: SessionDep,
+    format: Annotated[str, Query(description=FORMAT_DOC, max_length=8)] = "xlsx",
+) -> Response:
+    """Per group: every area's score, total, rank with ties, class and the quota note."""
+    back = f"/cycles/{quote(cycle_id)}/results"
+    return download(
+        reports.cycle_report(
+            session, principal=principal, cycle_id=cycle_id, fmt=format, back_url=back
+        )
+    )
