@@ -121,6 +121,8 @@ POLICY: dict[str, Rule] = {
     f"GET {UNIT}/reports/self": _r(*ALL, scope=Scope.unit),
     f"GET {UNIT}/reports/appraisal": _r(*ALL, scope=Scope.unit),
     f"GET {CYCLE}/reports/results": _r(*ALL, scope=Scope.cycle),
+    f"GET {UNIT}/sheet.xlsx": _r(*ALL, scope=Scope.unit),
+    f"POST {UNIT}/sheet.xlsx": _r(S, O, K, C, scope=Scope.unit),
 }
 
 

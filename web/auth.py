@@ -85,6 +85,8 @@ PAGE_RULES: dict[str, str] = {
     f"GET {_PU}/reports/self": f"GET {_U}/reports/self",
     f"GET {_PU}/reports/appraisal": f"GET {_U}/reports/appraisal",
     f"GET {_P}/reports/results": f"GET {_C}/reports/results",
+    f"GET {_PU}/sheet.xlsx": f"GET {_U}/sheet.xlsx",
+    f"POST {_PU}/sheet.xlsx": f"POST {_U}/sheet.xlsx",
 }
 
 

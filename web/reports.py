@@ -1,6 +1,7 @@
 """The "Tải về" (download) links of the unit, results and cycle pages: the documents of
-``actions.reports`` as files, or as print pages (``format=html``), after the same access rule
-as the API route they mirror (``web.auth.PAGE_RULES``).
+``actions.reports`` as files, or as print pages (``format=html``), and the unit's sheet through
+Excel (``actions.sheet_xlsx``), after the same access rule as the API route they mirror
+(``web.auth.PAGE_RULES``).
 """
 
 from __future__ import annotations
@@ -9,17 +10,23 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile
 
-from actions import reports
+from actions import reports, sheet_xlsx
 from actions.reports import ReportFile
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from web.auth import Caller
-from web.common import unit_ref, unit_url
-from web.errors import RefusalPageRoute
+from web.common import form_of, unit_ref, unit_url
+from web.errors import REFUSALS, RefusalPageRoute
+from web.flash import redirect_with
+from web.forms import FormError
+from web.unit_page import refused_page
 
 __all__ = ["router"]
 
 router = APIRouter(route_class=RefusalPageRoute, include_in_schema=False)
+
+MAX_SHEET_BYTES = 5 * 1024 * 1024
 
 
 def _file(file: ReportFile) -> Response:
@@ -60,3 +67,40 @@ def results_document(
             session, principal=caller.principal, cycle_id=cycle_id, fmt=format, back_url=back
         )
     )
+
+
+@router.get("/cycles/{cycle_id}/units/{unit_code}/sheet.xlsx")
+def sheet_download(
+    request: Request, cycle_id: str, caller: Caller, session: SessionDep, mode: str | None = None
+) -> Response:
+    """The person's criteria as an XLSX to fill in offline (locked cells where they may not)."""
+    ref = unit_ref(caller, cycle_id)
+    return _file(sheet_xlsx.download(session, principal=caller.principal, unit=ref, mode=mode))
+
+
+@router.post("/cycles/{cycle_id}/units/{unit_code}/sheet.xlsx")
+def sheet_upload(
+    request: Request,
+    cycle_id: str,
+    caller: Caller,
+    session: SessionDep,
+    settings: SettingsDep,
+    mode: str | None = None,
+) -> Response:
+    """The filled-in XLSX: all rows through the edit gate, or the errors on the unit page."""
+    ref = unit_ref(caller, cycle_id)
+    upload = form_of(caller).get("file")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise FormError("file", "Chưa chọn tệp Excel.")
+        data = upload.file.read(MAX_SHEET_BYTES + 1)
+        if len(data) > MAX_SHEET_BYTES:
+            raise FormError("file", "Tệp Excel quá lớn (tối đa 5 MB).")
+        result = sheet_xlsx.upload(
+            session, principal=caller.principal, unit=ref, data=data, mode=mode
+        )
+    except REFUSALS as exc:
+        return refused_page(request, session, caller, cycle_id, exc, None)
+    done = ", ".join(result.changed) or "không có thay đổi"
+    message = f"Đã cập nhật từ tệp Excel {len(result.changed)} tiêu chí: {done}."
+    return redirect_with(settings, unit_url(cycle_id, ref.unit_code), message)

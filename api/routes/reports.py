@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, UploadFile
 from fastapi.responses import Response
+from pydantic import BaseModel
 
-from actions import reports
+from actions import reports, sheet_xlsx
 from actions.reports import ReportFile
 from api.deps import CurrentUser, DbId, SessionDep
-from api.errors import COMMON_RESPONSES
+from api.errors import COMMON_RESPONSES, CONFLICT, FieldError, Problem, field_problem
 from api.routes.sheet import unit_ref
 
 __all__ = ["router"]
@@ -22,6 +23,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/cycles/{cycle_id}", tags=["reports"], responses=COMMON_RESPONSES)
 
 FORMAT_DOC = "docx | xlsx | pdf (LibreOffice on the server, else 503) | html (the print page)"
+MAX_SHEET_BYTES = 5 * 1024 * 1024
 _FILES: dict[int | str, dict[str, Any]] = {
     200: {"content": {m: {} for m in reports.MEDIA.values()}, "description": "the file"}
 }
@@ -85,3 +87,69 @@ def results_report(
             session, principal=principal, cycle_id=cycle_id, fmt=format, back_url=back
         )
     )
+
+
+# --- the unit's sheet through Excel --------------------------------------------------------
+
+MODE_DOC = "self (the unit's people) | appraisal (the council); default from the caller's roles"
+
+
+class UploadOut(BaseModel):
+    """An accepted upload: the criteria it changed (one audit row each)."""
+
+    mode: str
+    changed: list[str]
+
+
+@router.get(
+    "/units/{unit_id}/sheet.xlsx",
+    summary="Tải phiếu chấm điểm (Excel) để nhập ngoại tuyến",
+    response_class=Response,
+    responses=_FILES,
+)
+def sheet_download(
+    cycle_id: str,
+    unit_id: DbId,
+    principal: CurrentUser,
+    session: SessionDep,
+    mode: Annotated[str | None, Query(description=MODE_DOC, max_length=16)] = None,
+) -> Response:
+    """The caller's criteria (the office: the whole sheet), locked cells where they may not edit."""
+    ref = unit_ref(session, principal, cycle_id, unit_id)
+    return download(sheet_xlsx.download(session, principal=principal, unit=ref, mode=mode))
+
+
+@router.post(
+    "/units/{unit_id}/sheet.xlsx",
+    summary="Gửi phiếu chấm điểm (Excel) đã nhập",
+    response_model=UploadOut,
+    responses=CONFLICT,
+)
+def sheet_upload(
+    cycle_id: str,
+    unit_id: DbId,
+    principal: CurrentUser,
+    session: SessionDep,
+    file: UploadFile,
+    mode: Annotated[str | None, Query(description=MODE_DOC, max_length=16)] = None,
+) -> UploadOut:
+    """Checked row by row, applied through the edit gate; any error: 422 and nothing saved."""
+    ref = unit_ref(session, principal, cycle_id, unit_id)
+    data = file.file.read(MAX_SHEET_BYTES + 1)
+    if len(data) > MAX_SHEET_BYTES:
+        raise field_problem(413, "file", "Tệp Excel quá lớn (tối đa 5 MB).")
+    try:
+        result = sheet_xlsx.upload(session, principal=principal, unit=ref, data=data, mode=mode)
+    except sheet_xlsx.SheetUploadInvalid as exc:
+        errors = [
+            FieldError(field=f"{e.sheet}!{e.column}{e.row}", reason=e.message(), location="file")
+            for e in exc.errors
+        ]
+        raise Problem(
+            422,
+            f"Tệp có {len(errors)} lỗi, chưa lưu nội dung nào.",
+            slug="validation",
+            errors=errors,
+            code=exc.code,
+        ) from exc
+    return UploadOut(mode=result.mode, changed=result.changed)
