@@ -18,10 +18,11 @@ from core.db import utcnow
 from core.errors import Invalid, NotFound
 from models.states import APPRAISED_SHOWN, UnitState
 from models.tables import Cycle, CycleUnit, Role, Unit
+from reports.analysis import analysis_rows
 from reports.data import UnitReport, unit_report
-from reports.documents import appraisal_docx, results_docx, self_docx
+from reports.documents import analysis_docx, appraisal_docx, results_docx, self_docx
 from reports.pdf import docx_to_pdf
-from reports.printview import results_html, unit_html
+from reports.printview import analysis_html, results_html, unit_html
 from reports.results import cycle_results, only_units
 from reports.workbook import results_xlsx, unit_report_xlsx
 from services.accounts import Principal
@@ -35,6 +36,7 @@ class UnitReportKind(StrEnum):
 
     self = "self"  # báo cáo kết quả tự đánh giá, chấm điểm
     appraisal = "appraisal"  # kết quả thẩm định
+    analysis = "analysis"  # dự thảo báo cáo phân tích tiêu chí bị trừ điểm (sau công bố)
 
 
 class ReportFormat(StrEnum):
@@ -56,6 +58,7 @@ MEDIA: dict[ReportFormat, str] = {
 _NAMES = {
     UnitReportKind.self: "bao-cao-tu-danh-gia",
     UnitReportKind.appraisal: "ket-qua-tham-dinh",
+    UnitReportKind.analysis: "phan-tich-tieu-chi-bi-tru-diem",
 }
 
 
@@ -100,6 +103,29 @@ def _docx(kind: UnitReportKind, report: UnitReport, framework_name: str) -> byte
     return appraisal_docx(report)
 
 
+def _analysis(
+    session: Session,
+    form: ReportFormat,
+    cycle: Cycle,
+    unit: Unit,
+    cu: CycleUnit,
+    report: UnitReport,
+    back_url: str,
+) -> bytes:
+    rows = analysis_rows(session, cycle=cycle, unit=unit, cu=cu, report=report)
+    if form is ReportFormat.html:
+        return analysis_html(report, rows, back_url=back_url).encode("utf-8")
+    if form is ReportFormat.xlsx:
+        raise Invalid(
+            "bad_report_option",
+            "Báo cáo phân tích có bản DOCX, PDF hoặc bản in, không có bản XLSX.",
+            "The analysis is available as docx, pdf or html.",
+            field="format",
+        )
+    content = analysis_docx(report, rows)
+    return docx_to_pdf(content) if form is ReportFormat.pdf else content
+
+
 def unit_file(
     session: Session,
     *,
@@ -113,7 +139,7 @@ def unit_file(
     which = UnitReportKind(_parse(kind, UnitReportKind, "kind"))
     form = ReportFormat(_parse(fmt, ReportFormat, "format"))
     cycle, row, cu = _load(session, unit)
-    if which is UnitReportKind.appraisal and UnitState(cu.state) not in APPRAISED_SHOWN:
+    if which is not UnitReportKind.self and UnitState(cu.state) not in APPRAISED_SHOWN:
         # The document does not exist yet (a 404, as every unit resource a reader cannot have).
         raise NotFound(
             "no_appraisal_yet",
@@ -122,7 +148,9 @@ def unit_file(
         )
     report = unit_report(session, cycle=cycle, unit=row, cu=cu, now=now or utcnow())
     name = f"{_NAMES[which]}-{row.code}-{cycle.id}.{form.value}"
-    if form is ReportFormat.xlsx:
+    if which is UnitReportKind.analysis:
+        content = _analysis(session, form, cycle, row, cu, report, back_url)
+    elif form is ReportFormat.xlsx:
         content = unit_report_xlsx(report, kind=which.value)
     elif form is ReportFormat.html:
         content = unit_html(report, kind=which.value, back_url=back_url).encode("utf-8")

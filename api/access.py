@@ -120,6 +120,7 @@ POLICY: dict[str, Rule] = {
     # Documents (issue 11, helper "reports"): the same visibility as the sheet they print.
     f"GET {UNIT}/reports/self": _r(*ALL, scope=Scope.unit),
     f"GET {UNIT}/reports/appraisal": _r(*ALL, scope=Scope.unit),
+    f"GET {UNIT}/reports/analysis": _r(*ALL, scope=Scope.unit),
     f"GET {CYCLE}/reports/results": _r(*ALL, scope=Scope.cycle),
     f"GET {UNIT}/sheet.xlsx": _r(*ALL, scope=Scope.unit),
     f"POST {UNIT}/sheet.xlsx": _r(S, O, K, C, scope=Scope.unit),

@@ -182,7 +182,8 @@ def _submission(session: Session, cycle: Cycle, unit: Unit) -> Snapshot | None:
         .where(
             Snapshot.cycle_id == cycle.id,
             Snapshot.unit_id == unit.id,
-            Snapshot.kind == "submission",
+            # "submission", or "submission-2", … after a reopen: the latest one counts.
+            col(Snapshot.kind).startswith("submission"),
         )
         .order_by(col(Snapshot.id).desc())
     ).first()

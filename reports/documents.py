@@ -13,10 +13,11 @@ from typing import Any
 from docxtpl import DocxTemplate, RichText
 
 from core.vn import vn_date
+from reports.analysis import AnalysisRow
 from reports.data import ReportRow, UnitReport, num
 from reports.results import CycleResults
 
-__all__ = ["CHANGED_FILL", "appraisal_docx", "results_docx", "self_docx"]
+__all__ = ["CHANGED_FILL", "analysis_docx", "appraisal_docx", "results_docx", "self_docx"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHANGED_FILL = "FFF2CC"  # light yellow: a criterion whose score the council changed
@@ -181,3 +182,26 @@ def results_docx(results: CycleResults) -> bytes:
         f"{num(results.max_total)} điểm.",
     }
     return _render("results.docx", context)
+
+
+def analysis_docx(report: UnitReport, rows: list[AnalysisRow]) -> bytes:
+    """The unit's draft analysis of the criteria that lost points (always "DỰ THẢO")."""
+    context = {
+        "mark": _mark_text(True, ""),
+        "header": report.header,
+        "title": (
+            "Phân tích tồn tại, hạn chế, tiêu chí bị trừ điểm trong kết quả đánh giá, xếp loại "
+            f"mức độ hoàn thành nhiệm vụ năm {report.year}"
+        ),
+        "recipient": report.recipient,
+        "intro": (
+            f"Căn cứ kết quả đánh giá, xếp loại mức độ hoàn thành nhiệm vụ năm {report.year} đã "
+            f"được công bố, {report.unit_name} phân tích các tiêu chí bị trừ điểm như sau:"
+        ),
+        "appraised_total": report.appraised_total,
+        "max_total": report.max_total,
+        "final_class": report.final_class or "—",
+        "rows": rows,
+        "office": report.unit_name.upper().replace("UBND", "ỦY BAN NHÂN DÂN"),
+    }
+    return _render("analysis.docx", context)

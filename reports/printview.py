@@ -7,10 +7,11 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from reports.analysis import AnalysisRow
 from reports.data import UnitReport, num
 from reports.results import CycleResults
 
-__all__ = ["results_html", "unit_html"]
+__all__ = ["analysis_html", "results_html", "unit_html"]
 
 _env = Environment(
     loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
@@ -65,3 +66,15 @@ def results_html(results: CycleResults, *, back_url: str) -> str:
         orientation="landscape",
         back_url=back_url,
     )
+
+
+def analysis_html(report: UnitReport, rows: list[AnalysisRow], *, back_url: str) -> str:
+    """The draft analysis of the criteria that lost points as a page."""
+    title = (
+        "Phân tích tồn tại, hạn chế, tiêu chí bị trừ điểm trong kết quả đánh giá, xếp loại "
+        f"mức độ hoàn thành nhiệm vụ năm {report.year}"
+    )
+    return _env.get_template("print_analysis.html").render(
+        r=report, rows=rows, doc_title=title, title=title, orientation="portrait",
+        back_url=back_url,
+    )  # fmt: skip

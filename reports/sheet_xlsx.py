@@ -40,6 +40,7 @@ from models.inputs import CriterionInput
 from reports.data import num
 from scoring.rules import RuleInputError, evaluate, input_fields
 from services.sheet import LoadedSheet
+from services.transitions.shared import outside_source
 
 __all__ = [
     "COLUMNS",
@@ -138,7 +139,8 @@ def _hint(node: Node) -> str:
     if isinstance(rule, SurveyRule):
         return f"Thang điểm 1–{rule.scale}: mức=số phiếu"
     if isinstance(rule, DerivedRule):
-        return "Do hệ thống hoặc Hội đồng thẩm định cung cấp"
+        source = outside_source(node)
+        return f"Hội đồng thẩm định nhập; nguồn: {source}" if source else "Do hệ thống tính"
     return ", ".join(_heading(_INPUT_COL[f]) for f in input_fields(node))
 
 

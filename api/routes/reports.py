@@ -43,10 +43,17 @@ def download(file: ReportFile) -> Response:
     )
 
 
+SUMMARIES = {
+    "self": "báo cáo tự đánh giá, chấm điểm",
+    "appraisal": "kết quả thẩm định",
+    "analysis": "dự thảo báo cáo phân tích tiêu chí bị trừ điểm",
+}
+
+
 def _unit_report(kind: str) -> None:
     @router.get(
         f"/units/{{unit_id}}/reports/{kind}",
-        summary=f"Tải về {'báo cáo tự đánh giá' if kind == 'self' else 'kết quả thẩm định'}",
+        summary=f"Tải về {SUMMARIES[kind]}",
         response_class=Response,
         responses=_FILES,
         name=f"unit_report_{kind}",

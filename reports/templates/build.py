@@ -255,6 +255,44 @@ def build_appraisal(path: Path) -> None:
     doc.save(str(path))
 
 
+def build_analysis(path: Path) -> None:
+    """The unit's draft analysis of the criteria that lost points (after publication)."""
+    doc = _new()
+    _page_mark(doc)
+    _motto_block(
+        doc, parent="{{ header.parent_body }}", body="{{ header.issuing_body }}",
+        number="{{ header.number }}",
+    )  # fmt: skip
+    _para(doc)
+    _para(doc, "BÁO CÁO", bold=True, size=14, align=CENTER)
+    _para(doc, "{{ title }}", bold=True, size=14, align=CENTER)
+    _para(doc, "Kính gửi: {{ recipient }}.", size=14, align=CENTER)
+    _para(doc, "{{ intro }}", align=JUSTIFY)
+    _para(doc, "I. KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI", bold=True)
+    _para(doc, "Tổng điểm sau thẩm định: {{ appraised_total }}/{{ max_total }} điểm; "
+          "xếp loại: {{ final_class }}.")  # fmt: skip
+    _para(doc, "II. CÁC TIÊU CHÍ BỊ TRỪ ĐIỂM", bold=True)
+    _grid(
+        doc,
+        [
+            ("Mã", 1.4), ("Tiêu chí", 3.6), ("Điểm tối đa", 1.3), ("Tự chấm", 1.3),
+            ("Thẩm định", 1.4), ("Bị trừ", 1.3), ("Ý kiến của Hội đồng", 3.0),
+            ("So với năm trước", 2.7),
+        ],
+        [
+            "{{ r.code }}", "{{ r.title }}", "{{ r.max }}", "{{ r.self_score }}",
+            "{{ r.appraised }}", "{{ r.lost }}", "{{ r.comment }}", "{{ r.last_year }}",
+        ],
+    )  # fmt: skip
+    _para(doc, "III. NGUYÊN NHÂN CỦA TỒN TẠI, HẠN CHẾ", bold=True)
+    _para(doc, "(Đơn vị bổ sung nguyên nhân chủ quan, khách quan của từng tiêu chí bị trừ điểm.)",
+          italic=True)  # fmt: skip
+    _para(doc, "IV. GIẢI PHÁP KHẮC PHỤC TRONG NĂM TIẾP THEO", bold=True)
+    _para(doc, "(Đơn vị bổ sung giải pháp, thời hạn và người chịu trách nhiệm.)", italic=True)
+    _signature(doc, office="TM. {{ office }}", title="CHỦ TỊCH")
+    doc.save(str(path))
+
+
 def build_results(path: Path) -> None:
     """The cycle's results as the annex of the announcing decision (phụ lục kèm quyết định)."""
     doc = _new()
@@ -291,10 +329,11 @@ def build_results(path: Path) -> None:
 
 
 def main() -> None:
-    """Writes self.docx, appraisal.docx and results.docx next to this script."""
+    """Writes the .docx templates next to this script."""
     build_self(HERE / "self.docx")
     build_appraisal(HERE / "appraisal.docx")
     build_results(HERE / "results.docx")
+    build_analysis(HERE / "analysis.docx")
 
 
 if __name__ == "__main__":
