@@ -28,6 +28,7 @@ __all__ = [
     "RoundLine",
     "UnitReport",
     "area_nodes",
+    "date_line",
     "num",
     "place_of",
     "unit_report",
@@ -133,7 +134,8 @@ class UnitReport:
     changed_count: int = 0
 
 
-def _date_line(place: str, at: datetime | None) -> str:
+def date_line(place: str, at: datetime | None) -> str:
+    """ "Bình Thành, ngày 23 tháng 11 năm 2024"; the day left blank (None) to date on signing."""
     if at is None:
         return f"{place}, ngày      tháng      năm"
     local = at.astimezone(VN_TZ)
@@ -262,7 +264,7 @@ def unit_report(
         parent_body="",
         issuing_body=unit.name.upper(),
         number="Số:       /BC-UBND",
-        place_date=_date_line(place_of(unit.name), now if draft else cu.submitted_at),
+        place_date=date_line(place_of(unit.name), now if draft else cu.submitted_at),
         draft=draft,
         stamp=stamp,
     )

@@ -6,6 +6,7 @@ council changed is shaded and its appraised score bold, through ``RichText`` and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from docxtpl import DocxTemplate, RichText
 
 from core.vn import vn_date
 from reports.analysis import AnalysisRow
-from reports.data import ReportRow, UnitReport, num
+from reports.data import ReportRow, UnitReport, date_line, num, place_of
 from reports.results import CycleResults
 
 __all__ = ["CHANGED_FILL", "analysis_docx", "appraisal_docx", "results_docx", "self_docx"]
@@ -188,7 +189,8 @@ def analysis_docx(report: UnitReport, rows: list[AnalysisRow]) -> bytes:
     """The unit's draft analysis of the criteria that lost points (always "DỰ THẢO")."""
     context = {
         "mark": _mark_text(True, ""),
-        "header": report.header,
+        # Written after publication and dated when signed: the day is left blank.
+        "header": replace(report.header, place_date=date_line(place_of(report.unit_name), None)),
         "title": (
             "Phân tích tồn tại, hạn chế, tiêu chí bị trừ điểm trong kết quả đánh giá, xếp loại "
             f"mức độ hoàn thành nhiệm vụ năm {report.year}"

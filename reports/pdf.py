@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.errors import Unavailable
 
-__all__ = ["docx_to_pdf", "soffice"]
+__all__ = ["docx_to_pdf", "office_to_pdf", "soffice"]
 
 TIMEOUT_S = 180
 
@@ -37,13 +37,18 @@ def _unavailable(reason_en: str) -> Unavailable:
 
 def docx_to_pdf(docx: bytes) -> bytes:
     """The PDF of a DOCX; ``Unavailable`` when LibreOffice is absent or fails."""
+    return office_to_pdf(docx, suffix=".docx")
+
+
+def office_to_pdf(content: bytes, *, suffix: str) -> bytes:
+    """The PDF of an office document (``.docx`` or ``.xlsx``) printed by LibreOffice."""
     binary = soffice()
     if binary is None:
         raise _unavailable("LibreOffice is not installed")
     with tempfile.TemporaryDirectory(prefix="appraisal-pdf-") as tmp:
         work = Path(tmp)
-        source = work / "report.docx"
-        source.write_bytes(docx)
+        source = work / f"report{suffix}"
+        source.write_bytes(content)
         # A private profile: concurrent conversions must not share (and lock) one user profile.
         profile = (work / "profile").as_uri()
         try:

@@ -20,7 +20,7 @@ from core.errors import Unavailable
 from models.tables import Cycle, Snapshot, Unit
 from reports.data import UnitReport, unit_report
 from reports.documents import CHANGED_FILL, appraisal_docx, results_docx, self_docx
-from reports.pdf import docx_to_pdf
+from reports.pdf import docx_to_pdf, office_to_pdf
 from reports.printview import results_html, unit_html
 from reports.results import CycleResults, cycle_results
 from reports.workbook import results_xlsx
@@ -123,8 +123,10 @@ def test_self_report_has_the_decree_layout_every_row_and_the_snapshot(engine, rc
 
 def test_unfinished_sheet_is_a_draft(engine, rc) -> None:
     report = _report(engine, rc, "dinh-bien")
-    doc = Document(BytesIO(self_docx(report, framework_name=dinh_hoa().name)))
+    blob = self_docx(report, framework_name=dinh_hoa().name)
+    doc = Document(BytesIO(blob))
     assert doc.sections[0].header.paragraphs[0].text == "DỰ THẢO"
+    render_first_page(blob, "self-dinh-bien-draft")
     assert report.header.stamp == ""
     rows = {r[0]: r for r in _grid_rows(doc, "Mã")}
     assert rows["1.1"][3] != "" and rows["1.2"][3] == ""  # drafted / not yet scored
@@ -187,6 +189,8 @@ def test_cycle_results_workbook_one_sheet_per_group_with_ranks_and_areas(engine,
     assert rows[2][3] is None and rows[2][total_col] == 0  # nothing submitted
     assert ws.cell(row=4, column=total_col + 1).value == 100
     assert not any(isinstance(v, str) and v.startswith("=") for r in rows for v in r)
+    # LibreOffice opens the workbook as it is (no repair): it prints it to a PDF.
+    assert office_to_pdf(results_xlsx(results), suffix=".xlsx").startswith(b"%PDF")
 
 
 def test_cycle_results_annex_docx_and_print_pages(engine, rc) -> None:
@@ -231,3 +235,21 @@ def test_framework_name_reaches_the_basis(engine, rc) -> None:
         name = framework_for(s, cycle).name
     doc = Document(BytesIO(self_docx(_report(engine, rc, "phuong-tien"), framework_name=name)))
     assert f"Căn cứ {name};" in _texts(doc)
+
+
+def test_analysis_of_lost_points_renders(engine, rc) -> None:
+    from actions.common import UnitRef
+    from actions.reports import unit_file
+
+    ref = UnitRef(cycle_id=rc.cycle_id, unit_id=rc.unit_ids["binh-thanh"], unit_code="binh-thanh")
+    with session_scope(engine) as s:
+        blob = unit_file(s, unit=ref, kind="analysis", fmt="docx").content
+        page = unit_file(s, unit=ref, kind="analysis", fmt="html").content.decode()
+    doc = Document(BytesIO(blob))
+    rows = _grid_rows(doc, "Mã")
+    assert rows[0][:6] == ["1.1", "Đổi mới sáng tạo trong thực hiện chức trách, nhiệm vụ", "4", "4",
+                           "2,4", "1,6"]  # fmt: skip
+    assert rows[0][6] == "Phiếu đánh giá chỉ đạt mức trung bình."
+    assert rows[0][7] == "Chưa có kỳ đánh giá trước"
+    assert "Không có tiêu chí nào bị trừ điểm" not in page and "1,6" in page
+    render_first_page(blob, "analysis-binh-thanh")

@@ -182,7 +182,7 @@ def build_self(path: Path) -> None:
     _grid(
         doc,
         [
-            ("Mã", 1.6), ("Tiêu chí", 6.0), ("Điểm tối đa", 1.7), ("Điểm tự chấm", 1.7),
+            ("Mã", 2.2), ("Tiêu chí", 5.4), ("Điểm tối đa", 1.7), ("Điểm tự chấm", 1.7),
             ("Cách tính điểm", 5.0), ("Giải trình", 4.5), ("Tài liệu kiểm chứng", 5.0),
         ],
         [
@@ -220,7 +220,7 @@ def build_appraisal(path: Path) -> None:
     _grid(
         doc,
         [
-            ("Mã", 1.6), ("Tiêu chí", 7.0), ("Điểm tối đa", 1.7), ("Điểm tự chấm", 1.8),
+            ("Mã", 2.2), ("Tiêu chí", 6.4), ("Điểm tối đa", 1.7), ("Điểm tự chấm", 1.8),
             ("Điểm thẩm định", 1.8), ("Ý kiến thẩm định", 6.5), ("Cơ quan thẩm định", 5.0),
         ],
         [
@@ -275,8 +275,8 @@ def build_analysis(path: Path) -> None:
     _grid(
         doc,
         [
-            ("Mã", 1.4), ("Tiêu chí", 3.6), ("Điểm tối đa", 1.3), ("Tự chấm", 1.3),
-            ("Thẩm định", 1.4), ("Bị trừ", 1.3), ("Ý kiến của Hội đồng", 3.0),
+            ("Mã", 1.4), ("Tiêu chí", 4.0), ("Tối đa", 1.2), ("Tự chấm", 1.2),
+            ("Thẩm định", 1.3), ("Bị trừ", 1.2), ("Ý kiến của Hội đồng", 3.0),
             ("So với năm trước", 2.7),
         ],
         [
