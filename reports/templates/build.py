@@ -275,9 +275,9 @@ def build_analysis(path: Path) -> None:
     _grid(
         doc,
         [
-            ("Mã", 1.4), ("Tiêu chí", 4.0), ("Tối đa", 1.2), ("Tự chấm", 1.2),
-            ("Thẩm định", 1.3), ("Bị trừ", 1.2), ("Ý kiến của Hội đồng", 3.0),
-            ("So với năm trước", 2.7),
+            ("Mã", 1.4), ("Tiêu chí", 3.4), ("Tối đa", 1.5), ("Tự chấm", 1.5),
+            ("Thẩm định", 1.5), ("Bị trừ", 1.5), ("Ý kiến của Hội đồng", 3.0),
+            ("So với năm trước", 2.3),
         ],
         [
             "{{ r.code }}", "{{ r.title }}", "{{ r.max }}", "{{ r.self_score }}",
