@@ -2,7 +2,8 @@
 
 Scores are written as numbers (Decimal, shown with three decimals at most by the cell format;
 Excel and LibreOffice show the decimal comma of a Vietnamese locale). Text from people (unit
-names, notes) is written as text: ``safe_text`` keeps a leading = + - @ from becoming a formula.
+names, notes) is written as a string cell, kept exactly as typed: a cell typed as a string is
+never evaluated, so a leading = + - @ (formula injection) stays text.
 """
 
 from __future__ import annotations
@@ -19,24 +20,16 @@ from reports.data import UnitReport
 from reports.results import CycleResults
 
 __all__ = [
-    "FORMULA_START",
     "HEAD_FILL",
     "results_xlsx",
-    "safe_text",
     "sheet_title",
     "unit_report_xlsx",
 ]
 
-FORMULA_START = ("=", "+", "-", "@")
 HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
 BOLD = Font(name="Times New Roman", bold=True, size=12)
 PLAIN = Font(name="Times New Roman", size=12)
 SCORE_FORMAT = "0.###"
-
-
-def safe_text(value: str) -> str:
-    """Text that a spreadsheet will never run as a formula (OWASP CSV/formula injection)."""
-    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def sheet_title(label: str, taken: set[str]) -> str:
@@ -51,8 +44,8 @@ def sheet_title(label: str, taken: set[str]) -> str:
 
 
 def _text_cell(ws: Worksheet, row: int, col: int, value: str) -> None:
-    cell = ws.cell(row=row, column=col, value=safe_text(value))
-    cell.data_type = "s"  # a string even if it looks like a formula
+    cell = ws.cell(row=row, column=col, value=value)
+    cell.data_type = "s"  # a string even if it starts with = + - @: never a formula
     cell.font = PLAIN
     cell.alignment = Alignment(wrap_text=True, vertical="top")
 
