@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     unit = sub.add_parser("unit", help="báo cáo tự đánh giá hoặc kết quả thẩm định của đơn vị")
     unit.add_argument("cycle", help="mã kỳ đánh giá")
     unit.add_argument("unit", help="mã đơn vị")
-    unit.add_argument("--kind", choices=("self", "appraisal"), default="self")
+    unit.add_argument("--kind", choices=("self", "appraisal", "analysis"), default="self")
     unit.add_argument("--format", choices=("docx", "xlsx", "pdf", "html"), default="docx")
     unit.add_argument("-o", "--output", required=True, help="tệp ghi ra")
     unit.set_defaults(func=run_unit)
