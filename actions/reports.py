@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from actions.common import UnitRef
 from core.db import utcnow
 from core.errors import Invalid, NotFound
-from models.states import APPRAISED_SHOWN, UnitState
+from models.states import APPRAISAL_DONE, APPRAISED_SHOWN, UNDER_APPRAISAL, UnitState
 from models.tables import Cycle, CycleUnit, Role, Unit
 from reports.analysis import analysis_rows
 from reports.data import UnitReport, unit_report
@@ -161,20 +161,34 @@ def unit_file(
     return ReportFile(filename=name, media_type=MEDIA[form], content=content)
 
 
+# The council sees a unit once its sheet has been submitted (the sheet's own access rule).
+_SUBMITTED = UNDER_APPRAISAL | APPRAISAL_DONE
+
+
+def _visible(session: Session, principal: Principal, cycle_id: str) -> frozenset[int]:
+    """The units whose lines of unpublished results the caller may see."""
+    mine = set(principal.units())
+    if principal.has(Role.council):
+        rows = session.exec(select(CycleUnit).where(CycleUnit.cycle_id == cycle_id)).all()
+        mine |= {cu.unit_id for cu in rows if UnitState(cu.state) in _SUBMITTED}
+    return frozenset(mine)
+
+
 def cycle_report(
     session: Session, *, principal: Principal, cycle_id: str, fmt: str, back_url: str = "/"
 ) -> ReportFile:
     """The cycle's results per group as XLSX, the DOCX annex (or its PDF), or a print page.
 
-    Before publication a unit's people see only their own units' lines (as on the results page).
+    Before publication a unit's people see only their own units' lines and the council the
+    submitted units' (as on the results page).
     """
     form = ReportFormat(_parse(fmt, ReportFormat, "format"))
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise NotFound("not_found", "Không tìm thấy kỳ đánh giá.", "No such cycle.")
     results = cycle_results(session, cycle)
-    if not results.published and not (principal.is_global or principal.has(Role.council)):
-        results = only_units(results, principal.units())
+    if not results.published and not principal.is_global:
+        results = only_units(results, _visible(session, principal, cycle.id))
     name = f"ket-qua-xep-loai-{cycle.id}.{form.value}"
     if form is ReportFormat.xlsx:
         content = results_xlsx(results)

@@ -13,7 +13,8 @@ from sqlmodel import select
 from cli.main import main
 from core.db import session_scope
 from core.settings import get_settings
-from models.tables import User
+from models.states import CycleState
+from models.tables import Cycle, User
 from services.accounts import issue_token
 from tests.api_support import SECRET, assert_problem, client, make_app, password_hash
 from tests.reports_support import seed_report_cycle
@@ -134,3 +135,29 @@ def test_cli_writes_unit_and_cycle_documents(world, db_url, monkeypatch, tmp_pat
         assert main(bad) == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_unpublished_results_show_each_reader_what_the_results_page_shows(world, engine) -> None:
+    with session_scope(engine) as s:
+        cycle = s.get(Cycle, CYCLE)
+        assert cycle is not None
+        cycle.state = CycleState.classified  # not yet published
+        s.add(cycle)
+    try:
+        base = f"/api/cycles/{CYCLE}/reports/results"
+
+        def codes(who: str) -> list[str]:
+            wb = load_workbook(BytesIO(_get(world, who, base).content))
+            return [r[1] for ws in wb.worksheets for r in ws.iter_rows(min_row=5, values_only=True)]
+
+        assert codes("coordinator") == ["binh-thanh", "phuong-tien", "dinh-bien"]
+        assert codes("council-noi-vu") == ["binh-thanh", "phuong-tien"]  # dinh-bien: drafting
+        assert codes("vp-dinh-bien") == ["dinh-bien"]
+        annex = Document(BytesIO(_get(world, "coordinator", base + "?format=docx").content))
+        assert annex.sections[0].header.paragraphs[0].text == "DỰ THẢO"
+    finally:
+        with session_scope(engine) as s:
+            cycle = s.get(Cycle, CYCLE)
+            assert cycle is not None
+            cycle.state = CycleState.published
+            s.add(cycle)
