@@ -26,7 +26,7 @@ PLAIN_FILL = "FFFFFF"
 FONT = "Times New Roman"
 
 
-def _rt(text: str, *, bold: bool = False, size: int = 12) -> RichText:
+def _rt(text: str, *, bold: bool = False, size: int = 13) -> RichText:
     # RichText keeps line breaks of multi-line explanations (a plain variable would join them).
     return RichText(text, bold=bold, font=FONT, size=size * 2)
 

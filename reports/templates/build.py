@@ -25,6 +25,7 @@ FONT = "Times New Roman"
 CENTER = WD_ALIGN_PARAGRAPH.CENTER
 RIGHT = WD_ALIGN_PARAGRAPH.RIGHT
 JUSTIFY = WD_ALIGN_PARAGRAPH.JUSTIFY
+TABLE_PT = 13  # tables too: the decree's 13–14 pt for the text of a document and its annexes
 
 
 def _new() -> DocxDocument:
@@ -145,11 +146,11 @@ def _grid(
     table.style = "Table Grid"
     _widths(table, [w for _, w in heads])
     for i, (text, _width) in enumerate(heads):
-        _cell(table.rows[0].cells[i], text, bold=True, size=12, align=CENTER)
+        _cell(table.rows[0].cells[i], text, bold=True, size=TABLE_PT, align=CENTER)
     table.rows[1].cells[0].text = "{%tr for r in rows %}"
     for i, text in enumerate(cells):
         prefix = "{% cellbg r.bg %}" if shaded else ""
-        _cell(table.rows[2].cells[i], prefix + text, size=12)
+        _cell(table.rows[2].cells[i], prefix + text, size=TABLE_PT)
     table.rows[3].cells[0].text = "{%tr endfor %}"
     return table
 
@@ -239,7 +240,7 @@ def build_appraisal(path: Path) -> None:
     heads.append(("Kết quả", 6.5))
     _widths(table, [w for _, w in heads])
     for i, (text, _width) in enumerate(heads):
-        _cell(table.rows[0].cells[i], text, bold=True, size=12, align=CENTER)
+        _cell(table.rows[0].cells[i], text, bold=True, size=TABLE_PT, align=CENTER)
     table.rows[1].cells[0].text = "{%tr for q in rounds %}"
     for i, text in enumerate(
         [
@@ -250,7 +251,7 @@ def build_appraisal(path: Path) -> None:
             "{{ q.decision }}",
         ]
     ):
-        _cell(table.rows[2].cells[i], text, size=12)
+        _cell(table.rows[2].cells[i], text, size=TABLE_PT)
     table.rows[3].cells[0].text = "{%tr endfor %}"
     doc.save(str(path))
 
@@ -314,14 +315,14 @@ def build_results(path: Path) -> None:
     ]  # fmt: skip
     _widths(table, [w for _, w in heads])
     for i, (text, _width) in enumerate(heads):
-        _cell(table.rows[0].cells[i], text, bold=True, size=12, align=CENTER)
+        _cell(table.rows[0].cells[i], text, bold=True, size=TABLE_PT, align=CENTER)
     table.rows[1].cells[0].text = "{%tr for r in g.rows %}"
     cells = [
         "{{ r.rank }}", "{{ r.code }}", "{{ r.name }}", "{{ r.areas }}", "{{ r.total }}",
         "{{ r.classification }}", "{{ r.note }}",
     ]  # fmt: skip
     for i, text in enumerate(cells):
-        _cell(table.rows[2].cells[i], text, size=12)
+        _cell(table.rows[2].cells[i], text, size=TABLE_PT)
     table.rows[3].cells[0].text = "{%tr endfor %}"
     _para(doc, "{%p endfor %}")
     _para(doc, "{{ max_note }}", italic=True)
