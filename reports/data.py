@@ -81,6 +81,7 @@ class AreaLine:
     score: str
     max: str
     level: int  # 0: the area, 1: a criterion under it
+    parent: bool = False  # an area with criteria under it ("…: 15/17 điểm, gồm:")
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,9 @@ def _areas(framework: Framework, scores: SheetScore) -> list[AreaLine]:
     lines: list[AreaLine] = []
     for area in area_nodes(framework):
         s = by_code[area.code]
-        lines.append(AreaLine(area.code, area.title, num(s.score), num(s.max_points), 0))
+        lines.append(
+            AreaLine(area.code, area.title, num(s.score), num(s.max_points), 0, bool(area.children))
+        )
         for child in area.children:
             c = by_code[child.code]
             lines.append(AreaLine(child.code, child.title, num(c.score), num(c.max_points), 1))

@@ -70,7 +70,8 @@ def _area_text(report: UnitReport) -> list[dict[str, Any]]:
     out = []
     for a in report.areas:
         if a.level == 0:
-            text = f"{a.code}. {a.title.upper()}: {a.score}/{a.max} điểm, gồm:"
+            tail = ", gồm:" if a.parent else "."
+            text = f"{a.code}. {a.title.upper()}: {a.score}/{a.max} điểm{tail}"
             out.append({"text": _rt(text, bold=True, size=13)})
         else:
             out.append({"text": _rt(f"- {a.code}. {a.title}: {a.score}/{a.max} điểm.", size=13)})

@@ -82,6 +82,7 @@ def test_self_report_has_the_decree_layout_every_row_and_the_snapshot(engine, rc
         "BÁO CÁO",
         "Kính gửi: UBND huyện Định Hóa.",
         "I. NĂNG LỰC LÃNH ĐẠO, QUẢN LÝ: 20/20 điểm, gồm:",
+        "- 1.1. Đổi mới sáng tạo trong thực hiện chức trách, nhiệm vụ: 4/4 điểm.",
         "- 2.4. Tổ chức đối thoại người dân, doanh nghiệp: 1,5/1,5 điểm.",
         "Tổng điểm tự chấm: 95/100 điểm.",
         "Đề xuất xếp loại: Hoàn thành xuất sắc nhiệm vụ.",
@@ -91,6 +92,8 @@ def test_self_report_has_the_decree_layout_every_row_and_the_snapshot(engine, rc
         "CHỦ TỊCH",
     ):
         assert line in texts, line
+    # An area scored as a whole (IX has no criteria under it) ends its line, no "gồm:".
+    assert any(t.startswith("IX. XÂY DỰNG KẾ HOẠCH") and t.endswith(": 1/1 điểm.") for t in texts)
     with session_scope(engine) as s:
         snap = s.exec(
             select(Snapshot).where(
