@@ -14,12 +14,13 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from core.vn import VN_TZ, vn_date, vn_datetime, vn_decimal
-from models.framework import Framework, Node, NodeKind
+from models.framework import DerivedRule, Framework, Node, NodeKind
 from models.states import DRAFT_STATES, UnitState
 from models.tables import Cycle, CycleUnit, Evidence, Snapshot, Unit
 from scoring.aggregate import SheetScore
 from scoring.rules import RuleResult
 from services.sheet import LoadedSheet, leaf_results, load_sheet, score_entries
+from services.transitions.shared import outside_source
 
 __all__ = [
     "AreaLine",
@@ -155,9 +156,12 @@ def _evidence_text(rows: tuple[Evidence, ...]) -> str:
     return "; ".join(parts)
 
 
-def _reason(result: RuleResult | Decimal | None, stored: str) -> str:
+def _reason(node: Node, result: RuleResult | Decimal | None, stored: str) -> str:
     if isinstance(result, RuleResult) and result.explanation:
         return result.explanation
+    if not stored and isinstance(node.rule, DerivedRule):
+        source = outside_source(node)
+        return f"Hội đồng thẩm định nhập; nguồn: {source}." if source else stored
     return stored
 
 
@@ -223,7 +227,7 @@ def _rows(sheet: LoadedSheet, self_scores: SheetScore, appraised: SheetScore) ->
                 title=node.title,
                 max=num(node.max_points),
                 self_score=num(None if node.is_leaf and mine.missing else mine.score),
-                reason=_reason(results.get(node.code), e.self_reason if e else "")
+                reason=_reason(node, results.get(node.code), e.self_reason if e else "")
                 if node.is_leaf
                 else "",
                 explanation=e.explanation if e and node.is_leaf else "",

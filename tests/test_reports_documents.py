@@ -133,6 +133,7 @@ def test_unfinished_sheet_is_a_draft(engine, rc) -> None:
     assert report.header.stamp == ""
     rows = {r[0]: r for r in _grid_rows(doc, "Mã")}
     assert rows["1.1"][3] != "" and rows["1.2"][3] == ""  # drafted / not yet scored
+    assert rows["8.3.1"][4].startswith("Hội đồng thẩm định nhập; nguồn: Chỉ số CCHC")
 
 
 def test_appraisal_result_highlights_every_change_with_comment_and_rounds(engine, rc) -> None:
