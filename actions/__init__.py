@@ -5,6 +5,5 @@ deletions; ``unit_commands`` and ``cycle_commands``: the workflow commands). Eve
 keyword-only and takes plain values — the caller's ``Principal``, ids (``UnitRef``), parsed
 inputs, the database session, the Temporal client, the settings — never a FastAPI type, so a
 route is "parse → access rule → action → response model" and a page is "form → action →
-redirect". Refusals are ``core.errors`` classes (or, until they are converted, the classes
-``actions.refusals.LEGACY`` maps).
+redirect". Refusals are ``core.errors`` classes, and only those.
 """

@@ -2,8 +2,8 @@
 
 An idempotency key becomes the update id (``api:<actor>:<key>``), so a retried request (or a
 double click on a page) returns the first outcome instead of acting twice. A refusal of the
-workflow's validator stays a ``CommandRefused`` (read through ``actions.refusals.LEGACY``);
-Temporal being unreachable is ``Unavailable`` (503).
+workflow's validator is a ``core.errors.Refusal`` (``workflows.commands.refusal_of``); Temporal
+being unreachable is ``Unavailable`` (503).
 """
 
 from __future__ import annotations

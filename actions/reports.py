@@ -1,13 +1,13 @@
 """Documents a person downloads: a unit's reports and a cycle's results, in a chosen format.
 
 The caller's access rule has already let them see the unit (or the cycle); here only what the
-document itself needs is checked (an appraisal result exists once the council has appraised;
-before that it is a 404, like any unit resource that does not exist).
+document itself decides: an appraisal result is a draft ("DỰ THẢO") until the council has
+finished, the analysis of lost points always is.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from actions.common import UnitRef
 from core.db import utcnow
 from core.errors import Invalid, NotFound
-from models.states import APPRAISAL_DONE, APPRAISED_SHOWN, UNDER_APPRAISAL, UnitState
+from models.states import APPRAISAL_DONE, UNDER_APPRAISAL, UnitState
 from models.tables import Cycle, CycleUnit, Role, Unit
 from reports.analysis import analysis_rows
 from reports.data import UnitReport, unit_report
@@ -139,14 +139,11 @@ def unit_file(
     which = UnitReportKind(_parse(kind, UnitReportKind, "kind"))
     form = ReportFormat(_parse(fmt, ReportFormat, "format"))
     cycle, row, cu = _load(session, unit)
-    if which is not UnitReportKind.self and UnitState(cu.state) not in APPRAISED_SHOWN:
-        # The document does not exist yet (a 404, as every unit resource a reader cannot have).
-        raise NotFound(
-            "no_appraisal_yet",
-            "Đơn vị chưa được thẩm định: chưa có kết quả thẩm định để tải về.",
-            "The unit has not been appraised yet.",
-        )
     report = unit_report(session, cycle=cycle, unit=row, cu=cu, now=now or utcnow())
+    if which is not UnitReportKind.self and UnitState(cu.state) not in APPRAISAL_DONE:
+        # The council has not finished: its result is a draft (before the appraisal starts it
+        # holds no appraised score at all, so nothing is shown before its time).
+        report = replace(report, header=replace(report.header, draft=True))
     name = f"{_NAMES[which]}-{row.code}-{cycle.id}.{form.value}"
     if which is UnitReportKind.analysis:
         content = _analysis(session, form, cycle, row, cu, report, back_url)

@@ -17,10 +17,9 @@ from sqlmodel import Session
 
 from actions import sheet as edits
 from actions.common import UnitRef
-from actions.refusals import refused
 from actions.reports import MEDIA, ReportFile, ReportFormat
 from core.db import utcnow
-from core.errors import Invalid, NotFound
+from core.errors import Invalid, NotFound, Refusal
 from models.framework import DerivedRule
 from models.inputs import CriterionInput
 from models.tables import Cycle, Role, Unit
@@ -165,11 +164,8 @@ def upload(
                     comment=comment,
                     now=at,
                 )
-        except Exception as exc:
-            found = refused(exc)
-            if found is None:
-                raise
+        except Refusal as exc:  # the edit gate's: locked, not assigned, wrong state, …
             session.rollback()  # what earlier rows wrote in this transaction goes too
-            error = CellError(title, change.row, "A", "Mã", found.message_vi)
+            error = CellError(title, change.row, "A", "Mã", exc.message_vi)
             raise SheetUploadInvalid([error]) from exc
     return UploadResult(changed=[c.code for c in parsed.changes], mode=which)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from services.sheet import SheetError
+from core.errors import Refusal
 
 __all__ = ["activity_now", "refusal"]
 
@@ -20,8 +20,12 @@ def activity_now() -> datetime:
         return datetime.now(UTC)
 
 
-def refusal(err: SheetError) -> ApplicationError:
-    """A business refusal as a non-retryable error: type + (Vietnamese, English) messages."""
+def refusal(err: Refusal) -> ApplicationError:
+    """A service's refusal as a non-retryable error: type = its code, details = [vi, en].
+
+    The one place an activity turns a ``Refusal`` into what the workflow sees; the client
+    façade turns it back (``workflows.commands.refusal_of``).
+    """
     return ApplicationError(
-        err.message_en, err.message_vi, err.message_en, type=err.type, non_retryable=True
+        err.message_en, err.message_vi, err.message_en, type=err.code, non_retryable=True
     )

@@ -49,16 +49,15 @@ from contracts.messages import (
     UnitStatus,
 )
 from core.db import session_scope
+from core.errors import Conflict, Refusal
 from models.tables import CycleUnit, Unit, UnitState
 from services.cycles import (
-    CycleError,
     classify_cycle,
     extend_cycle,
     pending_units,
     set_cycle_state,
     unit_inputs,
 )
-from services.sheet import SheetError
 
 __all__ = ["CycleActivities"]
 
@@ -203,7 +202,7 @@ class CycleActivities(CycleActivitiesInterface):
             if isinstance(cmd, CloseAppraisalCommand):
                 pending = pending_units(session, cycle_id=args.cycle_id, at=args.at)
                 if pending:
-                    raise CycleError(
+                    raise Conflict(
                         "units_pending",
                         "Chưa thể kết thúc thẩm định: đơn vị chưa gửi kết quả và chưa đến thời "
                         f"điểm khóa: {', '.join(pending)}.",
@@ -240,5 +239,5 @@ class CycleActivities(CycleActivitiesInterface):
         """Commits one cycle-wide change (idempotent by request key)."""
         try:
             return await asyncio.to_thread(self._step, args)
-        except SheetError as err:
+        except Refusal as err:
             raise refusal(err) from err

@@ -11,7 +11,7 @@ from activities.common import refusal
 from contracts.activities import UNIT_TRANSITION, UnitActivitiesInterface
 from contracts.messages import ActivityResult, TransitionArgs
 from core.db import session_scope
-from services.sheet import SheetError
+from core.errors import Refusal
 from services.transitions import apply_transition
 
 __all__ = ["UnitActivities"]
@@ -32,5 +32,5 @@ class UnitActivities(UnitActivitiesInterface):
         """Commits a transition (projection, audit, snapshot…); idempotent by request key."""
         try:
             return await asyncio.to_thread(self._apply, args)
-        except SheetError as err:
+        except Refusal as err:
             raise refusal(err) from err

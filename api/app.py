@@ -14,13 +14,16 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from api import access, errors
+from api.headers import SecurityHeaders
 from api.openapi import install_openapi
 from api.routes import ROUTERS
+from api.text_guard import TextGuard
 from core.db import make_engine, session_scope
-from core.settings import Settings, get_settings
+from core.settings import Mode, Settings, get_settings
 from core.temporal import connect
 from services.accounts import ensure_admin
 from web.pages import router as pages_router
+from web.render import error_page
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,9 @@ def install_api(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(pages_router)
+    app.add_middleware(TextGuard, page_error=error_page)
+    # Outermost: every response, refusals included, carries the security headers.
+    app.add_middleware(SecurityHeaders, hsts=settings.mode is Mode.production)
     missing = access.missing_rules(app)
     if missing:
         raise RuntimeError(f"API routes without an access rule: {', '.join(missing)}")

@@ -1,7 +1,8 @@
 """Dependencies as Annotated aliases: the session, settings, Temporal client and the caller.
 
 Authentication: a bearer token (``Authorization: Bearer …`` from POST /api/auth/token) or the
-web pages' signed session cookie. A cookie-authenticated request that changes anything must
+web pages' signed session cookie; either names a server-side session (``services.sessions``)
+that logout ends at once. A cookie-authenticated request that changes anything must
 carry the session's CSRF token in ``X-CSRF-Token`` (double submit), so another site cannot
 make the browser act for the user. Authorisation: every /api route has a rule in
 ``api.access.POLICY``, checked here before the route runs.
@@ -10,6 +11,7 @@ make the browser act for the user. Authorisation: every /api route has a rule in
 from __future__ import annotations
 
 from collections.abc import Iterator
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -26,9 +28,9 @@ from services.accounts import (
     Principal,
     load_principal,
     same_secret,
-    user_for_claims,
     verify_token,
 )
+from services.sessions import session_user
 
 SESSION_COOKIE = "appraisal_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -71,6 +73,40 @@ def get_temporal(request: Request) -> Client:
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
+def client_address(request: Request, settings: Settings) -> str:
+    """The real client address: ``X-Forwarded-For`` counts only when sent by a trusted proxy.
+
+    Walks the header from the right (the hop nearest to us) past trusted proxies; the first
+    address that is not one is the client. With no trusted proxies the peer address is the
+    client, so a forged header cannot give each guess a new address.
+    """
+    peer = request.client.host if request.client else ""
+    trusted = settings.trusted_proxy_networks
+    if not trusted or not _in(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _in(hop, trusted):
+            return hop if _is_address(hop) else peer
+    return peer
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _in(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
 def _unauthorised(detail: str) -> Problem:
     return Problem(401, detail, slug="unauthorised", headers={"WWW-Authenticate": "Bearer"})
 
@@ -96,12 +132,12 @@ def authenticate_request(request: Request, session: Session, settings: Settings)
                 sent = request.headers.get(CSRF_HEADER, "")
                 if not sent or not same_secret(sent, str(raw.get("csrf", ""))):
                     raise Problem(403, "Thiếu hoặc sai mã CSRF.", slug="csrf")
-        user = user_for_claims(session, claims)
+        user = session_user(session, claims, idle_minutes=settings.session_idle_minutes, now=now)
     except InvalidToken as exc:
         if exc.reason == "expired":
             raise _unauthorised("Phiên đăng nhập đã hết hạn, vui lòng đăng nhập lại.") from exc
         raise _unauthorised("Mã truy cập không hợp lệ.") from exc
-    return load_principal(session, user)
+    return load_principal(session, user, session_id=claims.session_id)
 
 
 def authorise(

@@ -3,9 +3,9 @@
 Every error the API answers has the same shape: ``type`` (a URI reference naming the kind of
 problem), ``title`` and ``detail`` in Vietnamese, ``status``, ``instance`` (the request path)
 and, where inputs are at fault, ``errors``: one ``{field, in, reason}`` per faulty input.
-A refusal (``core.errors.Refusal``, and the older classes ``actions.refusals.LEGACY`` reads)
-has ONE handler: its stable ``code``, ``detail`` in Vietnamese, ``detail_en``, and
-``errors[{field}]`` when a field is at fault.
+A refusal (``core.errors.Refusal``, the one family every service raises) has ONE handler: its
+stable ``code``, ``detail`` in Vietnamese, ``detail_en``, and ``errors[{field}]`` when a field is
+at fault.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# FORBIDDEN_REFUSALS: re-exported for web.auth (the edit gate's 403 refusals).
-from actions.refusals import FORBIDDEN_REFUSALS as FORBIDDEN_REFUSALS
-from actions.refusals import LEGACY, Refused, refused
 from core.errors import Refusal
 from core.vn import vn_decimal
 
@@ -201,10 +198,12 @@ REFUSAL_SLUGS: dict[int, str] = {
 }
 
 
-def refusal_problem(refusal: Refused) -> Problem:
+def refusal_problem(refusal: Refusal) -> Problem:
     """The problem document of a refusal: code, both reasons, and the field at fault."""
+    # Where the field was sent: body, unless the refusal's class says otherwise (form uploads).
+    location = str(getattr(refusal, "location", "body"))
     errors = (
-        [FieldError(field=refusal.field, reason=refusal.message_vi, location=refusal.location)]
+        [FieldError(field=refusal.field, reason=refusal.message_vi, location=location)]
         if refusal.field
         else []
     )
@@ -219,10 +218,8 @@ def refusal_problem(refusal: Refused) -> Problem:
 
 
 async def _refusal_handler(request: Request, exc: Exception) -> JSONResponse:
-    found = refused(exc)
-    if found is None:  # registered only for refusal classes
-        return await _unhandled(request, exc)
-    return problem_response(request, refusal_problem(found))
+    assert isinstance(exc, Refusal)
+    return problem_response(request, refusal_problem(exc))
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -281,9 +278,7 @@ def install(app: FastAPI) -> None:
     """Registers the problem handlers on the app."""
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(Problem, _problem_handler)
-    refusal_classes: tuple[type[Exception], ...] = (Refusal, *LEGACY)
-    for refusal_class in refusal_classes:
-        app.add_exception_handler(refusal_class, _refusal_handler)
+    app.add_exception_handler(Refusal, _refusal_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _unhandled)
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from core.db import make_engine, session_scope
+from core.errors import Refusal
 from core.settings import get_settings
 from models.tables import Role, RoleGrant
 from services.accounts import (
@@ -33,7 +34,7 @@ from services.accounts import (
     reset_password,
 )
 from services.audit import record
-from services.units import UnitCreate, UnitError, create_unit, get_unit_by_code, list_units
+from services.units import UnitCreate, create_unit, get_unit_by_code, list_units
 
 ACTOR = "cli"
 
@@ -70,8 +71,8 @@ def _unit_create(args: argparse.Namespace) -> int:
         with session_scope(engine) as session:
             unit = create_unit(session, unit_in=unit_in, actor=ACTOR)
             print(f"Đã tạo đơn vị {unit.code} (số {unit.id}): {unit.name}, nhóm {unit.group}.")
-    except UnitError as exc:
-        return _fail(exc.reason_vi)
+    except Refusal as exc:
+        return _fail(exc.message_vi)
     finally:
         engine.dispose()
     return 0

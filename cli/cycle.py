@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from core.db import make_engine, session_scope
+from core.errors import Refusal
 from core.settings import get_settings
 from core.temporal import connect
 from core.vn import VN_TZ, vn_datetime, vn_decimal
@@ -31,13 +32,12 @@ from models.labels import CYCLE_STATE_VI, UNIT_STATE_VI
 from models.tables import CycleState, UnitState
 from services.cycles import (
     DEFAULT_REMINDER_OFFSETS,
-    CycleError,
     CycleSpec,
     create_cycle,
     cycle_units,
     get_cycle,
 )
-from workflows.commands import CommandRefused, ExtendCommand, cycle_command, start_cycle
+from workflows.commands import ExtendCommand, cycle_command, start_cycle
 
 __all__ = ["parse_local", "register"]
 
@@ -121,7 +121,7 @@ def _create(args: argparse.Namespace) -> int:
         with session_scope(engine) as session:
             cycle = create_cycle(session, spec=spec, actor=args.actor)
             print(f"Đã tạo kỳ đánh giá {cycle.id} ({len(spec.units)} đơn vị).")
-    except CycleError as exc:
+    except Refusal as exc:
         return _fail(exc.message_vi)
     finally:
         engine.dispose()
@@ -140,7 +140,7 @@ def _start(args: argparse.Namespace) -> int:
 
     try:
         count = asyncio.run(run())
-    except CommandRefused as exc:
+    except Refusal as exc:
         return _finish(_fail(exc.message_vi))
     finally:
         engine.dispose()
@@ -168,7 +168,7 @@ def _extend(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(run())
-    except CommandRefused as exc:
+    except Refusal as exc:
         return _finish(_fail(exc.message_vi))
     parts = []
     if args.submission is not None:
@@ -203,7 +203,7 @@ def _status(args: argparse.Namespace) -> int:
                     f"  {unit.code:<24} {UNIT_STATE_VI[UnitState(cu.state)]:<32} "
                     f"khóa {vn_datetime(cu.hard_lock_at)}{tail}"
                 )
-    except CycleError as exc:
+    except Refusal as exc:
         return _fail(exc.message_vi)
     finally:
         engine.dispose()

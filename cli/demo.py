@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from contracts.messages import AssignCommand, AssignmentSpec
 from core.db import make_engine, session_scope
+from core.errors import Refusal
 from core.settings import Mode, Settings, get_settings
 from core.temporal import connect
 from core.vn import VN_TZ
@@ -35,7 +36,7 @@ from services.accounts import RoleGrantIn, UserCreate, create_user, ensure_admin
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
 from services.units import UnitCreate, create_unit, get_unit_by_code
-from workflows.commands import CommandRefused, start_cycle, unit_command
+from workflows.commands import start_cycle, unit_command
 
 BUILTIN = Path(__file__).resolve().parent.parent / "frameworks" / "builtin"
 FRAMEWORK_FILE = BUILTIN / "dinh-hoa-commune-2024.yaml"
@@ -208,7 +209,7 @@ async def _start_and_assign(settings: Settings, engine: Engine, summary: DemoSum
                 update_id=f"demo-assign-{CYCLE_ID}-{code}",
             )
             summary.assigned_units.append(code)
-        except CommandRefused as exc:  # already moved on: nothing to do
+        except Refusal as exc:  # already moved on (a 409): nothing to do
             if exc.status != 409:
                 raise
 

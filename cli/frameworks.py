@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from core.db import make_engine, session_scope
+from core.errors import Refusal
 from core.settings import get_settings
 from core.vn import vn_decimal
 from services.frameworks import (
     ExportFormat,
-    FrameworkError,
     export_framework,
     get_framework,
     list_frameworks,
@@ -64,10 +64,15 @@ def _import(args: argparse.Namespace) -> int:
                 f"phiên bản {record.version} ({record.status}), tổng điểm tối đa "
                 f"{vn_decimal(record.max_total)}, sha256 {record.spec_hash}."
             )
+        if loaded.rows_placed or loaded.rows_skipped:
+            print(
+                f"Số dòng: {loaded.rows_placed} đã đặt vào cây ({loaded.rows_guessed} theo phỏng "
+                f"đoán), {loaded.rows_skipped} bỏ qua (xem cảnh báo)."
+            )
         for warning in loaded.warnings:
             print(f"Cảnh báo: {warning}", file=sys.stderr)
-    except FrameworkError as exc:
-        return _fail(exc.reason_vi)
+    except Refusal as exc:
+        return _fail(exc.message_vi)
     finally:
         engine.dispose()
     return 0
@@ -90,8 +95,8 @@ def _publish(args: argparse.Namespace) -> int:
         with session_scope(engine) as session:
             record = publish_framework(session, framework_id=args.id, actor=ACTOR)
             print(f"Đã ban hành bộ tiêu chí số {record.id}, phiên bản {record.version}.")
-    except FrameworkError as exc:
-        return _fail(exc.reason_vi)
+    except Refusal as exc:
+        return _fail(exc.message_vi)
     finally:
         engine.dispose()
     return 0

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "cli.sheet",
     "cli.frameworks",
     "cli.accounts",
+    "cli.audit",
     "cli.cycle",
     "cli.demo",
     "cli.report",
@@ -48,7 +49,10 @@ def _api(args: argparse.Namespace) -> int:
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         log_level="info",
-        proxy_headers=True,
+        # X-Forwarded-For only from the configured proxies (none by default): a forged header
+        # must not give each login guess a new address (services.throttle).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Self
 
@@ -54,12 +55,29 @@ class Settings(BaseSettings):
     token_minutes: int = 60 * 8
     max_upload_mb: int = 20
 
+    # --- security (sessions, throttling, passwords; helper "auth") ---
+    # token_minutes above is a session's absolute lifetime; this ends one left unused.
+    session_idle_minutes: int = Field(default=60, ge=1, le=60 * 24)
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
+    # believed; empty: the peer address is the client (also uvicorn's forwarded-allow-ips).
+    trusted_proxies: str = ""
+    reset_link_minutes: int = Field(default=60, ge=5, le=60 * 24 * 7)
+
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL, defaulting to a SQLite file under the data directory."""
         if self.database_url:
             return normalise_db_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'appraisal.db').as_posix()}"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """The networks of ``trusted_proxies`` (validated at start-up)."""
+        return tuple(
+            ip_network(p.strip(), strict=False)
+            for p in self.trusted_proxies.split(",")
+            if p.strip()
+        )
 
     @property
     def mail_dir(self) -> Path:
@@ -70,6 +88,11 @@ class Settings(BaseSettings):
     def evidence_dir(self) -> Path:
         """Content-addressed evidence files."""
         return self.data_dir / "evidence"
+
+    @model_validator(mode="after")
+    def _proxies_parse(self) -> Self:
+        self.trusted_proxy_networks  # noqa: B018 — raises ValueError on a bad address
+        return self
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Self:

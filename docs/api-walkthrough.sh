@@ -16,10 +16,10 @@ as() { who=$1; shift; curl -s -H "Authorization: Bearer $who" -H 'Content-Type: 
 as $ADMIN $API/api/units -d '{"code":"xa-a","name":"UBND xã A","group":"commune"}'
 as $ADMIN $API/api/units -d '{"code":"xa-b","name":"UBND xã B","group":"commune"}'
 for u in a b; do
-  as $ADMIN $API/api/users -d '{"username":"vp-'$u'","password":"mat-khau-vp-'$u'","roles":[{"role":"unit_office","unit_code":"xa-'$u'"}]}'
-  as $ADMIN $API/api/users -d '{"username":"cb-'$u'","password":"mat-khau-cb-'$u'","roles":[{"role":"staff","unit_code":"xa-'$u'"}]}'
+  as $ADMIN $API/api/users -d '{"username":"vp-'$u'","password":"van-phong-mat-khau-'$u'","roles":[{"role":"unit_office","unit_code":"xa-'$u'"}]}'
+  as $ADMIN $API/api/users -d '{"username":"cb-'$u'","password":"can-bo-mat-khau-'$u'","roles":[{"role":"staff","unit_code":"xa-'$u'"}]}'
 done
-as $ADMIN $API/api/users -d '{"username":"thanh-tra","password":"mat-khau-tt","roles":[{"role":"council","agency":"Thanh tra huyện"}]}'
+as $ADMIN $API/api/users -d '{"username":"thanh-tra","password":"hoi-dong-tham-dinh-tt","roles":[{"role":"council","agency":"Thanh tra huyện"}]}'
 
 # the framework: import, publish
 FW=$(curl -s -H "Authorization: Bearer $ADMIN" -F file=@frameworks/builtin/dinh-hoa-commune-2024.yaml \
@@ -36,7 +36,7 @@ A=$(as $ADMIN $API/api/units | jq '.[] | select(.code=="xa-a") | .id')
 B=$(as $ADMIN $API/api/units | jq '.[] | select(.code=="xa-b") | .id')
 
 for pair in "a $A" "b $B"; do set -- $pair
-  VP=$(tok vp-$1 mat-khau-vp-$1); CB=$(tok cb-$1 mat-khau-cb-$1)
+  VP=$(tok vp-$1 van-phong-mat-khau-$1); CB=$(tok cb-$1 can-bo-mat-khau-$1)
   # assign area II to the staff member, who drafts a criterion; the server scores it
   as $VP -X PUT $API/api/cycles/2024-thu/units/$2/assignments -d '{"assignments":[{"codes":["II"],"username":"cb-'$1'"}]}'
   as $CB -X PUT $API/api/cycles/2024-thu/units/$2/criteria/2.1.1/draft \
@@ -47,7 +47,7 @@ for pair in "a $A" "b $B"; do set -- $pair
 done
 
 # the council appraises and finalises both units
-TT=$(tok thanh-tra mat-khau-tt)
+TT=$(tok thanh-tra hoi-dong-tham-dinh-tt)
 for U in $A $B; do
   as $TT -X POST $API/api/cycles/2024-thu/units/$U/start-appraisal
   as $TT -X PUT $API/api/cycles/2024-thu/units/$U/criteria/2.1.2/appraisal -d '{"inputs":{"level":"full"},"comment":"Đạt."}'

@@ -21,7 +21,7 @@ import html
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import pairwise
@@ -30,18 +30,13 @@ from typing import Literal
 from pydantic import ValidationError
 
 from core.vn import parse_vn_decimal, vn_decimal
+from frameworks.rule_infer import infer_rule
 from models.framework import (
-    ChecklistRule,
-    DeductionRule,
     Framework,
-    LevelsRule,
-    ManualRule,
     Node,
     NodeKind,
     NodeRole,
-    Option,
     Rule,
-    SurveyRule,
     UnitKind,
 )
 
@@ -51,6 +46,7 @@ __all__ = [
     "AnnexImport",
     "AnnexWarning",
     "ImportedNode",
+    "SkippedRow",
     "StatedTotal",
     "check_size",
     "decode_text",
@@ -99,6 +95,40 @@ def _error(vi: str, en: str, line: int | None = None) -> AnnexError:
     return AnnexError(f"{vi} / {en}", line)
 
 
+class _RowError(AnnexError):
+    """One row cannot be read: it is left out and reported, the rest of the table is read."""
+
+    def __init__(
+        self,
+        vi: str,
+        en: str,
+        line: int,
+        *,
+        column: str = "",
+        expected: str = "",
+        found: str = "",
+        guess: str = "",
+    ) -> None:
+        super().__init__(f"{vi} / {en}", line)
+        self.vi = vi
+        self.column = column
+        self.expected = expected
+        self.found = found
+        self.guess = guess
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """A row left out of the tree: where, what was expected, what was found, the best guess."""
+
+    line: int
+    column: str
+    expected: str
+    found: str
+    guess: str
+    message: str
+
+
 @dataclass(frozen=True)
 class AnnexWarning:
     """Something the importer skipped or could not place, with its line (None: the whole file)."""
@@ -136,6 +166,7 @@ class ImportedNode:
     comment: str
     rule_kind: str  # levels | checklist | deduction | survey | manual; "" for a parent
     rule_note: str  # one Vietnamese sentence: why this rule
+    rule_source: str = ""  # the text the rule was read from (options, guidance)
 
 
 @dataclass(frozen=True)
@@ -150,6 +181,9 @@ class AnnexImport:
     layout: Literal["tsv", "csv", "xlsx", "cells"]
     header_line: int
     columns: dict[str, str]  # role → header text as written
+    skipped: tuple[SkippedRow, ...] = ()  # rows left out of the tree, each reported
+    rows_placed: int = 0  # rows read into the tree (nodes, levels, continuations, totals)
+    rows_guessed: int = 0  # of those, rows placed on an assumption the notes state
 
     @property
     def stated_total(self) -> Decimal | None:
@@ -481,6 +515,81 @@ def _cells_table(text: str) -> _Table | None:
     return _parse_cells(tokens, start, pos, roles)
 
 
+def _is_text_cell(text: str) -> bool:
+    """A non-empty cell that is neither a code nor a number: part of a text column."""
+    return bool(text) and not _is_code_like(text) and _parse_number(text) is None
+
+
+def _skip_blank(tokens: list[tuple[int, str]], j: int) -> int:
+    while j < len(tokens) and not tokens[j][1]:
+        j += 1
+    return j
+
+
+def _cells_row_head(tokens: list[tuple[int, str]], j: int) -> tuple[_Row, int]:
+    """A row's code and title cells (a row may start at its title), and the next position."""
+    line, cell = tokens[j]
+    row = _Row(line, line, {})
+    if not _is_code_like(cell):
+        row.cells[TITLE] = cell
+        return row, j + 1
+    row.cells[CODE] = cell
+    j += 1
+    if j < len(tokens):
+        row.cells[TITLE] = tokens[j][1]
+        row.end_line = tokens[j][0]
+        j += 1
+    return row, j
+
+
+def _cells_title_rest(tokens: list[tuple[int, str]], j: int, row: _Row) -> int:
+    """Joins a title split over several cells (before the first number column) to the row."""
+    while j < len(tokens) and _is_text_cell(tokens[j][1]):
+        row.cells[TITLE] = f"{row.get(TITLE)} {tokens[j][1]}".strip()
+        row.end_line = tokens[j][0]
+        j += 1
+    return j
+
+
+def _cells_text(tokens: list[tuple[int, str]], j: int, row: _Row, role: str) -> int:
+    """A text column's cells (one or more lines) into ``row``; returns the next position."""
+    parts = [tokens[j][1]]
+    row.end_line = tokens[j][0]
+    j += 1
+    while j < len(tokens) and _is_text_cell(tokens[j][1]):
+        parts.append(tokens[j][1])
+        row.end_line = tokens[j][0]
+        j += 1
+    row.cells[role] = "\n".join(parts)
+    return j
+
+
+def _cells_columns(tokens: list[tuple[int, str]], j: int, row: _Row, rest: list[str]) -> int:
+    """The cells after the title, column by column, until the next row's code."""
+    col = 0
+    while col < len(rest) and j < len(tokens):
+        role = rest[col]
+        t_line, t = tokens[j]
+        if not t:
+            j += 1
+            col += 1
+        elif role in _NUMERIC_ROLES:
+            if _parse_number(t) is not None:
+                row.cells[role] = t
+                row.end_line = t_line
+                j += 1
+            col += 1
+        elif _is_code_like(t):
+            break
+        elif _parse_number(t) is not None:
+            row.stray.append((t_line, t))
+            j += 1
+        else:
+            j = _cells_text(tokens, j, row, role)
+            col += 1
+    return j
+
+
 def _parse_cells(tokens: list[tuple[int, str]], start: int, body: int, roles: list[str]) -> _Table:
     warnings: list[AnnexWarning] = []
     header_line = tokens[start][0]
@@ -491,74 +600,19 @@ def _parse_cells(tokens: list[tuple[int, str]], start: int, body: int, roles: li
         )
     columns = {role: tokens[start + i][1] for i, role in enumerate(roles)}
     rest = roles[2:]
+    title_spans = bool(rest) and rest[0] in _NUMERIC_ROLES
     rows: list[_Row] = []
-    j, n = body, len(tokens)
-    while j < n:
-        while j < n and not tokens[j][1]:
-            j += 1
-        if j >= n:
-            break
+    j = body
+    while (j := _skip_blank(tokens, j)) < len(tokens):
         line, cell = tokens[j]
-        row = _Row(line, line, {})
-        if _is_code_like(cell):
-            row.cells[CODE] = cell
-            j += 1
-            if j < n:
-                row.cells[TITLE] = tokens[j][1]
-                row.end_line = tokens[j][0]
-                j += 1
-        elif _parse_number(cell) is not None:
+        if not _is_code_like(cell) and _parse_number(cell) is not None:
             warnings.append(AnnexWarning(line, f"Ô số “{cell}” không thuộc dòng nào — bỏ qua"))
             j += 1
             continue
-        else:
-            row.cells[TITLE] = cell
-            j += 1
-        # A title split over several cells, before the first number column.
-        while (
-            rest
-            and rest[0] in _NUMERIC_ROLES
-            and j < n
-            and tokens[j][1]
-            and not _is_code_like(tokens[j][1])
-            and _parse_number(tokens[j][1]) is None
-        ):
-            row.cells[TITLE] = f"{row.get(TITLE)} {tokens[j][1]}".strip()
-            row.end_line = tokens[j][0]
-            j += 1
-        col = 0
-        while col < len(rest) and j < n:
-            role = rest[col]
-            t_line, t = tokens[j]
-            if not t:
-                j += 1
-                col += 1
-            elif role in _NUMERIC_ROLES:
-                if _parse_number(t) is not None:
-                    row.cells[role] = t
-                    row.end_line = t_line
-                    j += 1
-                col += 1
-            elif _is_code_like(t):
-                break
-            elif _parse_number(t) is not None:
-                row.stray.append((t_line, t))
-                j += 1
-            else:
-                parts = [t]
-                row.end_line = t_line
-                j += 1
-                while (
-                    j < n
-                    and tokens[j][1]
-                    and not _is_code_like(tokens[j][1])
-                    and _parse_number(tokens[j][1]) is None
-                ):
-                    parts.append(tokens[j][1])
-                    row.end_line = tokens[j][0]
-                    j += 1
-                row.cells[role] = "\n".join(parts)
-                col += 1
+        row, j = _cells_row_head(tokens, j)
+        if title_spans:
+            j = _cells_title_rest(tokens, j, row)
+        j = _cells_columns(tokens, j, row, rest)
         rows.append(row)
         if _is_total(row.get(TITLE)) and any(r.get(CODE) for r in rows[:-1]):
             tail = [t for t in tokens[j:] if t[1]]
@@ -593,77 +647,14 @@ class _Draft:
     options: list[tuple[str, Decimal, int]] = field(default_factory=list)
 
 
-_POINTS_IN_TEXT = re.compile(r"=\s*(\d+(?:[.,]\d+)?)\s*(?:điểm|đ)(?!\w)", re.IGNORECASE)
-_DEDUCTION = re.compile(r"trừ\s*(\d+(?:[.,]\d+)?)\s*(?:điểm|đ)(?!\w)", re.IGNORECASE)
-_LEADING_MARKS = re.compile(r"^[\s.,;:\-–—+•*]+")
-
-
-def _options_in_text(text: str) -> list[tuple[str, Decimal]]:
-    """Options written inline: "- Có thực hiện = 1 điểm. - Không thực hiện = 0 điểm."."""
-    options: list[tuple[str, Decimal]] = []
-    previous = 0
-    for match in _POINTS_IN_TEXT.finditer(text):
-        lines = [
-            ln.strip()
-            for ln in text[previous : match.start()].split("\n")
-            if _LEADING_MARKS.sub("", ln).strip()
-        ]
-        previous = match.end()
-        if not lines:
-            continue
-        bullets = [i for i, ln in enumerate(lines) if _BULLET.match(ln)]
-        chosen = lines[bullets[-1] :] if bullets else lines[-1:]
-        label = _LEADING_MARKS.sub("", " ".join(chosen)).strip().rstrip(",;:")
-        points = _parse_number(match.group(1))
-        if label and points is not None:
-            options.append((label, points))
-    return options
-
-
-def _points_list(values: Iterable[Decimal]) -> str:
-    return "; ".join(vn_decimal(v) for v in values)
-
-
-def _infer_rule(d: _Draft, max_points: Decimal) -> tuple[Rule, str, str]:
-    """The rule a leaf's text states, its kind and a sentence saying why."""
-    if fold(d.self_note) == "xhh":
-        return SurveyRule(), "survey", "điểm tự chấm ghi “XHH”: điểm lấy từ điều tra xã hội học"
-    if d.options:
-        found = [(label, points) for label, points, _ in d.options]
-    else:
-        found = _options_in_text("\n".join(d.guidance))
-    if not found:
-        return ManualRule(), "manual", "không nêu mức điểm nào: chấm tay"
-    points = [p for _, p in found]
-    top = vn_decimal(max_points)
-    if len(found) == 1 and points[0] == max_points:
-        deduction = _DEDUCTION.search(found[0][0])
-        per_item = _parse_number(deduction.group(1)) if deduction else None
-        if per_item is not None and per_item > 0:
-            rule: Rule = DeductionRule(per_item=per_item, item_label=found[0][0])
-            return rule, "deduction", f"trừ {vn_decimal(per_item)} điểm mỗi mục không đạt từ {top}"
-    items = tuple(
-        Option(key=str(i), label=label, points=p) for i, (label, p) in enumerate(found, start=1)
-    )
-    if all(p > 0 for p in points) and sum(points) == max_points:
-        if len(points) == 1:
-            note = f"một mục đạt hoặc không đạt: {top} điểm hoặc 0"
-        else:
-            sum_text = " + ".join(vn_decimal(p) for p in points)
-            note = f"danh sách mục cộng dồn: {sum_text} = {top} (bằng điểm tối đa)"
-        return ChecklistRule(items=items), "checklist", note
-    if max(points) == max_points:
-        return (
-            LevelsRule(options=items),
-            "levels",
-            f"chọn một mức: {_points_list(points)} (mức cao nhất bằng điểm tối đa {top})",
-        )
-    return (
-        ManualRule(),
-        "manual",
-        f"các mức {_points_list(points)} không khớp điểm tối đa {top} "
-        "(tổng và mức cao nhất đều khác): chấm tay",
-    )
+def _number_guess(raw: str) -> str:
+    """The best guess for a number cell holding text: its one number ("2 điểm" → 2)."""
+    numbers = re.findall(r"\d+(?:[.,]\d+)?", raw)
+    if len(numbers) == 1:
+        value = _parse_number(numbers[0])
+        if value is not None:
+            return f"có lẽ là {vn_decimal(value)}"
+    return ""
 
 
 class _Builder:
@@ -678,6 +669,9 @@ class _Builder:
         self.total: StatedTotal | None = None
         self.warnings: list[AnnexWarning] = []
         self.notes: list[AnnexWarning] = []
+        self.skipped: list[SkippedRow] = []
+        self.placed = 0
+        self.guessed = 0
 
     # numbers ---------------------------------------------------------------------------------
 
@@ -688,10 +682,14 @@ class _Builder:
         value = _parse_number(raw)
         label = self.columns.get(MAX, _ROLE_LABELS[MAX])
         if value is None:
-            raise _error(
+            raise _RowError(
                 f"cột “{label}” phải là số, gặp “{_preview(raw)}”",
                 f"column “{label}” must hold a number, found “{_preview(raw)}”",
                 row.line,
+                column=label,
+                expected="một số điểm (vd. 2 hoặc 0,5)",
+                found=_one_line(raw),
+                guess=_number_guess(raw),
             )
         self._check_places(value, label, row.line)
         return value
@@ -706,10 +704,14 @@ class _Builder:
             self._check_places(value, label, row.line)
             return value, ""
         if any(ch.isdigit() for ch in raw):
-            raise _error(
+            raise _RowError(
                 f"cột “{label}” phải là số hoặc ghi chú chữ, gặp “{_preview(raw)}”",
                 f"column “{label}” must hold a number or a text note, found “{_preview(raw)}”",
                 row.line,
+                column=label,
+                expected="một số điểm hoặc ghi chú chữ (vd. XHH)",
+                found=raw,
+                guess=_number_guess(raw),
             )
         return None, raw  # a note such as "XHH" (survey) or "KPS"
 
@@ -717,16 +719,71 @@ class _Builder:
     def _check_places(value: Decimal, label: str, line: int) -> None:
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -3:
-            raise _error(
+            raise _RowError(
                 f"cột “{label}”: “{vn_decimal(value)}” có quá 3 chữ số thập phân",
                 f"column “{label}”: “{value}” has more than 3 decimal places",
                 line,
+                column=label,
+                expected="số có tối đa 3 chữ số thập phân",
+                found=vn_decimal(value),
+                guess=f"có lẽ là {vn_decimal(value.quantize(Decimal('0.001')))}",
             )
 
     # rows ------------------------------------------------------------------------------------
 
     def add(self, row: _Row) -> bool:
-        """Places one row; False when the table ends (a total row below the nodes)."""
+        """Places one row; False when the table ends (a total row below the nodes).
+
+        A row that cannot be read is left out and reported (``skipped``) with everything it
+        had changed undone; the rows after it are read as usual.
+        """
+        saved = (
+            dict(self.scope),
+            self.area,
+            self.section,
+            self.current,
+            len(self.roots),
+            len(self.drafts),
+            len(self.warnings),
+            len(self.notes),
+            self.total,
+            self.guessed,
+        )
+        current = self.current
+        current_lens = (
+            (len(current.options), len(current.guidance), len(current.agency)) if current else None
+        )
+        try:
+            more = self._add(row)
+        except _RowError as exc:
+            (
+                self.scope,
+                self.area,
+                self.section,
+                self.current,
+                n_roots,
+                n_drafts,
+                n_warnings,
+                n_notes,
+                self.total,
+                self.guessed,
+            ) = saved
+            del self.roots[n_roots:], self.drafts[n_drafts:]
+            del self.warnings[n_warnings:], self.notes[n_notes:]
+            if current is not None and current_lens is not None:
+                del current.options[current_lens[0] :], current.guidance[current_lens[1] :]
+                del current.agency[current_lens[2] :]
+            guess = f" — {exc.guess}" if exc.guess else ""
+            self.skipped.append(
+                SkippedRow(row.line, exc.column, exc.expected, exc.found, exc.guess, exc.vi)
+            )
+            self.warnings.append(AnnexWarning(row.line, f"Bỏ qua dòng {row.line}: {exc.vi}{guess}"))
+            return True
+        if not row.is_empty():
+            self.placed += 1
+        return more
+
+    def _add(self, row: _Row) -> bool:
         for line, text in row.stray:
             self.warnings.append(
                 AnnexWarning(line, f"Ô “{_preview(text)}” không thuộc cột nào của bảng — bỏ qua")
@@ -777,10 +834,14 @@ class _Builder:
         )
         for other in self.roots:
             if other.written == code:
-                raise _error(
+                raise _RowError(
                     f"mục “{code}” trùng với dòng {other.line}",
                     f"section “{code}” repeats line {other.line}",
                     row.line,
+                    column=self._label(CODE),
+                    expected="mã mục chưa dùng",
+                    found=code,
+                    guess=f"có lẽ gõ nhầm mã (dòng {other.line} đã dùng “{code}”)",
                 )
         draft = _Draft(code, row.line, title, "section", None)
         self._fill(draft, row)
@@ -796,10 +857,14 @@ class _Builder:
             siblings = parent.children if parent else self.roots
             for other in siblings:
                 if other.written == code:
-                    raise _error(
+                    raise _RowError(
                         f"mã “{code}” trùng với dòng {other.line}",
                         f"code “{code}” repeats line {other.line}",
                         row.line,
+                        column=self._label(CODE),
+                        expected="mã lĩnh vực chưa dùng",
+                        found=code,
+                        guess=f"có lẽ gõ nhầm mã (dòng {other.line} đã dùng “{code}”)",
                     )
             draft = _Draft(code, row.line, lines[0], "roman", parent, roman=roman)
             self.area, self.scope = draft, {}
@@ -818,25 +883,45 @@ class _Builder:
                     and self.area.roman == int(parts[0])
                 ):
                     parent = self.area  # numbered through the document: 2.1 under II
+                    self.guessed += 1
                 if parent is None:
-                    raise _error(
+                    raise _RowError(
                         f"mã “{code}” không có mục cha “{parent_code}” ở trên",
                         f"code “{code}” has no parent “{parent_code}” above it",
                         row.line,
+                        column=self._label(CODE),
+                        expected=f"mục cha “{parent_code}” ở một dòng phía trên",
+                        found=code,
+                        guess=self._parent_guess(parts),
                     )
             if code in self.scope:
-                raise _error(
+                raise _RowError(
                     f"mã “{code}” trùng với dòng {self.scope[code].line}",
                     f"code “{code}” repeats line {self.scope[code].line}",
                     row.line,
+                    column=self._label(CODE),
+                    expected="mã tiêu chí chưa dùng",
+                    found=code,
+                    guess=f"có lẽ gõ nhầm mã (dòng {self.scope[code].line} đã dùng “{code}”)",
                 )
             draft = _Draft(code, row.line, lines[0], "num", parent)
             self.scope[code] = draft
         else:
-            raise _error(
+            written = _one_line(row.get(CODE))
+            if self.current is not None and len(written) > 12:
+                guess = f"chữ nằm nhầm cột mã số: có lẽ là nội dung của mục {self.current.written}"
+            elif re.fullmatch(r"\d+(\.+\d+)+\.?", written):
+                guess = f"có lẽ là mã “{re.sub(r'[.]+', '.', written).rstrip('.')}”"
+            else:
+                guess = ""
+            raise _RowError(
                 f"mã số “{_preview(row.get(CODE))}” không hợp lệ (cần I, II…, 1, 1.2, 5.2.3.1)",
                 f"invalid code “{_preview(row.get(CODE))}” (expected I, II…, 1, 1.2, 5.2.3.1)",
                 row.line,
+                column=self._label(CODE),
+                expected="mã số I, II…, 1, 1.2, 5.2.3.1",
+                found=written,
+                guess=guess,
             )
         if not draft.title:
             self.warnings.append(AnnexWarning(row.line, f"Mục {code} không có tên"))
@@ -848,6 +933,18 @@ class _Builder:
             draft.parent.children.append(draft)
         self.drafts.append(draft)
         self.current = draft
+
+    def _label(self, role: str) -> str:
+        return self.columns.get(role, _ROLE_LABELS[role])
+
+    def _parent_guess(self, parts: list[str]) -> str:
+        for cut in range(len(parts) - 2, 0, -1):
+            near = ".".join(parts[:cut])
+            if near in self.scope:
+                return f"có lẽ thuộc mục {near} (thiếu dòng {'.'.join(parts[:-1])})"
+        if self.current is not None:
+            return f"có lẽ thuộc mục {self.current.written} ở trên"
+        return ""
 
     def _fill(self, draft: _Draft, row: _Row) -> None:
         draft.stated_max = self._max(row)
@@ -880,13 +977,40 @@ class _Builder:
         points = self._max(row)
         for role in (SELF, APPRAISED):
             value, note = self._score(row, role)
-            if value is not None or note:
-                label = self.columns.get(role, _ROLE_LABELS[role])
+            if value is None and not note:
+                continue
+            label = self.columns.get(role, _ROLE_LABELS[role])
+            written = _one_line(row.get(role))
+            stated = draft.stated_self if role == SELF else draft.stated_appraised
+            if stated is None and value is not None:
+                # A filled sheet writes the score on the line of the level reached: it is the
+                # score of the criterion above, checked like any other.
+                if role == SELF:
+                    draft.stated_self = value
+                else:
+                    draft.stated_appraised = value
+                self.notes.append(
+                    AnnexWarning(
+                        row.line,
+                        f"Cột “{label}” ghi {written} trên dòng mức của {draft.written}: "
+                        f"là điểm của {draft.written}",
+                    )
+                )
+            elif value is not None and value == stated:
+                self.notes.append(
+                    AnnexWarning(
+                        row.line,
+                        f"Cột “{label}” ghi lại {written} trên dòng mức của {draft.written}: "
+                        "khớp điểm đã ghi",
+                    )
+                )
+            else:
+                shown = "—" if stated is None else vn_decimal(stated)
                 self.warnings.append(
                     AnnexWarning(
                         row.line,
-                        f"Cột “{label}” có giá trị “{_one_line(row.get(role))}” trên dòng không có "
-                        f"mã (dưới {draft.written}) — không biết thuộc tiêu chí nào, bỏ qua",
+                        f"Cột “{label}” ghi “{written}” trên dòng mức của {draft.written}, "
+                        f"khác điểm {shown} đã ghi cho {draft.written} — cần kiểm tra",
                     )
                 )
         if points is not None:
@@ -909,6 +1033,7 @@ class _Builder:
         if len(draft.agency) > before:
             # An agency is named on the criterion's own row; text here is often evidence that
             # slipped a column in the export. Kept where the document put it, but flagged.
+            self.guessed += 1
             label = self.columns.get(AGENCY, _ROLE_LABELS[AGENCY])
             self.warnings.append(
                 AnnexWarning(
@@ -922,10 +1047,12 @@ class _Builder:
 
     def result(self) -> tuple[tuple[Node, ...], tuple[ImportedNode, ...]]:
         if not self.drafts:
+            # Nothing placed: the table is unreadable; say which rows were left out and why.
+            why = "; ".join(f"dòng {r.line}: {r.message}" for r in self.skipped[:3])
             raise _error(
-                "bảng không có dòng tiêu chí nào có mã số",
+                "bảng không có dòng tiêu chí nào có mã số" + (f" (bỏ qua {why})" if why else ""),
                 "the table has no row with a criterion code",
-                None,
+                self.skipped[0].line if self.skipped else None,
             )
         codes = self._codes()
         entries: dict[int, ImportedNode] = {}
@@ -935,7 +1062,7 @@ class _Builder:
                 build(c, depth + (0 if d.form == "section" else 1)) for c in d.children
             )
             rule: Rule | None = None
-            rule_kind = rule_note = ""
+            rule_kind = rule_note = rule_source = ""
             if children:
                 max_points = d.stated_max
                 if max_points is None:
@@ -964,7 +1091,14 @@ class _Builder:
                             d.line, f"Tiêu chí {codes[id(d)]} không ghi điểm tối đa — tính 0"
                         )
                     )
-                rule, rule_kind, rule_note = _infer_rule(d, max_points)
+                inferred = infer_rule(
+                    [(label, points) for label, points, _ in d.options],
+                    d.guidance,
+                    d.self_note,
+                    max_points,
+                )
+                rule, rule_kind, rule_note = inferred.rule, inferred.kind, inferred.note
+                rule_source = inferred.source
                 self.notes.append(AnnexWarning(d.line, f"{codes[id(d)]}: {rule_note}"))
             if d.form == "section":
                 kind = NodeKind.section
@@ -1011,6 +1145,7 @@ class _Builder:
                 comment="\n".join(d.comment),
                 rule_kind=rule_kind,
                 rule_note=rule_note,
+                rule_source=rule_source,
             )
             return node
 
@@ -1086,6 +1221,9 @@ def _build(table: _Table) -> AnnexImport:
         layout=table.layout,
         header_line=table.header_line,
         columns=table.columns,
+        skipped=tuple(builder.skipped),
+        rows_placed=builder.placed,
+        rows_guessed=builder.guessed,
     )
 
 

@@ -10,7 +10,14 @@ scores. Every place where the document's own numbers disagree is an inconsistenc
 - ``score_exceeds_max``: a score above the node's max (``stated`` = the score — written, or the
   computed sum when the parent has none — and ``computed`` = the max it exceeds);
 - ``total_differs``: the written total row disagrees with the computed total (code
-  ``max_total`` for the max column, ``score_total`` for the self-score column).
+  ``max_total`` for the max column, ``score_total`` for the self-score column); a written max
+  that is the criteria plus the bonus sections (a document whose total is "tiêu chí + điểm
+  thưởng") is the document's own definition, not a difference;
+- ``arithmetic_slip``: a percentage written beside a fraction in an explanation or a score cell
+  that is not that fraction ("84/87 = 96,55%, ghi 95,6%"; ``stated`` = written, ``computed`` =
+  true, ``note`` = the sentence);
+- ``max_unreachable``: a leaf whose best possible answers stay below its max (``stated`` = the
+  best reachable, ``computed`` = the max).
 """
 
 from __future__ import annotations
@@ -20,15 +27,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from core.vn import vn_decimal
 from frameworks.annex import (
     AnnexError,
     AnnexImport,
     AnnexWarning,
+    SkippedRow,
     check_size,
     decode_text,
     import_annex,
     import_annex_text,
 )
+from frameworks.text_checks import arithmetic_slips, unreachable_maxima
 from frameworks.yaml_io import FrameworkYamlError, load_framework_yaml
 from models.framework import Framework, Node, NodeRole
 
@@ -45,7 +55,12 @@ __all__ = [
 
 SheetFormat = Literal["tsv", "csv", "xlsx", "yaml"]
 InconsistencyKind = Literal[
-    "stated_score_differs", "score_exceeds_max", "children_max_differs", "total_differs"
+    "stated_score_differs",
+    "score_exceeds_max",
+    "children_max_differs",
+    "total_differs",
+    "arithmetic_slip",
+    "max_unreachable",
 ]
 ZERO = Decimal(0)
 
@@ -72,6 +87,7 @@ class Inconsistency:
     kind: InconsistencyKind
     stated: Decimal | None
     computed: Decimal | None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,10 +105,40 @@ class SheetCheck:
     stated_max_total: Decimal | None = None
     stated_score_total: Decimal | None = None
     notes: tuple[AnnexWarning, ...] = field(default=())
+    skipped: tuple[SkippedRow, ...] = ()
+    rows_placed: int = 0
+    rows_guessed: int = 0
+    rules: tuple[tuple[str, str, str, str], ...] = ()  # (code, kind, why, text read)
+
+    @property
+    def findings(self) -> int:
+        """What a reader must look at: inconsistencies and rows left out."""
+        return len(self.inconsistencies) + len(self.skipped)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"max_total", "score_total", "nodes", "inconsistencies", "warnings"}``."""
+        """``{"max_total", "score_total", "rows", "skipped", "rules", "nodes",
+        "inconsistencies", "warnings"}``."""
         return {
+            "rows": {
+                "placed": self.rows_placed,
+                "guessed": self.rows_guessed,
+                "skipped": len(self.skipped),
+            },
+            "skipped": [
+                {
+                    "line": r.line,
+                    "column": r.column,
+                    "expected": r.expected,
+                    "found": r.found,
+                    "guess": r.guess,
+                    "message": r.message,
+                }
+                for r in self.skipped
+            ],
+            "rules": [
+                {"code": code, "rule": kind, "why": why, "text": text}
+                for code, kind, why, text in self.rules
+            ],
             "max_total": _dec(self.max_total),
             "score_total": _dec(self.score_total),
             "nodes": [
@@ -111,6 +157,7 @@ class SheetCheck:
                     "kind": i.kind,
                     "stated": _dec(i.stated),
                     "computed": _dec(i.computed),
+                    "note": i.note,
                 }
                 for i in self.inconsistencies
             ],
@@ -191,7 +238,7 @@ def _check(
     total_score: Decimal | None,
 ) -> tuple[Decimal, Decimal, list[SheetNode], list[Inconsistency]]:
     walk = _Walk(stated_max, stated_score, lines, rule_kinds)
-    max_total = score_total = ZERO
+    max_total = score_total = bonus_max = ZERO
     for root in roots:
         computed_max, computed = walk.visit(root)
         if root.role is NodeRole.normal:
@@ -199,18 +246,44 @@ def _check(
             score_total += computed or ZERO
         elif root.role is NodeRole.bonus:
             score_total += computed or ZERO
+            bonus_max += computed_max
         else:
             score_total -= computed or ZERO
     problems = list(walk.problems)
-    if total_max is not None and total_max != max_total:
+    # A total row may define the total as criteria + bonus ("… + điểm thưởng"): its own rule.
+    if total_max is not None and total_max not in (max_total, max_total + bonus_max):
         problems.append(Inconsistency("max_total", "total_differs", total_max, max_total))
     if total_score is not None and total_score != score_total:
         problems.append(Inconsistency("score_total", "total_differs", total_score, score_total))
     return max_total, score_total, walk.nodes, problems
 
 
+def _text_problems(imp: AnnexImport) -> list[Inconsistency]:
+    out: list[Inconsistency] = []
+    for e in imp.entries:
+        text = "\n".join(t for t in (e.explanation, e.comment, e.self_note, e.appraised_note) if t)
+        for slip in arithmetic_slips(text):
+            out.append(
+                Inconsistency(e.code, "arithmetic_slip", slip.written, slip.true_value, slip.text)
+            )
+    return out
+
+
+def _unreachable(fw: Framework) -> list[Inconsistency]:
+    return [
+        Inconsistency(
+            code,
+            "max_unreachable",
+            best,
+            top,
+            f"{code}: cách chấm tốt nhất chỉ đạt {vn_decimal(best)}/{vn_decimal(top)} điểm",
+        )
+        for code, best, top in unreachable_maxima(fw)
+    ]
+
+
 def check_import(imp: AnnexImport) -> SheetCheck:
-    """Checks an imported annex against its own stated numbers."""
+    """Checks an imported annex against its own stated numbers, its text and its rules."""
     entries = imp.entries
     max_total, score_total, nodes, problems = _check(
         imp.nodes,
@@ -221,6 +294,8 @@ def check_import(imp: AnnexImport) -> SheetCheck:
         total_max=imp.total.max_points if imp.total else None,
         total_score=imp.total.self_score if imp.total else None,
     )
+    problems += _text_problems(imp)
+    problems += _unreachable(imp.framework(name="bảng", year=2000))
     return SheetCheck(
         max_total=max_total,
         score_total=score_total,
@@ -232,6 +307,12 @@ def check_import(imp: AnnexImport) -> SheetCheck:
         stated_max_total=imp.total.max_points if imp.total else None,
         stated_score_total=imp.total.self_score if imp.total else None,
         notes=imp.notes,
+        skipped=imp.skipped,
+        rows_placed=imp.rows_placed,
+        rows_guessed=imp.rows_guessed,
+        rules=tuple(
+            (e.code, e.rule_kind, e.rule_note, e.rule_source) for e in entries if e.rule_kind
+        ),
     )
 
 
@@ -247,6 +328,7 @@ def check_framework(fw: Framework) -> SheetCheck:
         total_max=None,
         total_score=None,
     )
+    problems += _unreachable(fw)
     return SheetCheck(
         max_total=max_total,
         score_total=score_total,

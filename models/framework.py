@@ -152,10 +152,11 @@ class SurveyRule(Spec):
 
 
 class ManualRule(Spec):
-    """A score typed by a person, 0..max in steps of ``step``."""
+    """A score typed by a person, 0..max; in steps of ``step`` when the framework sets one,
+    otherwise any value with up to three decimals (a written 2,868 or 0,1)."""
 
     kind: Literal["manual"] = "manual"
-    step: Points = Decimal("0.25")
+    step: Points | None = None
 
 
 class DerivedSource(StrEnum):
@@ -232,17 +233,51 @@ class TieBreak(StrEnum):
     total_then_code = "total_then_code"  # then the unit code (stable, stated rule)
 
 
+class BandBasis(StrEnum):
+    """What the classification bands are compared with."""
+
+    # The share of the applicable maximum, on the framework's scale: total × nominal max /
+    # applicable max. A criterion "không phát sinh" that leaves the max no longer costs a band
+    # (89,5 of 92 applicable points is 97,28 on a 100 scale, not 89,5).
+    share = "share"
+    total = "total"  # the raw total, only when the framework says so explicitly
+
+
+class QuotaBasis(StrEnum):
+    """What the top-band quota is a percentage of."""
+
+    # The number rated in the next band ("Hoàn thành tốt nhiệm vụ") of the same group:
+    # Nghị định 90/2020/NĐ-CP Điều 20 as amended by Nghị định 48/2023/NĐ-CP, and Nghị định
+    # 335/2025/NĐ-CP ("không vượt quá 20% tổng số … được xếp loại 'Hoàn thành tốt nhiệm vụ'
+    # trong phạm vi cùng một cơ quan … và trong từng nhóm … có nhiệm vụ tương đồng").
+    next_band = "next_band"
+    group = "group"  # all units of the group (older local rules that say so)
+
+
 class ClassificationScheme(Spec):
     """Bands (highest first), an optional quota on the top band and vetoes."""
 
     bands: tuple[ClassBand, ...] = Field(min_length=1)
+    band_basis: BandBasis = Field(
+        default=BandBasis.share,
+        description="share: bands on total × nominal max / applicable max; total: the raw total",
+    )
     top_quota_percent: Percent | None = Field(
-        default=None, description="At most this share of a group reaches the top band"
+        default=None, description="At most this percentage (of quota_basis) reaches the top band"
+    )
+    quota_basis: QuotaBasis = QuotaBasis.next_band
+    min_top: int = Field(
+        default=0,
+        ge=0,
+        description="Units of a group that may keep the top band whatever the quota",
     )
     tie_break: TieBreak = TieBreak.total_then_critical
     veto_max_band: str | None = Field(
         default=None,
         description="A critical criterion scored 0 caps the unit at this band key",
+    )
+    source: str = Field(
+        default="", description="The regulation the bands and quota come from, cited in reasons"
     )
 
 

@@ -88,6 +88,36 @@ class LoginThrottle(SQLModel, table=True):
     locked_until: datetime | None = _ts(description="Tạm khóa đăng nhập đến")
 
 
+class AuthSession(SQLModel, table=True):
+    """A sign-in (phiên đăng nhập): a browser cookie or an API token names one; revocable."""
+
+    __tablename__ = "auth_session"
+
+    id: str = Field(primary_key=True, max_length=64, description="Random id carried by the token")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    kind: str = Field(max_length=16, description="session (cookie) | api (bearer token)")
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    last_seen_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    expires_at: datetime = _ts(nullable=False, description="Absolute end of the session")
+    revoked_at: datetime | None = _ts(description="Ended (logout, password change, coordinator)")
+    revoked_reason: str = Field(default="", max_length=32)
+    address: str = Field(default="", max_length=64, description="Địa chỉ đăng nhập")
+    user_agent: str = Field(default="", max_length=255, description="Trình duyệt")
+
+
+class PasswordLink(SQLModel, table=True):
+    """A one-time, expiring link to set a password (đặt lại mật khẩu / tài khoản mới)."""
+
+    __tablename__ = "password_link"
+
+    id: str = Field(primary_key=True, max_length=64, description="SHA-256 of the link's secret")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    purpose: str = Field(max_length=16, description="reset | welcome")
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    expires_at: datetime = _ts(nullable=False)
+    used_at: datetime | None = _ts()
+
+
 class FrameworkRecord(SQLModel, table=True):
     """A stored framework version (bộ tiêu chí); published versions are immutable."""
 
@@ -155,6 +185,16 @@ class CycleUnit(SQLModel, table=True):
     final_total: Decimal | None = _dec(description="Tổng điểm thẩm định")
     classification: str | None = Field(default=None, max_length=32, description="Xếp loại")
     rank: int | None = Field(default=None, description="Xếp hạng")
+    quota_exception: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Số quyết định cho phép giữ mức xuất sắc ngoài tỷ lệ (cấp có thẩm quyền)",
+    )
+    veto: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Trường hợp buộc xếp loại không hoàn thành nhiệm vụ (căn cứ)",
+    )
     analysis_due: datetime | None = _ts(description="Hạn báo cáo phân tích sau công bố")
     plan_due: datetime | None = _ts(description="Hạn kế hoạch khắc phục sau công bố")
     analysis_done_at: datetime | None = _ts(description="Đã gửi báo cáo phân tích")
@@ -281,6 +321,13 @@ class AuditLog(SQLModel, table=True):
     after: dict[str, Any] | None = _json(default=None)
     request_key: str | None = Field(
         default=None, max_length=200, unique=True, description="Idempotency key of the change"
+    )
+    chain_seq: int | None = Field(default=None, description="Position in its cycle's chain")
+    prev_hash: str | None = Field(
+        default=None, max_length=64, description="row_hash of the previous row of its cycle"
+    )
+    row_hash: str | None = Field(
+        default=None, max_length=64, description="SHA-256 of this row and prev_hash"
     )
 
 

@@ -7,7 +7,8 @@ Rules of the sum (DOMAIN "Frameworks and their scoring rules"):
 - a leaf without a result (not yet scored) earns 0 and still counts in the max;
 - ``bonus`` nodes add their score (capped at their own max) and ``penalty`` nodes subtract theirs;
   neither counts in any max. The total never falls below 0;
-- ``max_total`` is the sum of the (effective) maxima of the top-level normal nodes.
+- ``max_total`` is the sum of the (effective) maxima of the top-level normal nodes, and
+  ``nominal_max_total`` the sum of their maxima as written (what classification scales to).
 Every score is rounded with the framework's places and rounding mode.
 """
 
@@ -48,6 +49,7 @@ class SheetScore(BaseModel):
     nodes: tuple[NodeScore, ...]
     total: Decimal
     max_total: Decimal
+    nominal_max_total: Decimal | None = None  # None: as max_total (sheets scored before)
     bonus: Decimal = ZERO
     penalty: Decimal = ZERO
     critical_total: Decimal = ZERO  # sum over the critical nodes (a tie-break of the quota)
@@ -150,6 +152,7 @@ def score_sheet(
         nodes=tuple(scores[n.code] for n in framework.walk()),
         total=total,
         max_total=max_total,
+        nominal_max_total=sum((t.nominal_max for t in tops if t.role is NodeRole.normal), ZERO),
         bonus=bonus,
         penalty=penalty,
         critical_total=sum((s.score for s in critical_scores), ZERO),

@@ -39,6 +39,7 @@ from models.framework import (
     SurveyRule,
 )
 from models.inputs import CriterionInput
+from scoring.input_checks import RuleInputError, check_bounded, check_kind, input_fields
 
 __all__ = [
     "RuleInputError",
@@ -48,36 +49,20 @@ __all__ = [
     "full_marks_inputs",
     "input_fields",
     "quantize",
+    "shown_against",
 ]
 
 _T = TypeVar("_T")
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
+MANUAL_PLACES = 3
 
 _ROUNDING = {
     RoundingMode.half_up: ROUND_HALF_UP,
     RoundingMode.half_even: ROUND_HALF_EVEN,
     RoundingMode.down: ROUND_DOWN,
 }
-
-
-class RuleInputError(ValueError):
-    """Inputs that do not fit a criterion's rule; ``code`` is the criterion, ``field`` the input."""
-
-    def __init__(self, code: str, field: str, reason: str) -> None:
-        super().__init__(code, field, reason)
-        self.code = code
-        self.field = field
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"criterion {self.code}, field '{self.field}': {self.reason}"
-
-    @property
-    def message_vi(self) -> str:
-        """The error for a Vietnamese reader: "Tiêu chí 2.3.4, trường 'level': …"."""
-        return f"Tiêu chí {self.code}, trường '{self.field}': {self.reason}"
 
 
 class RuleResult(BaseModel):
@@ -100,9 +85,27 @@ def _num(d: Decimal | int) -> str:
     return vn_decimal(d)
 
 
-def _pct(rate: Decimal) -> str:
-    """96.551724… → "96,55" (two decimals at most, trailing zeros dropped)."""
-    return vn_decimal(quantize(rate, 2).normalize())
+def _pct(rate: Decimal, edges: Sequence[Decimal | None] = ()) -> str:
+    """96.551724… → "96,55": two decimals (trailing zeros dropped), more when two would put the
+    rate on the other side of, or on, one of ``edges`` (79,9977 next to a floor of 80)."""
+    places = 2
+    shown = quantize(rate, places)
+    # Inputs are bounded (numerator, denominator ≤ 10⁹; a rate has ≤ 6 decimals), so a rate
+    # that differs from an edge differs by at least 10⁻⁷: 12 places always tell them apart.
+    while places < 12 and any(e is not None and _side(shown, e) != _side(rate, e) for e in edges):
+        places += 1
+        shown = quantize(rate, places)
+    return vn_decimal(shown.normalize())
+
+
+def shown_against(value: Decimal, edges: Sequence[Decimal | None]) -> str:
+    """``value`` in Vietnamese with two decimals, or as many more as it takes never to read as
+    equal to, or on the other side of, one of ``edges`` (a floor, a band limit)."""
+    return _pct(value, edges)
+
+
+def _side(value: Decimal, edge: Decimal) -> int:
+    return (value > edge) - (value < edge)
 
 
 @dataclass(frozen=True)
@@ -158,8 +161,15 @@ class _Ctx:
         known = ", ".join(o.key for o in options)
         raise self.error(field, f"không có mức ‘{key}’ (các mức: {known})")
 
-    def rate(self, inputs: CriterionInput, unit_label: str) -> tuple[Decimal, str]:
-        """The rate in percent, exact, and how it reads: "84/87 nhiệm vụ đúng hạn (96,55%)"."""
+    def rate(
+        self, inputs: CriterionInput, unit_label: str, edges: Sequence[Decimal | None] = ()
+    ) -> tuple[Decimal, str]:
+        """The rate in percent, exact, and how it reads: "84/87 nhiệm vụ đúng hạn (96,55%)".
+
+        ``edges`` are the thresholds the rule compares the rate with (a floor, band limits):
+        the rate is shown with enough decimals that it never reads as equal to an edge it is
+        not ("79,9977% dưới mức tối thiểu 80%", not "80% dưới mức tối thiểu 80%").
+        """
         num, den = inputs.numerator, inputs.denominator
         if num is not None or den is not None:
             if inputs.rate is not None:
@@ -179,14 +189,15 @@ class _Ctx:
                 raise self.error("numerator", f"tử số {num} lớn hơn mẫu số {den}")
             rate = Decimal(num) * HUNDRED / Decimal(den)
             label = f" {unit_label}" if unit_label else ""
-            return rate, f"{num}/{den}{label} ({_pct(rate)}%)"
+            return rate, f"{num}/{den}{label} ({_pct(rate, edges)}%)"
         rate = self.required("rate", inputs.rate, "tỷ lệ (%)")
         if not rate.is_finite():
             raise self.error("rate", "tỷ lệ không hợp lệ")
         if rate < 0 or rate > HUNDRED:
             raise self.error("rate", f"tỷ lệ phải từ 0 đến 100% (đã nhập {_num(rate)})")
         label = f" {unit_label}" if unit_label else ""
-        text = f"{_pct(rate)}%{label}" if unit_label else f"tỷ lệ {_pct(rate)}%"
+        shown = _pct(rate, edges)
+        text = f"{shown}%{label}" if unit_label else f"tỷ lệ {shown}%"
         return rate, text
 
     def count(self, field: str, value: int | None, what: str) -> int:
@@ -250,9 +261,9 @@ def _levels(ctx: _Ctx, rule: LevelsRule, inputs: CriterionInput) -> tuple[Decima
 
 
 def _proportional(ctx: _Ctx, rule: ProportionalRule, inputs: CriterionInput) -> tuple[Decimal, str]:
-    rate, rate_text = ctx.rate(inputs, rule.unit_label)
+    rate, rate_text = ctx.rate(inputs, rule.unit_label, (rule.floor,))
     if rate < rule.floor:
-        floor = _pct(rule.floor)
+        floor = vn_decimal(rule.floor.normalize())
         return ctx.finish(ZERO), f"{rate_text} dưới mức tối thiểu {floor}% nên được 0 điểm"
     score, text = ctx.amount(rate * ctx.max / HUNDRED)
     return score, f"{rate_text} × {_num(ctx.max)} điểm = {text}"
@@ -260,7 +271,8 @@ def _proportional(ctx: _Ctx, rule: ProportionalRule, inputs: CriterionInput) -> 
 
 def _bands(ctx: _Ctx, rule: BandsRule, inputs: CriterionInput) -> tuple[Decimal, str]:
     if rule.measure == "rate":
-        rate, rate_text = ctx.rate(inputs, rule.unit_label)
+        edges = [e for b in rule.bands for e in (b.min, b.max)]
+        rate, rate_text = ctx.rate(inputs, rule.unit_label, edges)
         return _match_band(ctx, rule.bands, rate, rate_text, "%")
     n = ctx.count("count", inputs.count, "số lượng")
     value_text = f"{n} {rule.unit_label}" if rule.unit_label else f"số lượng {n}"
@@ -359,11 +371,12 @@ def _manual(ctx: _Ctx, step: Decimal | None, inputs: CriterionInput) -> tuple[De
         raise ctx.error("score", f"điểm phải từ 0 đến {_num(ctx.max)} (đã nhập {_num(score)})")
     if step is not None and step > 0 and score != ctx.max and score % step != 0:
         raise ctx.error("score", f"điểm phải là bội số của {_num(step)} (đã nhập {_num(score)})")
-    # A step is the grid of allowed scores; without one, the framework's places are.
-    if not (step and step > 0) and quantize(score, ctx.places, ctx.rounding) != score:
-        raise ctx.error(
-            "score", f"điểm có quá {ctx.places} chữ số thập phân (đã nhập {_num(score)})"
-        )
+    # A step is the grid of allowed scores; without one, any score with up to three decimals
+    # (DOMAIN: "exact decimals with up to three places"), fewer if the framework rounds to fewer:
+    # a written 2,868 or 0,1 is accepted as it is.
+    places = min(MANUAL_PLACES, ctx.places)
+    if not (step and step > 0) and quantize(score, places, ctx.rounding) != score:
+        raise ctx.error("score", f"điểm có quá {places} chữ số thập phân (đã nhập {_num(score)})")
     final, text = ctx.amount(score)
     return final, f"Điểm chấm trực tiếp: {text}"
 
@@ -474,8 +487,12 @@ def evaluate(
     if node.children:
         raise ValueError(f"criterion {node.code} has children: only leaves carry a rule")
     ctx = _Ctx(node, decimal_places, rounding)
+    check_bounded(node, inputs)
     if inputs.not_applicable:
+        # The other fields of a criterion marked not applicable are ignored, not judged: a form
+        # may still carry the level picked before the box was ticked.
         return _not_applicable(ctx)
+    check_kind(node, inputs)
     score, text = _apply(ctx, node.rule, inputs)
     return RuleResult(score=score, explanation=_sentence(text))
 
@@ -488,35 +505,6 @@ def evaluate_criterion(framework: Framework, code: str, inputs: CriterionInput) 
         decimal_places=framework.decimal_places,
         rounding=framework.rounding,
     )
-
-
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "levels": ("level",),
-    "proportional": ("rate", "numerator", "denominator"),
-    "bands_rate": ("rate", "numerator", "denominator"),
-    "bands_count": ("count",),
-    "level_rate": ("level", "rate", "numerator", "denominator"),
-    "deduction": ("failed",),
-    "checklist": ("checked",),
-    "counted": ("counts",),
-    "survey": ("answers",),
-    "manual": ("score",),
-    "derived": ("value",),
-}
-
-
-def input_fields(node: Node) -> tuple[str, ...]:
-    """The ``CriterionInput`` fields a leaf's rule reads (plus ``not_applicable`` if allowed)."""
-    rule = node.rule
-    if rule is None:
-        fields = _FIELDS["manual"]
-    elif isinstance(rule, BandsRule):
-        fields = _FIELDS[f"bands_{rule.measure}"]
-    else:
-        fields = _FIELDS[rule.kind]
-    if node.na_policy is not NotApplicablePolicy.forbidden:
-        fields = ("not_applicable", *fields)
-    return fields
 
 
 def _inside_top_band(bands: Sequence[Band], *, default: Decimal, step: Decimal) -> Decimal:

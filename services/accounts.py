@@ -16,11 +16,13 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.db import utcnow
-from models.tables import LoginThrottle, Role, RoleGrant, Unit, User
-from services import audit
+from models.tables import Role, RoleGrant, Unit, User
+from services import audit, throttle
+from services.throttle import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER
 
 __all__ = [
     "MAX_FAILURES_PER_ADDRESS",
@@ -51,20 +53,14 @@ __all__ = [
 ]
 
 USERNAME_RE = r"^[a-z0-9][a-z0-9._-]{2,63}$"
-MIN_PASSWORD = 8
-
-# Throttling: after MAX_FAILURES failures within WINDOW the key is locked for LOCK, doubling on
-# each further lock up to MAX_LOCK; a success or a quiet WINDOW resets the count.
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 30
-WINDOW = timedelta(minutes=15)
-LOCK = timedelta(minutes=1)
-MAX_LOCK = timedelta(minutes=15)
+MIN_PASSWORD = 10  # services.passwords holds the whole rule
 
 UNIT_ROLES = frozenset({Role.unit_office, Role.staff})
 GLOBAL_ROLES = frozenset({Role.coordinator, Role.viewer})
 
 _hasher = PasswordHasher()
+# Not an argon2 hash: no password verifies against it (an account waiting for its first one).
+UNUSABLE_HASH = "!unset"
 # Verifying against this keeps the time of "unknown user" equal to "wrong password".
 _DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
 
@@ -158,7 +154,6 @@ class UserCreate(BaseModel):
                     "username": "nguyenvana",
                     "full_name": "Nguyễn Văn A",
                     "email": "nguyenvana@dinhhoa.gov.vn",
-                    "password": "mat-khau-du-dai",
                     "roles": [{"role": "staff", "unit_code": "binh-thanh"}],
                 }
             ]
@@ -168,7 +163,12 @@ class UserCreate(BaseModel):
     username: str = Field(pattern=USERNAME_RE, description="Tên đăng nhập (chữ thường, số, . _ -)")
     full_name: str = Field(default="", max_length=255, description="Họ và tên")
     email: str = Field(default="", max_length=255, description="Thư điện tử")
-    password: str = Field(min_length=MIN_PASSWORD, max_length=256, description="Mật khẩu")
+    password: str | None = Field(
+        default=None,
+        min_length=MIN_PASSWORD,
+        max_length=256,
+        description="Mật khẩu (bỏ trống: người dùng tự đặt qua liên kết gửi tới thư điện tử)",
+    )
     roles: list[RoleGrantIn] = Field(min_length=1, max_length=50, description="Các vai trò")
 
     @field_validator("username", mode="before")
@@ -229,6 +229,7 @@ class Principal:
     user_id: int
     username: str
     grants: tuple[tuple[Role, int | None, str | None], ...] = field(default=())
+    session_id: str = ""
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -261,14 +262,15 @@ class Principal:
         return bool(self.roles & GLOBAL_ROLES)
 
 
-def load_principal(session: Session, user: User) -> Principal:
-    """The principal of an active user with all of their grants."""
+def load_principal(session: Session, user: User, *, session_id: str = "") -> Principal:
+    """The principal of an active user with all of their grants (signed in by ``session_id``)."""
     assert user.id is not None
     grants = session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id)).all()
     return Principal(
         user_id=user.id,
         username=user.username,
         grants=tuple(sorted(((Role(g.role), g.unit_id, g.agency) for g in grants), key=str)),
+        session_id=session_id,
     )
 
 
@@ -314,9 +316,17 @@ def user_public(session: Session, user: User) -> UserPublic:
     )
 
 
-def create_user(session: Session, *, user_in: UserCreate, actor: str) -> User:
-    """Creates an account with its role grants and an audit row; AccountError on a clash."""
+def create_user(
+    session: Session, *, user_in: UserCreate, actor: str, password_hash: str | None = None
+) -> User:
+    """Creates an account with its role grants and an audit row; AccountError on a clash.
+
+    ``password_hash``: the password already checked and hashed by a caller that did so before
+    opening its transaction (``prehash``).
+    """
     username = user_in.username.lower()
+    if password_hash is None:
+        password_hash = prehash(user_in) or UNUSABLE_HASH
     if get_user(session, username=username) is not None:
         raise AccountError(
             "username", f"Tên đăng nhập '{username}' đã có người dùng.", conflict=True
@@ -325,7 +335,7 @@ def create_user(session: Session, *, user_in: UserCreate, actor: str) -> User:
         username=username,
         full_name=user_in.full_name,
         email=user_in.email,
-        password_hash=hash_password(user_in.password),
+        password_hash=password_hash,
     )
     session.add(user)
     session.flush()
@@ -355,6 +365,17 @@ def create_user(session: Session, *, user_in: UserCreate, actor: str) -> User:
     return user
 
 
+def prehash(user_in: UserCreate) -> str | None:
+    """Checks and hashes a new account's password with no database use (None: no password)."""
+    if user_in.password is None:
+        return None
+    from services.passwords import check_strength
+
+    codes = [g.unit_code for g in user_in.roles if g.unit_code]
+    check_strength(user_in.password, username=user_in.username.lower(), unit_codes=codes)
+    return hash_password(user_in.password)
+
+
 def list_users(session: Session, *, unit_ids: Iterable[int] | None = None) -> list[User]:
     """All users, or those holding a role in one of ``unit_ids``."""
     query = select(User).order_by(col(User.username))
@@ -367,19 +388,17 @@ def list_users(session: Session, *, unit_ids: Iterable[int] | None = None) -> li
 
 
 def reset_password(session: Session, *, username: str, password: str, actor: str) -> User:
-    """Sets a new password (revoking the user's tokens) and clears their throttle."""
-    if len(password) < MIN_PASSWORD:
-        raise AccountError("password", f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.")
+    """Sets a new password (an operator's reset): clears the throttle, ends every session."""
+    from services.passwords import check_strength, set_password, unit_codes_of
+
     user = get_user(session, username=username)
     if user is None:
         raise AccountError("username", f"Không có tài khoản '{username}'.")
-    user.password_hash = hash_password(password)
-    session.add(user)
-    throttle = session.get(LoginThrottle, _user_key(user.username))
-    if throttle is not None:
-        session.delete(throttle)
-    audit.record(session, actor=actor, entity="user", action="reset_password", entity_key=username)
-    session.flush()
+    assert user.id is not None
+    check_strength(password, username=user.username, unit_codes=unit_codes_of(session, user.id))
+    set_password(
+        session, user, new_hash=hash_password(password), actor=actor, reason="reset_password"
+    )
     return user
 
 
@@ -401,36 +420,6 @@ def ensure_admin(session: Session, *, password: str, username: str = "admin") ->
 # --- login and throttling --------------------------------------------------------------------
 
 
-def _user_key(username: str) -> str:
-    return f"user:{username.strip().lower()}"
-
-
-def _address_key(address: str) -> str:
-    return f"addr:{address}"
-
-
-def _locked_for(session: Session, key: str, now: datetime) -> int:
-    row = session.get(LoginThrottle, key)
-    if row is None or row.locked_until is None or row.locked_until <= now:
-        return 0
-    return max(1, int((row.locked_until - now).total_seconds() + 0.999))
-
-
-def _fail(session: Session, key: str, limit: int, now: datetime) -> None:
-    row = session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0)
-    if row.first_failure_at is None or now - row.first_failure_at > WINDOW:
-        if row.locked_until is None or row.locked_until <= now - WINDOW:
-            row.failures = 0
-        row.first_failure_at = now
-    row.failures += 1
-    if row.failures >= limit and row.failures % limit == 0:
-        doublings = row.failures // limit - 1
-        row.locked_until = now + min(LOCK * (2**doublings), MAX_LOCK)
-    session.add(row)
-
-
 def authenticate(
     session: Session,
     *,
@@ -441,34 +430,36 @@ def authenticate(
 ) -> User:
     """The active user whose password matches; InvalidCredentials or LoginThrottled otherwise.
 
-    A locked key answers LoginThrottled even for the right password (no oracle while locked);
-    failures are counted per username and per client address, and committed at once in a
-    separate transaction (call this before writing anything in ``session``); the lock is
-    temporary.
+    The attempt takes a try on the account's and the address's throttle keys first
+    (``services.throttle``: atomic, committed at once in short transactions of their own), so a
+    locked key answers LoginThrottled even for the right password (no oracle while locked).
+    The password is checked with no connection or transaction held; ``session`` (the caller's)
+    is only written after a success (a rehash).
     """
     now = now or utcnow()
-    keys = [(_user_key(username), MAX_FAILURES_PER_USER)]
-    if address:
-        keys.append((_address_key(address), MAX_FAILURES_PER_ADDRESS))
-    wait = max(_locked_for(session, key, now) for key, _ in keys)
-    if wait:
-        raise LoginThrottled(wait)
-    user = get_user(session, username=username)
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not ok or not user.is_active:
-        # Counted in a transaction of its own: the caller's rolls back with the exception.
-        with Session(session.get_bind()) as own:
-            for key, limit in keys:
-                _fail(own, key, limit, now)
-            own.commit()
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    try:
+        reservation = throttle.reserve(engine, username=username, address=address, now=now)
+    except throttle.Refused as exc:
+        raise LoginThrottled(exc.retry_after) from exc
+    with Session(engine) as reader:
+        found = get_user(reader, username=username)
+        stored = found.password_hash if found is not None else _DUMMY_HASH
+        active = found is not None and found.is_active
+    # Argon2 runs here, outside every transaction (it is slow on purpose).
+    ok = verify_password(stored, password) and active
+    throttle.settle(engine, reservation, ok=ok, now=now)
+    if not ok:
         raise InvalidCredentials()
-    row = session.get(LoginThrottle, _user_key(username))
-    if row is not None:
-        session.delete(row)
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    # A rehash is computed before the caller's session is touched.
+    new_hash = hash_password(password) if _hasher.check_needs_rehash(stored) else None
+    user = get_user(session, username=username)
+    assert user is not None
+    if new_hash is not None:
+        user.password_hash = new_hash
         session.add(user)
-    session.flush()
+        session.flush()
     return user
 
 
@@ -483,6 +474,7 @@ class TokenClaims:
     password_version: str
     expires_at: datetime
     kind: str
+    session_id: str = ""
 
 
 def _b64(data: bytes) -> str:
@@ -540,6 +532,7 @@ def verify_token(
             password_version=str(raw["pwv"]),
             expires_at=datetime.fromtimestamp(int(raw["exp"]), tz=(now or utcnow()).tzinfo),
             kind=kind,
+            session_id=str(raw.get("sid", "")),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidToken("malformed") from exc

@@ -12,13 +12,13 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from contracts.ids import unit_workflow_id
 from contracts.messages import CycleInput, DeadlineKind, ExtendCommand, UnitInput
+from core.errors import Conflict, NotFound
 from models.framework import FrameworkStatus
 from models.states import BEFORE_SUBMISSION
 from models.tables import (
@@ -26,18 +26,14 @@ from models.tables import (
     Cycle,
     CycleState,
     CycleUnit,
-    Entry,
     FrameworkRecord,
     Unit,
     UnitState,
 )
-from scoring.classification import UnitTotal, classify
 from services import audit
-from services.sheet import SheetError, framework_for, score_entries
 
 __all__ = [
     "DEFAULT_REMINDER_OFFSETS",
-    "CycleError",
     "CycleSpec",
     "MissedUnit",
     "classify_cycle",
@@ -53,10 +49,6 @@ __all__ = [
 
 # 7, 3 and 1 days before each deadline, and 0 = the morning (07:00 local) of its day.
 DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (168, 72, 24, 0)
-
-
-class CycleError(SheetError):
-    """A refused cycle operation (409), with the input at fault in ``field``."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +73,9 @@ class CycleSpec:
     followup_plan_days: int = 20
 
 
-def _err(type_: str, vi: str, en: str, field: str = "") -> CycleError:
-    return CycleError(type_, vi, en, field=field)
+def _err(code: str, vi: str, en: str, field: str = "") -> Conflict:
+    """A refused cycle operation (409), with the input at fault in ``field``."""
+    return Conflict(code, vi, en, field=field)
 
 
 def create_cycle(session: Session, *, spec: CycleSpec, actor: str) -> Cycle:
@@ -209,12 +202,12 @@ def create_cycle(session: Session, *, spec: CycleSpec, actor: str) -> Cycle:
 
 
 def get_cycle(session: Session, cycle_id: str) -> Cycle:
-    """The cycle, or CycleError (404)."""
+    """The cycle, or NotFound (404)."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
-        err = _err("unknown_cycle", f"Không có kỳ đánh giá {cycle_id}.", f"No cycle {cycle_id}.")
-        err.status = 404
-        raise err
+        raise NotFound(
+            "unknown_cycle", f"Không có kỳ đánh giá {cycle_id}.", f"No cycle {cycle_id}."
+        )
     return cycle
 
 
@@ -451,72 +444,11 @@ def missed_units(
 def classify_cycle(
     session: Session, *, cycle_id: str, actor: str, at: datetime, request_key: str
 ) -> dict[str, dict[str, Any]]:
-    """Totals, bands, quota and ranks per group for every finalised or not-submitted unit.
+    """Totals, bands, quota and ranks per group for every finalised or not-submitted unit,
+    written to the projection with one audit row per unit (services.classification)."""
+    # services.classification reads cycles through this module: imported here, not at the top.
+    from services.classification import record_classification
 
-    A unit that submitted nothing is classified on a total of 0 (it ranks last of its group).
-    Returns ``{unit_code: {"total", "band", "band_label", "rank", "group"}}`` and writes the
-    projection (final total, classification, rank) with one audit row per unit.
-    """
-    cycle = get_cycle(session, cycle_id)
-    framework = framework_for(session, cycle)
-    scheme = framework.classification
-    if scheme is None:
-        raise _err(
-            "no_classification_scheme",
-            "Bộ tiêu chí chưa quy định mức xếp loại.",
-            "The framework has no classification scheme.",
-        )
-    rows = cycle_units(session, cycle_id)
-    eligible = [
-        (cu, u)
-        for cu, u in rows
-        if UnitState(cu.state)
-        in (UnitState.finalised, UnitState.not_submitted, UnitState.classified)
-    ]
-    totals = []
-    for cu, unit in eligible:
-        if cu.submitted_at is None and UnitState(cu.state) is UnitState.not_submitted:
-            totals.append(
-                UnitTotal(unit_id=unit.code, total=Decimal(0), group=cu.group, unit_code=unit.code)
-            )
-            continue
-        entries = session.exec(
-            select(Entry).where(Entry.cycle_id == cycle_id, Entry.unit_id == unit.id)
-        ).all()
-        sheet = score_entries(framework, entries, appraised=True)
-        totals.append(
-            UnitTotal.from_sheet(sheet, unit_id=unit.code, group=cu.group, unit_code=unit.code)
-        )
-    results = classify(scheme, totals)
-    out: dict[str, dict[str, Any]] = {}
-    by_code = {u.code: cu for cu, u in eligible}
-    for r in results:
-        cu = by_code[r.unit_id]
-        before = {"classification": cu.classification, "rank": cu.rank}
-        cu.final_total = r.total
-        cu.classification = r.band_key
-        cu.rank = r.rank
-        cu.updated_at = at
-        session.add(cu)
-        out[r.unit_id] = {
-            "total": str(r.total),
-            "band": r.band_key,
-            "band_label": r.band_label,
-            "rank": r.rank,
-            "group": r.group,
-            "reasons": list(r.reasons),
-        }
-        audit.record(
-            session,
-            actor=actor,
-            entity="classification",
-            action="classify",
-            entity_key=r.unit_id,
-            cycle_id=cycle_id,
-            unit_id=cu.unit_id,
-            before=before,
-            after=out[r.unit_id],
-            request_key=f"{request_key}/{r.unit_id}",
-        )
-    session.flush()
-    return out
+    return record_classification(
+        session, cycle_id=cycle_id, actor=actor, at=at, request_key=request_key
+    )

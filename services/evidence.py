@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from core.db import utcnow
+from core.errors import Invalid
 from core.vn import VN_TZ, vn_date, vn_decimal
 from models.tables import Evidence
 from services import audit
@@ -37,10 +38,12 @@ __all__ = [
     "EVIDENCE_TYPES",
     "CheckCode",
     "EvidenceCheck",
-    "EvidenceError",
     "EvidenceMeta",
     "EvidencePublic",
+    "EvidenceRejected",
+    "EvidenceTooLarge",
     "EvidenceType",
+    "EvidenceWrongType",
     "StoredFile",
     "add_evidence",
     "check_evidence",
@@ -91,14 +94,22 @@ EVIDENCE_TYPES: dict[str, EvidenceType] = {
 }
 
 
-class EvidenceError(ValueError):
-    """A refused upload: ``kind`` is empty | too_large | wrong_type | invalid."""
+class EvidenceRejected(Invalid):
+    """A refused upload (422; ``code``: empty, …); the field at fault was sent in the form."""
 
-    def __init__(self, kind: str, field: str, reason_vi: str) -> None:
-        super().__init__(reason_vi)
-        self.kind = kind
-        self.field = field
-        self.reason_vi = reason_vi
+    location = "form"
+
+
+class EvidenceTooLarge(EvidenceRejected):
+    """The file is over the size limit: 413."""
+
+    status = 413
+
+
+class EvidenceWrongType(EvidenceRejected):
+    """The file's content is of no accepted type: 415."""
+
+    status = 415
 
 
 # --- content ---------------------------------------------------------------------------------
@@ -187,7 +198,7 @@ def file_path(evidence_dir: Path, sha256: str) -> Path:
 def store_file(
     source: BinaryIO, *, filename: str, evidence_dir: Path, max_bytes: int
 ) -> StoredFile:
-    """Streams ``source`` into the store; EvidenceError if empty, too large or of a wrong type."""
+    """Streams ``source`` into the store; ``EvidenceRejected`` if empty, too large or mistyped."""
     tmp_dir = evidence_dir / ".tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / uuid.uuid4().hex
@@ -199,22 +210,26 @@ def store_file(
                 size += len(chunk)
                 if size > max_bytes:
                     mb = max_bytes / (1024 * 1024)
-                    raise EvidenceError(
+                    raise EvidenceTooLarge(
                         "too_large",
-                        "file",
                         f"Tệp vượt quá dung lượng cho phép ({vn_decimal(Decimal(str(mb)))} MB).",
+                        f"The file is over the size limit ({mb:g} MB).",
+                        field="file",
                     )
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise EvidenceError("empty", "file", "Tệp rỗng (0 byte).")
+            raise EvidenceRejected(
+                "empty", "Tệp rỗng (0 byte).", "The file is empty (0 bytes).", field="file"
+            )
         kind = sniff(tmp)
         if kind is None:
             allowed = ", ".join(t.label for t in EVIDENCE_TYPES.values())
-            raise EvidenceError(
+            raise EvidenceWrongType(
                 "wrong_type",
-                "file",
                 f"Nội dung tệp không thuộc loại được chấp nhận ({allowed}).",
+                f"The file's content is of no accepted type ({allowed}).",
+                field="file",
             )
         signed = kind.ext == "pdf" and pdf_has_signature(tmp)
         sha = digest.hexdigest()

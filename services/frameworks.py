@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from core.db import utcnow
+from core.errors import Invalid, NotFound
 from models.framework import Framework, FrameworkStatus
 from models.tables import FrameworkRecord
 from scoring.aggregate import score_sheet
@@ -30,7 +31,6 @@ from services import audit
 
 __all__ = [
     "ExportFormat",
-    "FrameworkError",
     "FrameworkPublic",
     "FrameworkSummary",
     "LoadedFramework",
@@ -48,15 +48,6 @@ __all__ = [
 IMPORT_SUFFIXES = (".yaml", ".yml", ".tsv", ".csv", ".xlsx", ".txt")
 
 
-class FrameworkError(ValueError):
-    """A refused framework operation; ``field`` names the input at fault."""
-
-    def __init__(self, field: str, reason_vi: str) -> None:
-        super().__init__(reason_vi)
-        self.field = field
-        self.reason_vi = reason_vi
-
-
 class ExportFormat(StrEnum):
     """Formats a framework is exported to."""
 
@@ -64,9 +55,35 @@ class ExportFormat(StrEnum):
     xlsx = "xlsx"
 
 
+# Fields added to the framework model after frameworks were stored and hashed (issue 12): left
+# out of the canonical form while they hold their default, so a framework that does not use them
+# keeps its hash (stored records, committed snapshots and re-imports stay identical).
+_LATER_SCHEME_DEFAULTS: dict[str, Any] = {
+    "band_basis": "share",
+    "quota_basis": "next_band",
+    "min_top": 0,
+    "source": "",
+}
+
+
+def _drop_later_defaults(node: dict[str, Any]) -> None:
+    rule = node.get("rule")
+    if isinstance(rule, dict) and rule.get("kind") == "manual" and rule.get("step") is None:
+        rule.pop("step", None)
+    for child in node.get("children", ()):
+        _drop_later_defaults(child)
+
+
 def _canonical(framework: Framework) -> dict[str, Any]:
     data = framework.model_dump(mode="json")
     data.pop("version", None)
+    scheme = data.get("classification")
+    if isinstance(scheme, dict):
+        for key, default in _LATER_SCHEME_DEFAULTS.items():
+            if scheme.get(key) == default:
+                scheme.pop(key)
+    for node in data.get("nodes", ()):
+        _drop_later_defaults(node)
     return data
 
 
@@ -163,7 +180,12 @@ def publish_framework(session: Session, *, framework_id: int, actor: str) -> Fra
     """Publishes a draft (idempotent); a published version is immutable from then on."""
     record = get_framework(session, framework_id)
     if record is None:
-        raise FrameworkError("id", f"Không có bộ tiêu chí số {framework_id}.")
+        raise NotFound(
+            "unknown_framework",
+            f"Không có bộ tiêu chí số {framework_id}.",
+            f"No framework {framework_id}.",
+            field="id",
+        )
     if record.status == FrameworkStatus.published.value:
         return record
     record.status = FrameworkStatus.published.value
@@ -191,13 +213,19 @@ class LoadedFramework:
 
     framework: Framework
     warnings: tuple[str, ...] = ()
+    rows_placed: int = 0  # annex tables: rows read into the tree
+    rows_guessed: int = 0  # of those, rows placed on an assumption the warnings state
+    rows_skipped: int = 0  # rows left out, each reported in the warnings with its line
 
 
 def _suffix_format(filename: str) -> str:
     suffix = Path(filename).suffix.lower()
     if suffix not in IMPORT_SUFFIXES:
-        raise FrameworkError(
-            "file", f"Định dạng '{suffix or filename}' không được hỗ trợ (YAML, TSV, CSV, XLSX)."
+        raise Invalid(
+            "unsupported_format",
+            f"Định dạng '{suffix or filename}' không được hỗ trợ (YAML, TSV, CSV, XLSX).",
+            f"The format '{suffix or filename}' is not supported (YAML, TSV, CSV, XLSX).",
+            field="file",
         )
     return {".yml": "yaml", ".txt": "tsv"}.get(suffix, suffix[1:])
 
@@ -212,7 +240,7 @@ def load_framework_bytes(
     """Parses a framework file by its suffix: YAML, or an annex table (TSV/TXT, CSV, XLSX).
 
     ``name`` and ``year`` are required for annex tables (which do not carry them) and override
-    a YAML file's own. FrameworkError explains what is wrong, in Vietnamese (and English).
+    a YAML file's own. An ``Invalid`` refusal explains what is wrong, in Vietnamese (and English).
     """
     from frameworks.annex import AnnexWarning, import_annex
 
@@ -233,7 +261,12 @@ def load_framework_bytes(
                 )
             return LoadedFramework(framework)
         if not name or not year:
-            raise FrameworkError("name", "Bảng phụ lục cần tên (name) và năm (year) bộ tiêu chí.")
+            raise Invalid(
+                "annex_needs_name",
+                "Bảng phụ lục cần tên (name) và năm (year) bộ tiêu chí.",
+                "An annex table needs the framework's name and year.",
+                field="name",
+            )
         annex_fmt: Literal["tsv", "csv", "xlsx"] = (
             "xlsx" if fmt == "xlsx" else "csv" if fmt == "csv" else "tsv"
         )
@@ -242,13 +275,21 @@ def load_framework_bytes(
         return LoadedFramework(
             imported.framework(name=name, year=year),
             tuple(f"dòng {w.line}: {w.message}" if w.line else w.message for w in warnings),
+            rows_placed=imported.rows_placed,
+            rows_guessed=imported.rows_guessed,
+            rows_skipped=len(imported.skipped),
         )
-    except FrameworkError:
-        raise
     except UnicodeDecodeError as exc:
-        raise FrameworkError("file", "Tệp không phải văn bản UTF-8.") from exc
+        raise Invalid(
+            "not_utf8", "Tệp không phải văn bản UTF-8.", "The file is not UTF-8 text.", field="file"
+        ) from exc
     except ValueError as exc:  # the importers' errors and pydantic's ValidationError
-        raise FrameworkError("file", f"Không đọc được bộ tiêu chí: {exc}") from exc
+        raise Invalid(
+            "unreadable_framework",
+            f"Không đọc được bộ tiêu chí: {exc}",
+            f"The framework cannot be read: {exc}",
+            field="file",
+        ) from exc
 
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -8,22 +8,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
+from core.errors import Conflict
 from models.tables import Unit
 from services import audit
 
-__all__ = ["UnitCreate", "UnitError", "UnitPublic", "create_unit", "get_unit_by_code", "list_units"]
+__all__ = ["UnitCreate", "UnitPublic", "create_unit", "get_unit_by_code", "list_units"]
 
 UNIT_CODE_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-
-
-class UnitError(ValueError):
-    """A refused unit operation; ``field`` names the input at fault."""
-
-    def __init__(self, field: str, reason_vi: str, *, conflict: bool = False) -> None:
-        super().__init__(reason_vi)
-        self.field = field
-        self.reason_vi = reason_vi
-        self.conflict = conflict
 
 
 class UnitCreate(BaseModel):
@@ -70,9 +61,14 @@ def get_unit_by_code(session: Session, *, code: str) -> Unit | None:
 
 
 def create_unit(session: Session, *, unit_in: UnitCreate, actor: str) -> Unit:
-    """Creates a unit (audited); UnitError when the code is taken."""
+    """Creates a unit (audited); ``Conflict`` when the code is taken."""
     if get_unit_by_code(session, code=unit_in.code) is not None:
-        raise UnitError("code", f"Mã đơn vị '{unit_in.code}' đã tồn tại.", conflict=True)
+        raise Conflict(
+            "unit_exists",
+            f"Mã đơn vị '{unit_in.code}' đã tồn tại.",
+            f"The unit code '{unit_in.code}' is taken.",
+            field="code",
+        )
     unit = Unit(**unit_in.model_dump())
     session.add(unit)
     session.flush()

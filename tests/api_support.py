@@ -15,16 +15,17 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from api.app import create_app
 from core.db import session_scope
 from core.settings import Settings
 from frameworks.yaml_io import load_framework_yaml
 from models.tables import CycleUnit, Role, RoleGrant, Unit, UnitState, User
-from services.accounts import hash_password, issue_token
+from services.accounts import hash_password
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
+from services.sessions import start_session
 
 ROOT = Path(__file__).resolve().parent.parent
 DINH_HOA_YAML = ROOT / "frameworks" / "builtin" / "dinh-hoa-commune-2024.yaml"
@@ -141,11 +142,13 @@ def build_world(engine: Engine, *, prefix: str = "t", cycle_id: str = "2024-test
             unit_c=units["c"].id or 0,
             users=users,
         )
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         for name, uid in users.items():
             found = session.get(User, uid)
             assert found is not None
-            world.tokens[name] = issue_token(found, secret_key=SECRET, minutes=60)[0]
+            world.tokens[name] = start_session(
+                session, found, secret_key=SECRET, minutes=60, kind="api"
+            )[0]
     return world
 
 

@@ -90,7 +90,9 @@ def test_duplicate_username_and_unknown_unit_refused(engine, people) -> None:
         create_user(
             session,
             user_in=UserCreate(
-                username="lan.nguyen", password="12345678", roles=[RoleGrantIn(role=Role.viewer)]
+                username="lan.nguyen",
+                password="mot-mat-khau-kho-doan",
+                roles=[RoleGrantIn(role=Role.viewer)],
             ),
             actor="test",
         )
@@ -100,7 +102,7 @@ def test_duplicate_username_and_unknown_unit_refused(engine, people) -> None:
             session,
             user_in=UserCreate(
                 username="ghost",
-                password="12345678",
+                password="mot-mat-khau-kho-doan",
                 roles=[RoleGrantIn(role=Role.staff, unit_code="no-such-unit")],
             ),
             actor="test",
@@ -194,15 +196,18 @@ def test_throttle_locks_temporarily_and_doubles(engine) -> None:
     assert results == ["bad"] * MAX_FAILURES_PER_USER
     # locked for a minute from the 5th failure, even with the right password
     assert attempt("dung-mat-khau", T0 + timedelta(seconds=10)) == "wait 54"
-    # five more failures right after the lock double it (2 minutes)
+    # one more guess once the lock has passed: checked, wrong, and the lock doubles (2 minutes)
     again = T0 + timedelta(seconds=65)
-    results = [attempt("sai", again + timedelta(seconds=i)) for i in range(MAX_FAILURES_PER_USER)]
-    assert results == ["bad"] * MAX_FAILURES_PER_USER
-    assert attempt("dung-mat-khau", again + timedelta(seconds=5)) == "wait 119"
+    assert attempt("sai", again) == "bad"
+    assert attempt("dung-mat-khau", again + timedelta(seconds=5)) == "wait 115"
+    # and doubles again (4 minutes): an account under attack slows down…
+    assert attempt("sai", again + timedelta(seconds=121)) == "bad"
+    assert attempt("sai", again + timedelta(seconds=122)) == "wait 239"
     # …but never for good: after the lock the right password works and resets the count
-    assert attempt("dung-mat-khau", again + timedelta(seconds=125)) == "ok"
-    assert attempt("sai", again + timedelta(seconds=126)) == "bad"
-    assert attempt("dung-mat-khau", again + timedelta(seconds=127)) == "ok"
+    later = again + timedelta(seconds=121 + 241)
+    assert attempt("dung-mat-khau", later) == "ok"
+    assert attempt("sai", later + timedelta(seconds=1)) == "bad"
+    assert attempt("dung-mat-khau", later + timedelta(seconds=2)) == "ok"
 
 
 def test_unknown_user_counts_failures_too(engine) -> None:

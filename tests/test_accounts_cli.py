@@ -103,7 +103,7 @@ def test_reset_password(cli, engine, capsys) -> None:
         actions = session.exec(
             select(AuditLog.action).where(AuditLog.entity_key == "cli-hoa")
         ).all()
-        assert list(actions) == ["create", "reset_password"]
+        assert list(actions) == ["create", "reset_password", "revoke_all:reset_password"]
     assert (
         cli("user", "reset-password", "cli-ghost", "--password-stdin", stdin="mat-khau-moi-2\n")
         == 1

@@ -18,12 +18,13 @@ from frameworks.annex import (
     import_annex_text,
 )
 from models.framework import (
+    BandsRule,
     ChecklistRule,
     DeductionRule,
     Framework,
     LevelsRule,
-    ManualRule,
     NodeKind,
+    ProportionalRule,
     SurveyRule,
 )
 
@@ -51,6 +52,8 @@ def _framework(imp: AnnexImport) -> Framework:
 
 
 def _points(rule: object) -> list[Decimal]:
+    if isinstance(rule, BandsRule):
+        return [b.points for b in rule.bands]
     assert isinstance(rule, LevelsRule | ChecklistRule)
     options = rule.options if isinstance(rule, LevelsRule) else rule.items
     return [o.points for o in options]
@@ -144,11 +147,23 @@ def test_dinh_hoa_rules_recognised(dinh_hoa: AnnexImport) -> None:
     fw = _framework(dinh_hoa)
     kinds = [e.rule_kind for e in dinh_hoa.entries if e.rule_kind]
     assert {k: kinds.count(k) for k in set(kinds)} == {
-        "levels": 68,
+        "levels": 65,
+        "proportional": 6,  # "(Tỷ lệ % thực hiện kế hoạch x 5 điểm)/100", floor "dưới 80% = 0"
+        "bands": 3,  # "Từ 85% … trở lên → 1; Dưới 85% → 0" (2.4.2), 5.5.3.4, 5.5.4.3
         "survey": 5,
-        "manual": 6,
         "checklist": 1,
     }
+    floors = {c: fw.node(c).rule for c in ("5.5.1", "5.5.4.6", "6.2", "7.2", "7.3", "X")}
+    assert {c: r.floor for c, r in floors.items() if isinstance(r, ProportionalRule)} == {
+        "5.5.1": 80, "5.5.4.6": 90, "6.2": 80, "7.2": 70, "7.3": 80, "X": 80,
+    }  # fmt: skip
+    band = fw.node("2.4.2").rule
+    assert isinstance(band, BandsRule)
+    assert [(b.min, b.max, b.points) for b in band.bands] == [
+        (D(85), None, D(1)),
+        (None, D(85), D(0)),
+    ]
+    assert "Dưới 85%: 0 điểm" in dinh_hoa.entry("2.4.2").rule_source
     # The survey criteria carry "XHH" in the self-score column: a note, not an error.
     e11 = dinh_hoa.entry("1.1")
     assert (e11.stated_self, e11.self_note, e11.rule_kind) == (None, "XHH", "survey")
@@ -177,11 +192,10 @@ def test_dinh_hoa_rules_recognised(dinh_hoa: AnnexImport) -> None:
     assert _points(fw.node("5.2.4.1").rule) == [D(0), D("0.5"), D(1), D(2)]
     assert _points(fw.node("5.5.4.5").rule) == [D(1), D(0)]  # two levels on one line
     assert isinstance(fw.node("5.3.4").rule, ChecklistRule)
-    # Proportional criteria state only their "< 80% = 0" line: manual, and the report says why.
-    assert isinstance(fw.node("5.5.1").rule, ManualRule)
-    assert dinh_hoa.entry("6.2").rule_note == (
-        "các mức 0 không khớp điểm tối đa 5 (tổng và mức cao nhất đều khác): chấm tay"
-    )
+    # Proportional criteria: "(Tỷ lệ % thực hiện kế hoạch x 5 điểm)/100" with a floor line.
+    assert isinstance(fw.node("5.5.1").rule, ProportionalRule)
+    assert dinh_hoa.entry("6.2").rule_note == "tỷ lệ × điểm tối đa 5, dưới 80% được 0 điểm"
+    assert "x 5 điểm)/100" in dinh_hoa.entry("6.2").rule_source
     assert dinh_hoa.entry("2.1.1").rule_note == (
         "chọn một mức: 1; 0 (mức cao nhất bằng điểm tối đa 1)"
     )
@@ -234,7 +248,9 @@ def test_quang_dien_tree_and_rules(quang_dien: AnnexImport) -> None:
     assert isinstance(checklist, ChecklistRule)
     assert [i.points for i in checklist.items] == [D(1)] * 4
     assert _points(fw.node("II.6.2").rule) == [D(3), D(2), D("1.5"), D(1), D(0)]
-    assert quang_dien.entry("II.6.3").rule_kind == "manual"  # levels 1; 0 under a max of 2
+    # levels 1; 0 under a max of 2: the levels as written, the gap flagged by the reachable check
+    assert quang_dien.entry("II.6.3").rule_kind == "levels"
+    assert "thấp hơn điểm tối đa 2" in quang_dien.entry("II.6.3").rule_note
     assert fw.node("II.1.2").evidence_required.split("\n") == [
         "- Báo cáo kết quả xử lý;",
         "- Kết luận của cấp có thẩm quyền;",
@@ -315,7 +331,10 @@ def test_sections_html_codes_repeated_header() -> None:
     assert fw.node("1.1").evidence_required == "Kế hoạch CCHC năm 2024;\nbáo cáo kết quả thực hiện"
     assert fw.node("1.1").guidance.startswith("Yêu cầu:\n- Ban hành đúng hạn = 2 điểm.")
     assert imp.entry("1.2").rule_note == "danh sách mục cộng dồn: 1 + 1 + 1 = 3 (bằng điểm tối đa)"
-    assert isinstance(fw.node("2.1").rule, ManualRule)
+    # "- Dưới 80% = 0 điểm. - Từ 80% trở lên: (Tỷ lệ % giải ngân x 2 điểm)/100"
+    proportional = fw.node("2.1").rule
+    assert isinstance(proportional, ProportionalRule) and proportional.floor == 80
+    assert imp.entry("2.1").rule_note == "tỷ lệ × điểm tối đa 2, dưới 80% được 0 điểm"
     assert fw.node("2.1").agency == "Phòng Tài chính - Kế hoạch"
     assert _points(fw.node("2.2").rule) == [D("1.5"), D(1), D("0.5")]
     assert isinstance(fw.node("2.2").rule, LevelsRule)
@@ -413,13 +432,12 @@ def test_unplaceable_rows_are_reported_with_their_lines() -> None:
             "Dòng không có mã và chưa có tiêu chí nào ở trên — bỏ qua: "
             "“Ghi chú trước mọi tiêu chí”",
         ),
-        (
-            4,
-            "Cột “Điểm tự chấm” có giá trị “2” trên dòng không có mã (dưới 1) — không biết "
-            "thuộc tiêu chí nào, bỏ qua",
-        ),
         (5, "Điểm 1 không kèm nội dung (dưới 1) — bỏ qua"),
         (6, "Mục 2 không có tên"),
+    ]
+    # the score written again on the level's line agrees with the criterion's: a note, no noise
+    assert (4, "Cột “Điểm tự chấm” ghi lại 2 trên dòng mức của 1: khớp điểm đã ghi") in [
+        (n.line, n.message) for n in imp.notes
     ]
 
 
@@ -458,35 +476,74 @@ def test_no_header() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rows", "line", "fragment"),
+    ("rows", "line", "fragment", "guess"),
     [
-        ("1..2\tA\t1\n", 2, "mã số “1..2” không hợp lệ"),
-        ("a)\tA\t1\n", 2, "mã số “a)” không hợp lệ"),
-        ("1\tA\t1\n1.2.1\tB\t1\n", 3, "mã “1.2.1” không có mục cha “1.2” ở trên"),
-        ("1\tA\t1\n1.1\tB\t1\n1.1\tC\t1\n", 4, "mã “1.1” trùng với dòng 3"),
-        ("I\tA\t1\nI\tB\t1\n", 3, "mã “I” trùng với dòng 2"),
+        ("1\tA\t1\n1..2\tB\t1\n", 3, "mã số “1..2” không hợp lệ", "có lẽ là mã “1.2”"),
+        ("1\tA\t1\na)\tB\t1\n", 3, "mã số “a)” không hợp lệ", ""),
+        (
+            "1\tA\t1\nKiểm tra việc thực hiện\tB\t1\n",
+            3,
+            "mã số “Kiểm tra việc thực hiện” không hợp lệ",
+            "chữ nằm nhầm cột mã số: có lẽ là nội dung của mục 1",
+        ),
+        (
+            "1\tA\t1\n1.2.1\tB\t1\n",
+            3,
+            "mã “1.2.1” không có mục cha “1.2” ở trên",
+            "có lẽ thuộc mục 1 (thiếu dòng 1.2)",
+        ),
+        ("1\tA\t1\n1.1\tB\t1\n1.1\tC\t1\n", 4, "mã “1.1” trùng với dòng 3", "gõ nhầm"),
+        ("I\tA\t1\nI\tB\t1\n", 3, "mã “I” trùng với dòng 2", "gõ nhầm"),
     ],
 )
-def test_broken_codes(rows: str, line: int, fragment: str) -> None:
-    error = _refused(("TT\tNội dung\tĐiểm tối đa\n" + rows).encode())
-    assert error.line == line
-    assert fragment in error.message
-    assert " / " in error.message  # Vietnamese / English
-    assert str(error).startswith(f"dòng {line} / line {line}: ")
+def test_a_row_with_a_broken_code_is_skipped_and_reported(
+    rows: str, line: int, fragment: str, guess: str
+) -> None:
+    """Issue 12 item 1: one unreadable row never refuses the whole table."""
+    result = import_annex(("TT\tNội dung\tĐiểm tối đa\n" + rows).encode())
+    (skipped,) = result.skipped
+    assert skipped.line == line and fragment in skipped.message
+    assert skipped.column == "TT" and skipped.expected
+    assert guess in skipped.guess
+    assert any(
+        w.line == line and w.message.startswith(f"Bỏ qua dòng {line}: ") for w in result.warnings
+    )
+    assert line not in [e.line for e in result.entries]
+    assert result.rows_placed == rows.count("\n") - 1
 
 
 @pytest.mark.parametrize(
-    ("row", "fragment"),
+    ("row", "column", "fragment", "guess"),
     [
-        ("1\tA\thai điểm\t\n", "cột “Điểm tối đa” phải là số, gặp “hai điểm”"),
-        ("1\tA\t2\t1,5a\n", "cột “Điểm tự chấm” phải là số hoặc ghi chú chữ, gặp “1,5a”"),
-        ("1\tA\t2\t0,1234\n", "“0,1234” có quá 3 chữ số thập phân"),
+        ("1\tA\thai điểm\t\n", "Điểm tối đa", "phải là số, gặp “hai điểm”", ""),
+        ("1\tA\ttối đa 2\t\n", "Điểm tối đa", "phải là số, gặp “tối đa 2”", "có lẽ là 2"),
+        ("1\tA\t2\t1,5a\n", "Điểm tự chấm", "phải là số hoặc ghi chú chữ", "có lẽ là 1,5"),
+        ("1\tA\t2\t0,1234\n", "Điểm tự chấm", "có quá 3 chữ số thập phân", "có lẽ là 0,123"),
     ],
 )
-def test_letters_in_number_columns(row: str, fragment: str) -> None:
-    error = _refused(("TT\tNội dung\tĐiểm tối đa\tĐiểm tự chấm\n" + row).encode())
+def test_letters_in_number_columns_skip_the_row(
+    row: str, column: str, fragment: str, guess: str
+) -> None:
+    data = "TT\tNội dung\tĐiểm tối đa\tĐiểm tự chấm\n2\tB\t1\t\n" + row
+    result = import_annex(data.encode())
+    (skipped,) = result.skipped
+    assert skipped.line == 3 and skipped.column == column
+    assert fragment in skipped.message and skipped.guess == guess
+    assert [e.code for e in result.entries] == ["2"]
+    assert (result.rows_placed, len(result.skipped)) == (1, 1)
+
+
+def test_children_of_a_skipped_row_are_reported_too_and_the_rest_is_read() -> None:
+    data = "TT\tNội dung\tĐiểm tối đa\n1\tA\tba\n1.1\tB\t1\n2\tC\t2\n2.1\tD\t2\n"
+    result = import_annex(data.encode())
+    assert [r.line for r in result.skipped] == [2, 3]
+    assert [e.code for e in result.entries] == ["2", "2.1"]
+
+
+def test_a_table_whose_only_rows_are_unreadable_is_refused_with_their_lines() -> None:
+    error = _refused("TT\tNội dung\tĐiểm tối đa\n1\tA\thai điểm\n".encode())
     assert error.line == 2
-    assert fragment in error.message
+    assert "bỏ qua dòng 2: cột “Điểm tối đa” phải là số, gặp “hai điểm”" in error.message
 
 
 def test_a_table_without_any_code_is_refused() -> None:
@@ -509,3 +566,17 @@ def test_html_to_text_keeps_comparison_signs() -> None:
         "Từ 95% - <100%\n= 3 điểm"
     )
     assert re.fullmatch(r"[^<>]*", html_to_text("<b>1.1.</b>")) is not None
+
+
+@pytest.mark.parametrize("seed", ["dinh-hoa", "quang-dien"])
+def test_at_least_80_percent_of_leaves_get_a_structured_rule(
+    seed: str, dinh_hoa: AnnexImport, quang_dien: AnnexImport
+) -> None:
+    """Issue 12: ≥ 80% of a real table's leaves get a structured rule (not "chấm tay"), each
+    with the sentence saying why."""
+    imported = dinh_hoa if seed == "dinh-hoa" else quang_dien
+    leaves = [e for e in imported.entries if e.rule_kind]
+    structured = [e for e in leaves if e.rule_kind != "manual"]
+    assert len(structured) * 100 >= 80 * len(leaves)
+    assert all(e.rule_note for e in leaves)
+    assert all(e.rule_source for e in structured if e.rule_kind != "survey")

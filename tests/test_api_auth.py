@@ -11,6 +11,7 @@ from sqlmodel import Session
 from core.db import session_scope
 from models.tables import LoginThrottle, User
 from services.accounts import MAX_FAILURES_PER_USER, issue_token, reset_password
+from services.sessions import start_session
 from tests.api_support import (
     PASSWORD,
     SECRET,
@@ -77,11 +78,16 @@ def test_no_credentials_is_401(http) -> None:
 
 
 def test_expired_token_is_401(engine, http, world) -> None:
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         user = session.get(User, world.users["viewer"])
         assert user is not None
-        token, _ = issue_token(
-            user, secret_key=SECRET, minutes=60, now=datetime.now(UTC) - timedelta(minutes=61)
+        token, _, _ = start_session(
+            session,
+            user,
+            secret_key=SECRET,
+            minutes=60,
+            kind="api",
+            now=datetime.now(UTC) - timedelta(minutes=61),
         )
     body = assert_problem(http.get("/api/units", headers={"Authorization": f"Bearer {token}"}), 401)
     assert "hết hạn" in body["detail"]
@@ -156,6 +162,37 @@ def test_login_with_forged_csrf_is_refused(browser) -> None:
         data={"username": "auth-viewer", "password": PASSWORD, "csrf_token": "forged.token"},
     )
     assert resp.status_code == 403
+
+
+def test_login_csrf_is_bound_to_this_browsers_own_login_cookie(engine, world, tmp_path) -> None:
+    """A correctly signed token taken from another browser's login form is refused (login CSRF:
+    an attacker must not sign the victim's browser into the attacker's account)."""
+    app = make_app(engine, tmp_path)
+    attacker, victim = client(app), client(app)
+    stolen = _csrf(attacker.get("/login").text)  # well signed, bound to the attacker's cookie
+    victim.get("/login")  # the victim's browser has a login cookie of its own
+    assert victim.cookies.get("appraisal_login_csrf") != stolen
+    resp = victim.post(
+        "/login",
+        data={"username": "auth-viewer", "password": PASSWORD, "csrf_token": stolen},
+        follow_redirects=False,
+    )
+    assert resp.status_code == 403
+    assert "appraisal_session" not in resp.headers.get("set-cookie", "")
+    # a browser with no login cookie at all: refused as well
+    bare = client(app)
+    resp = bare.post(
+        "/login", data={"username": "auth-viewer", "password": PASSWORD, "csrf_token": stolen}
+    )
+    assert resp.status_code == 403
+    # and its own token works (the refusals above are about the binding, nothing else)
+    own = _csrf(victim.get("/login").text)
+    ok = victim.post(
+        "/login",
+        data={"username": "auth-viewer", "password": PASSWORD, "csrf_token": own},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
 
 
 def test_cookie_session_reads_and_needs_csrf_to_write(browser) -> None:

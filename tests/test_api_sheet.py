@@ -421,6 +421,54 @@ def test_upload_far_too_big_is_cut_off_while_streaming(http, world, drafting) ->
     assert_problem(upload(http, world, "staff_a", "anh.png", huge), 413)
 
 
+async def test_the_upload_is_cut_off_not_read_to_the_end(http, world, drafting) -> None:
+    """The 413 comes after about the limit, not after the whole body was read (called on the
+    ASGI app itself: the test client would read the whole body before the app sees it)."""
+    chunk = 64 * 1024
+    total = 8 * 1024 * 1024 // chunk  # 8 MB; the app (1 MB evidence) stops reading at 2 MB
+    limit_chunks = 2 * 1024 * 1024 // chunk
+    boundary = "cutoffboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+    pulled = 0
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, object]:
+        nonlocal pulled
+        pulled += 1
+        body = head + PNG if pulled == 1 else b"\x00" * chunk
+        return {"type": "http.request", "body": body, "more_body": pulled < total}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(int(str(message["status"])))
+
+    token = world.tokens["staff_a"]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": url(world, "/criteria/2.1.1/evidence"),
+        "raw_path": url(world, "/criteria/2.1.1/evidence").encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    await http.app(scope, receive, send)
+    assert statuses == [413]
+    assert pulled <= limit_chunks + 2, f"read {pulled} of {total} chunks before refusing"
+
+
 def test_body_without_length_is_cut_off_too(http, world) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(3 * 16):

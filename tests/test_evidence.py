@@ -16,8 +16,8 @@ from core.db import session_scope
 from models.tables import AuditLog, Cycle, FrameworkRecord, Unit
 from services.evidence import (
     CheckCode,
-    EvidenceError,
     EvidenceMeta,
+    EvidenceRejected,
     add_evidence,
     check_evidence,
     delete_evidence,
@@ -101,11 +101,11 @@ def test_type_is_read_from_the_content(tmp_path: Path, ext: str) -> None:
     ],
 )
 def test_other_content_is_refused_whatever_its_name(tmp_path: Path, content: bytes) -> None:
-    with pytest.raises(EvidenceError) as exc:
+    with pytest.raises(EvidenceRejected) as exc:
         store_file(
             io.BytesIO(content), filename="bao-cao.pdf", evidence_dir=tmp_path, max_bytes=10**6
         )
-    assert exc.value.kind == "wrong_type"
+    assert exc.value.code == "wrong_type"
     assert list((tmp_path / ".tmp").iterdir()) == []
 
 
@@ -149,12 +149,12 @@ def test_store_is_content_addressed_and_limited(tmp_path: Path) -> None:
     path = file_path(tmp_path, a.sha256)
     assert path.read_bytes() == PDF_SIGNED
     assert path.relative_to(tmp_path).parts == (a.sha256[:2], a.sha256[2:4], a.sha256)
-    with pytest.raises(EvidenceError) as exc:
+    with pytest.raises(EvidenceRejected) as exc:
         store_file(io.BytesIO(b""), filename="x.pdf", evidence_dir=tmp_path, max_bytes=10)
-    assert exc.value.kind == "empty"
-    with pytest.raises(EvidenceError) as exc:
+    assert exc.value.code == "empty"
+    with pytest.raises(EvidenceRejected) as exc:
         store_file(io.BytesIO(PDF_SIGNED), filename="x.pdf", evidence_dir=tmp_path, max_bytes=100)
-    assert exc.value.kind == "too_large"
+    assert exc.value.code == "too_large"
     assert list((tmp_path / ".tmp").iterdir()) == []
     with pytest.raises(ValueError):
         file_path(tmp_path, "../../etc/passwd")

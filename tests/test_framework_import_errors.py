@@ -18,7 +18,6 @@ from tests.api_support import assert_problem, build_world, client, make_app
 HEADER = "TT\tNội dung\tĐiểm tối đa\tĐiểm tự chấm\n"
 MALFORMED: list[tuple[str, bytes, str]] = [
     ("wrong-header.tsv", "Mã\tTên\n1\tKế hoạch\n".encode(), "không tìm thấy dòng tiêu đề"),
-    ("broken-code.tsv", (HEADER + "1\tA\t1\t\n1.2.1\tB\t1\t\n").encode(), "dòng 3"),
     ("letters.tsv", (HEADER + "1\tA\thai điểm\t\n").encode(), "dòng 2"),
     ("empty.tsv", b"", "tệp rỗng"),
 ]
@@ -96,3 +95,21 @@ def test_api_import_refuses_and_stores_nothing(
     assert fragment.lower() in body["errors"][0]["reason"].lower(), body
     with Session(engine) as session:
         assert _counts(session) == before
+
+
+def test_cli_import_places_every_row_it_can_and_reports_the_rest(
+    cli, engine, capsys, tmp_path: Path
+) -> None:
+    """Issue 12 item 1: one unreadable row is reported with its line and left out; the rest of
+    the table is imported."""
+    path = tmp_path / "broken-code.tsv"
+    path.write_bytes((HEADER + "1\tA\t1\t\n1.2.1\tB\t1\t\n2\tC\t2\t\n").encode())
+    with Session(engine) as session:
+        frameworks_before, _ = _counts(session)
+    assert cli("framework", "import", str(path), "--name", "Thử", "--year", "2024") == 0
+    captured = capsys.readouterr()
+    assert "Số dòng: 2 đã đặt vào cây (0 theo phỏng đoán), 1 bỏ qua (xem cảnh báo)." in captured.out
+    err = captured.err
+    assert "dòng 3: Bỏ qua dòng 3: mã “1.2.1” không có mục cha “1.2” ở trên" in err
+    with Session(engine) as session:
+        assert _counts(session)[0] == frameworks_before + 1

@@ -23,13 +23,14 @@ from contracts.messages import (
     TransitionArgs,
 )
 from core.db import session_scope
+from core.errors import Conflict
 from core.settings import Settings
 from models.inputs import CriterionInput
 from models.tables import AuditLog, Entry, OutboxMessage, Unit, UnitState
 from notifications.mailer import SmtpMailer
 from notifications.sink import MailSink
 from services import audit
-from services.sheet import Editor, EditRefused, save_draft
+from services.sheet import Editor, save_draft
 from services.transitions import apply_transition
 from tests.api_support import (
     AGENCY,
@@ -92,7 +93,7 @@ async def test_council_cannot_flag_criteria_of_another_agency(
 
 def test_derived_criteria_are_not_self_scored(engine, world) -> None:
     set_unit_state(engine, world.cycle_id, world.unit_a, UnitState.drafting)
-    with session_scope(engine) as s, pytest.raises(EditRefused) as refused:
+    with session_scope(engine) as s, pytest.raises(Conflict) as refused:
         save_draft(
             s,
             cycle_id=world.cycle_id,
@@ -103,7 +104,7 @@ def test_derived_criteria_are_not_self_scored(engine, world) -> None:
             inputs=CriterionInput(value=Decimal(1)),
             explanation="",
         )
-    assert refused.value.type == "system_value"
+    assert refused.value.code == "system_value"
 
 
 def test_returned_criteria_close_again_at_submission(engine, world) -> None:

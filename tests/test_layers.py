@@ -39,7 +39,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "scoring": frozenset({"core", "models"}),
     "frameworks": frozenset({"core", "models", "scoring"}),
     "notifications": frozenset({"core"}),
-    "services": _BELOW_SERVICES,
+    # notifications: the password-link mails, sent at once by the API (no workflow involved).
+    "services": _BELOW_SERVICES | {"notifications"},
     "reports": _BELOW_SERVICES | {"services"},
     "activities": _BELOW_SERVICES | {"services", "notifications"},
     # The workflow definitions: contracts and the pure state module only (the sandbox loads them).

@@ -10,14 +10,15 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field, ValidationError
+from temporalio.client import WorkflowUpdateFailedError
 
 from api import errors
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Refusal, Unavailable
-from services.evidence import EvidenceError
-from services.sheet import EditRefused, SheetNotFound
+from services.evidence import EvidenceTooLarge
 from web.errors import RefusalPageRoute, page_refusal
 from web.forms import FormError
-from workflows.commands import CommandRefused
+from workflows.commands import refusal_of
+from workflows.states import refuse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,11 +28,15 @@ REFUSALS: dict[str, Exception] = {
     "not_found": NotFound("not_found", "Không tìm thấy.", "Not found."),
     "forbidden": Forbidden("not_yours", "Không phải của bạn.", "Not yours."),
     "unavailable": Unavailable("unavailable", "Tạm thời không sẵn sàng.", "Unavailable."),
-    "gate": EditRefused("not_assigned", "Không được phân công.", "Not assigned."),
-    "gate_404": SheetNotFound("no_criterion", "Không có tiêu chí.", "No criterion."),
-    "command": CommandRefused("wrong_state", "Sai trạng thái.", "Wrong state."),
-    "no_workflow": CommandRefused("not_running", "Không chạy.", "Not running.", status=404),
-    "upload": EvidenceError("too_large", "file", "Tệp quá lớn."),
+    # A workflow's refusal (an update's ApplicationError, type = code), through the one mapping.
+    "command": refusal_of(
+        WorkflowUpdateFailedError(refuse("wrong_state", "Sai trạng thái.", "Wrong state."))
+    ),
+    "command_busy": refusal_of(
+        WorkflowUpdateFailedError(refuse("unavailable", "Thử lại sau.", "Retry later."))
+    ),
+    "no_workflow": NotFound("not_running", "Không chạy.", "Not running."),
+    "upload": EvidenceTooLarge("too_large", "Tệp quá lớn.", "Too large.", field="file"),
 }
 # name → (status, code in the problem document, detail, detail_en, errors)
 EXPECTED: dict[str, tuple[int, str | None, str, str | None, list[dict[str, str]]]] = {
@@ -46,15 +51,14 @@ EXPECTED: dict[str, tuple[int, str | None, str, str | None, list[dict[str, str]]
     "not_found": (404, "not_found", "Không tìm thấy.", "Not found.", []),
     "forbidden": (403, "not_yours", "Không phải của bạn.", "Not yours.", []),
     "unavailable": (503, "unavailable", "Tạm thời không sẵn sàng.", "Unavailable.", []),
-    "gate": (403, "not_assigned", "Không được phân công.", "Not assigned.", []),
-    "gate_404": (404, "no_criterion", "Không có tiêu chí.", "No criterion.", []),
     "command": (409, "wrong_state", "Sai trạng thái.", "Wrong state.", []),
+    "command_busy": (503, "unavailable", "Thử lại sau.", "Retry later.", []),
     "no_workflow": (404, "not_running", "Không chạy.", "Not running.", []),
     "upload": (
         413,
-        None,
+        "too_large",
         "Tệp quá lớn.",
-        None,
+        "Too large.",
         [{"field": "file", "in": "form", "reason": "Tệp quá lớn."}],
     ),
 }
@@ -155,9 +159,26 @@ def test_a_refusal_outside_a_form_is_the_vietnamese_error_page() -> None:
     app = FastAPI()
     app.include_router(pages)
     http = TestClient(app, raise_server_exceptions=False)
-    for name in ("conflict", "gate", "no_workflow"):
+    for name in ("conflict", "forbidden", "no_workflow"):
         status, _code, detail, _en, _errors = EXPECTED[name]
         resp = http.get(f"/page/{name}")
         assert resp.status_code == status
         assert resp.headers["content-type"].startswith("text/html")
         assert detail in resp.text and "Traceback" not in resp.text
+
+
+def test_a_service_refusal_crosses_the_workflow_with_its_code_and_both_reasons() -> None:
+    """Activity side (``activities.common.refusal``) and client side (``refusal_of``): one each."""
+    from activities.common import refusal
+
+    error = refusal(Invalid("unknown_criterion", "Không có tiêu chí 9.9.", "No criterion 9.9."))
+    assert error.non_retryable and error.type == "unknown_criterion"
+    assert list(error.details) == ["Không có tiêu chí 9.9.", "No criterion 9.9."]
+    back = refusal_of(WorkflowUpdateFailedError(error))
+    # An update's refusal is a 409 whatever the service's class was (its status stays local).
+    assert isinstance(back, Conflict) and back.status == 409
+    assert (back.code, back.message_vi, back.message_en) == (
+        "unknown_criterion",
+        "Không có tiêu chí 9.9.",
+        "No criterion 9.9.",
+    )

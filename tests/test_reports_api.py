@@ -15,7 +15,7 @@ from core.db import session_scope
 from core.settings import get_settings
 from models.states import CycleState
 from models.tables import Cycle, User
-from services.accounts import issue_token
+from services.sessions import start_session
 from tests.api_support import SECRET, assert_problem, client, make_app, password_hash
 from tests.reports_support import seed_report_cycle
 from tests.test_web_pages import login
@@ -32,7 +32,9 @@ def world(engine, tmp_path_factory):
         for user in s.exec(select(User)).all():
             user.password_hash = password_hash()
             s.add(user)
-            tokens[user.username] = issue_token(user, secret_key=SECRET, minutes=60)[0]
+            tokens[user.username] = start_session(
+                s, user, secret_key=SECRET, minutes=60, kind="api"
+            )[0]
     app = make_app(engine, tmp_path_factory.mktemp("data"))
     return rc, app, tokens
 
@@ -57,11 +59,17 @@ def test_office_downloads_its_report_another_unit_is_a_404(world) -> None:
     assert_problem(_get(world, "vp-dinh-bien", _unit_url(world, "binh-thanh", "appraisal")), 404)
 
 
-def test_appraisal_result_before_any_appraisal_does_not_exist(world) -> None:
-    body = assert_problem(
-        _get(world, "coordinator", _unit_url(world, "dinh-bien", "appraisal")), 404
+def test_appraisal_result_before_the_appraisal_is_an_empty_draft(world) -> None:
+    resp = _get(world, "coordinator", _unit_url(world, "dinh-bien", "appraisal"))
+    doc = Document(BytesIO(resp.content))
+    assert doc.sections[0].header.paragraphs[0].text == "DỰ THẢO"
+    table = next(t for t in doc.tables if t.rows[0].cells[0].text == "Mã")
+    row = next(r for r in table.rows if r.cells[0].text == "1.1")
+    assert row.cells[4].text == row.cells[3].text != ""  # no appraisal: the self score stands
+    final = Document(
+        BytesIO(_get(world, "coordinator", _unit_url(world, "binh-thanh", "appraisal")).content)
     )
-    assert "chưa được thẩm định" in body["detail"]
+    assert "SHA-256" in final.sections[0].header.paragraphs[0].text  # published: not a draft
 
 
 def test_unknown_format_is_a_422_naming_the_field(world) -> None:
@@ -131,8 +139,7 @@ def test_cli_writes_unit_and_cycle_documents(world, db_url, monkeypatch, tmp_pat
         assert main(["report", "cycle", CYCLE, "--format", "xlsx", "-o", str(xlsx)]) == 0
         assert load_workbook(str(xlsx)).sheetnames == ["Xã, phường, thị trấn"]
         assert main(["report", "unit", CYCLE, "khong-co", "-o", str(out)]) == 2
-        bad = ["report", "unit", CYCLE, "dinh-bien", "--kind", "appraisal", "-o", str(out)]
-        assert main(bad) == 2
+        assert main(["report", "cycle", "khong-co-ky-nay", "-o", str(xlsx)]) == 2
     finally:
         get_settings.cache_clear()
 

@@ -18,7 +18,8 @@ from actions.common import UnitRef
 from contracts.messages import AssignCommand, SubmitCommand, TransitionArgs
 from core.db import session_scope, utcnow
 from models.tables import AuditLog, CycleUnit, Entry, Unit, UnitState, User
-from services.accounts import Principal, issue_token, load_principal
+from services.accounts import Principal, load_principal
+from services.sessions import start_session
 from services.transitions import apply_transition
 from tests.api_support import SECRET, client, make_app, password_hash
 from tests.histories.scenario import Seeded, dinh_hoa, seed_cycle
@@ -219,7 +220,7 @@ def test_api_upload_names_sheet_row_and_column(engine, seeded, tmp_path) -> None
     app = make_app(engine, tmp_path)
     with session_scope(engine) as session:
         user = session.exec(select(User).where(User.username == LAN)).one()
-        token = issue_token(user, secret_key=SECRET, minutes=30)[0]
+        token = start_session(session, user, secret_key=SECRET, minutes=30, kind="api")[0]
     ref = _ref(engine, seeded)
     url = f"/api/cycles/{seeded.cycle_id}/units/{ref.unit_id}/sheet.xlsx"
     http = client(app)

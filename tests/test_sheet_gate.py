@@ -19,13 +19,11 @@ from contracts.messages import (
     TransitionArgs,
 )
 from core.db import session_scope
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from models.inputs import CriterionInput
 from models.tables import AuditLog, CycleUnit, Entry, Snapshot, Unit, UnitState, User
 from services.sheet import (
     Editor,
-    EditRefused,
-    InvalidInput,
-    SheetNotFound,
     answer_explanation,
     canonical_hash,
     expand_assignments,
@@ -98,10 +96,10 @@ def test_assignment_table_of_the_seed_expands_to_leaves() -> None:
     assert leaves["2.1.1"] == [("Tuân", True), ("Cát", False)]
     # Every assigned leaf has exactly one responsible person.
     assert all(sum(r for _, r in people) == 1 for people in leaves.values())
-    with pytest.raises(InvalidInput) as exc:
+    with pytest.raises(Invalid) as exc:
         expand_assignments(fw, [(("2.1",), "Tuân", True), (("2.1",), "Cát", True)])
-    assert exc.value.type == "two_responsible"
-    with pytest.raises(InvalidInput):
+    assert exc.value.code == "two_responsible"
+    with pytest.raises(Invalid):
         expand_assignments(fw, [(("9.9",), "Lan", True)])
 
 
@@ -121,9 +119,9 @@ def test_edit_in_the_last_second_before_the_lock_is_accepted_and_after_refused(
     assert res.score == Decimal("1.000")
     assert res.explanation.startswith("Đạt mức")
     for late in (LOCK, LOCK + timedelta(seconds=1)):
-        with pytest.raises(EditRefused) as exc:
+        with pytest.raises(Conflict) as exc:
             _draft(engine, seeded, tuan, "2.1.1", late, explanation="sửa sau khi khóa")
-        assert exc.value.type == "locked"
+        assert exc.value.code == "locked"
         assert exc.value.message_vi.startswith("Phần mềm đã khóa")
     with session_scope(engine) as session:
         entry = session.exec(select(Entry).where(Entry.criterion_code == "2.1.1")).one()
@@ -139,14 +137,14 @@ def test_only_assigned_staff_and_the_office_edit_a_criterion(
 ) -> None:
     now = LOCK - timedelta(days=5)
     lan = _user(engine, f"{BT}-lan")
-    with pytest.raises(EditRefused) as exc:
+    with pytest.raises(Forbidden) as exc:
         _draft(engine, seeded, lan, "2.1.2", now, explanation="không phải tiêu chí của tôi")
-    assert exc.value.type == "not_assigned"
+    assert exc.value.code == "not_assigned"
     office = Editor(username=seeded.office[BT], office=True)
     assert _draft(engine, seeded, office, "2.1.2", now, explanation="Văn phòng bổ sung").entry.id
-    with pytest.raises(SheetNotFound):
+    with pytest.raises(NotFound):
         _draft(engine, seeded, office, "2.1", now, explanation="nhóm, không phải tiêu chí lá")
-    with pytest.raises(InvalidInput) as bad:
+    with pytest.raises(Invalid) as bad:
         _draft(engine, seeded, office, "5.5.1", now, inputs=CriterionInput(rate=Decimal(120)))
     assert bad.value.field == "rate"
 
@@ -157,11 +155,11 @@ def test_under_review_staff_edit_only_returned_criteria(engine: Engine, seeded: 
     lan = _user(engine, f"{unit}-lan")
     _set_state(engine, seeded.cycle_id, unit, UnitState.unit_review)
     try:
-        with pytest.raises(EditRefused) as exc:
+        with pytest.raises(Conflict) as exc:
             _draft(
                 engine, seeded, lan, "1.1", now, unit=unit, inputs=CriterionInput(answers={5: 3})
             )
-        assert exc.value.type == "under_review"
+        assert exc.value.code == "under_review"
         with session_scope(engine) as session:
             unit_id = session.exec(select(Unit.id).where(Unit.code == unit)).one()
             assert unit_id is not None
@@ -220,7 +218,7 @@ def test_submission_freezes_a_hashed_snapshot_and_closes_the_gate(
         assert one["self_score"] == "3.467"  # mean (2×4 + 1×5)/3 = 4,333… of 5, × 4 / 5
         assert snap.content["days_late"] == 1
         assert snap.content["proposed_class"] == "good"
-    with pytest.raises(EditRefused) as exc:
+    with pytest.raises(Conflict) as exc:
         _draft(
             engine,
             seeded,
@@ -230,7 +228,7 @@ def test_submission_freezes_a_hashed_snapshot_and_closes_the_gate(
             unit=unit,
             inputs=CriterionInput(answers={5: 3}),
         )
-    assert exc.value.type == "invalid_state"
+    assert exc.value.code == "invalid_state"
     assert "Đã gửi kết quả" in exc.value.message_vi
 
 
@@ -243,9 +241,9 @@ def test_council_appraises_its_agency_and_unit_answers_flagged_criteria(
     noi_vu = Editor(username="council-noi-vu", agencies=frozenset({"Phòng Nội vụ"}))
     res = _appraise(engine, seeded, noi_vu, unit, "1.1", now, CriterionInput(answers={3: 3}))
     assert res.score == Decimal("2.400")
-    with pytest.raises(EditRefused) as exc:  # 2.1.1 is appraised by Thanh tra huyện
+    with pytest.raises(Forbidden) as exc:  # 2.1.1 is appraised by Thanh tra huyện
         _appraise(engine, seeded, noi_vu, unit, "2.1.1", now, CriterionInput(level="a"))
-    assert exc.value.type == "wrong_agency"
+    assert exc.value.code == "wrong_agency"
     deadline = local(YEAR, 11, 28, 17, 0)
     with session_scope(engine) as session:
         apply_transition(
@@ -276,7 +274,7 @@ def test_council_appraises_its_agency_and_unit_answers_flagged_criteria(
             answer="Đã bổ sung 03 phiếu (tệp đính kèm).",
         )
         assert item.answered_by == office.username
-    with pytest.raises(EditRefused) as closed, session_scope(engine) as session:
+    with pytest.raises(Conflict) as closed, session_scope(engine) as session:
         answer_explanation(
             session,
             cycle_id=seeded.cycle_id,
@@ -286,12 +284,12 @@ def test_council_appraises_its_agency_and_unit_answers_flagged_criteria(
             now=deadline,
             answer="quá hạn",
         )
-    assert closed.value.type == "round_closed"
-    with pytest.raises(EditRefused) as other:
+    assert closed.value.code == "round_closed"
+    with pytest.raises(Conflict) as other:
         _draft(
             engine, seeded, office, "1.2", deadline - timedelta(hours=1), unit=unit, explanation="x"
         )
-    assert other.value.type == "not_flagged"
+    assert other.value.code == "not_flagged"
 
 
 def _appraise(engine: Engine, seeded: Seeded, editor: Editor, unit: str, code: str, now, inputs):

@@ -105,7 +105,9 @@ def test_staff_fill_a_criterion_in_a_real_browser(server) -> None:
             page.set_default_timeout(15_000)
             # the link of an e-mail: sign in first, then land on the unit's page
             page.goto(unit_page)
-            expect(page.get_by_role("heading", name="Đăng nhập hệ thống đánh giá, xếp loại"))
+            expect(
+                page.get_by_role("heading", name="Đăng nhập hệ thống đánh giá, xếp loại")
+            ).to_be_visible()
             page.get_by_label("Tên đăng nhập").fill("wb-staff-a")
             page.get_by_label("Mật khẩu").fill(PASSWORD)
             page.get_by_role("button", name="Đăng nhập").click()

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import session_scope
+from core.errors import Refusal
 from models.inputs import CriterionInput
 from models.tables import AuditLog, CycleUnit, OutboxMessage, Snapshot, Unit, UnitState
 from notifications.sink import MailSink
@@ -169,8 +170,8 @@ async def test_a_whole_year_of_three_communes(
         try:
             await C.unit_command(client, cid, DB, C.SubmitCommand(actor=office[DB]))
             raise AssertionError("a submission after the lock must be refused")
-        except C.CommandRefused as refused:
-            assert refused.type == "invalid_state"
+        except Refusal as refused:
+            assert refused.code == "invalid_state"
             assert "Không gửi kết quả (đã khóa)" in refused.message_vi
 
         # Explanation round 1 on two criteria; Tuân answers his, Lan does not.
@@ -263,8 +264,8 @@ async def test_a_whole_year_of_three_communes(
                 ),
             )
             raise AssertionError("a third round must be refused")
-        except C.CommandRefused as refused:
-            assert refused.type == "max_rounds_reached"
+        except Refusal as refused:
+            assert refused.code == "max_rounds_reached"
         await mails.check()
 
         # Appraisal, classification, publication.

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import session_scope
+from core.errors import Refusal
 from models.tables import AuditLog, Cycle, CycleUnit, Snapshot, Unit, UnitState
 from notifications.sink import MailSink
 from services.sheet import Editor
@@ -37,10 +38,10 @@ PT, DB = "phuong-tien", "dinh-bien"
 COORD = "coordinator"
 
 
-async def _refused(coro: object, type_: str) -> C.CommandRefused:
-    with pytest.raises(C.CommandRefused) as exc:
+async def _refused(coro: object, type_: str) -> Refusal:
+    with pytest.raises(Refusal) as exc:
         await coro  # type: ignore[misc]
-    assert exc.value.type == type_, exc.value
+    assert exc.value.code == type_, exc.value
     return exc.value
 
 

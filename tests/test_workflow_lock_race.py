@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from core.errors import Refusal
 from models.tables import UnitState
 from notifications.sink import MailSink
 from tests.histories.scenario import COMMUNES, seed_cycle, settings_for
@@ -27,7 +28,7 @@ async def test_an_extension_does_not_undo_a_due_lock(
     client = temporal_dev.client
     now = datetime.now(UTC)
     unit = COMMUNES[2][0]
-    lock = now + timedelta(seconds=6)
+    lock = now + timedelta(seconds=12)  # the set-up below must end before it (checked)
     seeded = seed_cycle(
         engine,
         year=now.year,
@@ -54,6 +55,10 @@ async def test_an_extension_does_not_undo_a_due_lock(
             client, cid, unit, C.AssignCommand(actor=office, assignments=tuple(seeded.specs[unit]))
         )
         assert (await C.unit_status(client, cid, unit)).state is UnitState.drafting
+        # A slow set-up (a loaded machine) would let this worker process the lock itself, and
+        # the test would pass without any race: fail loudly instead of testing nothing.
+        left = (lock - datetime.now(UTC)).total_seconds()
+        assert left > 1.0, f"set-up ended {-left:.1f} s past the lock: the race was not tested"
 
     # No worker while the lock falls due; the extension waits for the next one.
     await asyncio.sleep(max(0.0, (lock - datetime.now(UTC)).total_seconds()) + 1.5)
@@ -77,8 +82,8 @@ async def test_an_extension_does_not_undo_a_due_lock(
         try:
             await asyncio.wait_for(extension, timeout=60)
             raise AssertionError("the extension of a due lock must be refused")
-        except C.CommandRefused as refused:
-            assert refused.type == "reopen_required", refused
+        except Refusal as refused:
+            assert refused.code == "reopen_required", refused
         for _ in range(100):
             if (await C.unit_status(client, cid, unit)).state is UnitState.not_submitted:
                 break

@@ -28,7 +28,8 @@ from starlette.exceptions import HTTPException
 
 from api import access
 from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
-from api.errors import FORBIDDEN_REFUSALS, Problem, not_found
+from api.errors import Problem, not_found
+from core.errors import Refusal
 from core.settings import Settings
 from models.tables import Role, Unit, User
 from services.accounts import (
@@ -36,10 +37,9 @@ from services.accounts import (
     Principal,
     load_principal,
     same_secret,
-    user_for_claims,
     verify_token,
 )
-from services.sheet import SheetError
+from services.sessions import session_user
 from web.render import error_page
 
 __all__ = [
@@ -136,7 +136,8 @@ def read_session(
         return None
     try:
         claims, raw = verify_token(cookie, secret_key=settings.secret_key, kind="session")
-        return user_for_claims(session, claims), raw
+        user = session_user(session, claims, idle_minutes=settings.session_idle_minutes)
+        return user, raw
     except InvalidToken:
         return None
 
@@ -172,7 +173,7 @@ async def page_caller(request: Request, session: SessionDep, settings: SettingsD
                 "Thiếu hoặc sai mã CSRF: biểu mẫu đã cũ hoặc không gửi từ trang này. "
                 "Vui lòng tải lại trang và thử lại.",
             )
-    principal = load_principal(session, user)
+    principal = load_principal(session, user, session_id=str(raw.get("sid", "")))
     route = request.scope.get("route")
     key = f"{request.method} {getattr(route, 'path', '')}"
     api_key = PAGE_RULES.get(key)
@@ -187,11 +188,6 @@ async def page_caller(request: Request, session: SessionDep, settings: SettingsD
 
 
 Caller = Annotated[PageCaller, Depends(page_caller, scope="function")]
-
-
-def sheet_status(exc: SheetError) -> int:
-    """The status the API answers for a refusal of the edit gate."""
-    return 403 if exc.type in FORBIDDEN_REFUSALS else int(getattr(exc, "status", 409))
 
 
 class PageRoute(APIRoute):
@@ -212,8 +208,8 @@ class PageRoute(APIRoute):
                 return error_page(request, exc.status, exc.message)
             except Problem as exc:
                 return error_page(request, exc.status, exc.detail or exc.title)
-            except SheetError as exc:
-                return error_page(request, sheet_status(exc), exc.message_vi)
+            except Refusal as exc:
+                return error_page(request, exc.status, exc.message_vi)
             except RequestValidationError:  # a path naming nothing (an id that is no number)
                 return error_page(request, 404, "Không tìm thấy tài nguyên.")
             except HTTPException as exc:  # e.g. a body cut off while streaming (413)

@@ -2,9 +2,9 @@
 
 A refused form redraws its page with the reason in place (``web.unit_page.refused_page``);
 a refusal anywhere else in a page becomes the Vietnamese error page (``RefusalPageRoute``).
-Both read a refusal through ``page_refusal``: ``core.errors.Refusal`` (``FormError`` is one),
-the older classes ``actions.refusals.LEGACY`` maps, the API's ``Problem`` (the access rule) and
-a pydantic ``ValidationError`` (an input model the form filled).
+Both show a ``core.errors.Refusal`` (``FormError`` is one) by its status and ``message_vi``;
+a form also reads, through ``page_refusal``, the API's ``Problem`` (the access rule) and a
+pydantic ``ValidationError`` (an input model the form filled).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from actions.refusals import LEGACY, refused
 from api.errors import Problem
 from core.errors import Refusal
 from web.auth import PageRoute
@@ -26,8 +26,7 @@ __all__ = ["FIELD_VI", "REFUSALS", "RefusalPageRoute", "page_refusal"]
 # Every exception a form shows as a refusal (anything else is a bug: a 500). A pydantic
 # ValidationError counts only around a form's input model, so the route class below leaves it
 # (and ``Problem``, which ``PageRoute`` shows) alone.
-REFUSALS: tuple[type[Exception], ...] = (Refusal, *LEGACY, Problem, ValidationError)
-_ROUTE_REFUSALS: tuple[type[Exception], ...] = (Refusal, *LEGACY)
+REFUSALS: tuple[type[Exception], ...] = (Refusal, Problem, ValidationError)
 
 # Input fields as a refusal of the page names them.
 FIELD_VI: dict[str, str] = {
@@ -52,24 +51,30 @@ def page_refusal(exc: Exception) -> tuple[int, str] | None:
         fields = {str(e["loc"][0]) if e.get("loc") else "" for e in exc.errors()}
         named = sorted(FIELD_VI.get(f, f) for f in fields if f)
         return 422, "Dữ liệu không hợp lệ: " + (", ".join(named) or "biểu mẫu") + "."
-    found = refused(exc)
-    return None if found is None else (found.status, found.message_vi)
+    if isinstance(exc, Refusal):
+        return exc.status, exc.message_vi
+    return None
 
 
-class RefusalPageRoute(PageRoute):
-    """A page route whose refusals (``Refusal`` and ``LEGACY``) become the Vietnamese error page."""
+class _RefusalRoute(APIRoute):
+    """The endpoint's refusals as the Vietnamese error page (inside ``PageRoute``'s handler)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The page handler of ``PageRoute``, with refusals shown as a page."""
+        """The route's handler, with refusals shown as a page."""
         handler = super().get_route_handler()
 
         async def refusal_handler(request: Request) -> Response:
             try:
                 return await handler(request)
-            except _ROUTE_REFUSALS as exc:
-                shown = page_refusal(exc)
-                if shown is None:
-                    raise
-                return error_page(request, *shown)
+            except Refusal as exc:
+                return error_page(request, exc.status, exc.message_vi)
 
         return refusal_handler
+
+
+class RefusalPageRoute(PageRoute, _RefusalRoute):
+    """A page route whose refusals (``core.errors.Refusal``) become the Vietnamese error page.
+
+    ``_RefusalRoute`` comes after ``PageRoute`` in the MRO, so it wraps the endpoint itself and
+    answers a refusal before ``PageRoute``'s sign-in and access handling sees it.
+    """

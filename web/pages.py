@@ -1,10 +1,11 @@
 """Vietnamese pages: sign-in with a signed, HttpOnly, SameSite cookie session and CSRF tokens.
 
-The session cookie is a signed token (``services.accounts.issue_token`` with kind "session")
-carrying a random CSRF token. Every form carries that token in a hidden field; API calls made
-with the cookie send it in ``X-CSRF-Token``. Before sign-in, the login form is protected by a
-signed double-submit cookie. After sign-in the browser returns to the page it came from
-(``next``, a local path only), so a link in an e-mail lands on its page.
+The session cookie is a signed token naming a server-side session (``services.sessions``, kind
+"session") and carrying a random CSRF token; logout ends the session on the server. Every form
+carries that token in a hidden field; API calls made with the cookie send it in
+``X-CSRF-Token``. Before sign-in, the login form is protected by a signed double-submit cookie.
+After sign-in the browser returns to the page it came from (``next``, a local path only),
+so a link in an e-mail lands on its page.
 
 ``router`` also carries the cycle and unit pages (``PAGE_ROUTERS``: ``web.cycles``,
 ``web.unit_page``, ``web.unit_forms``, ``web.unit_commands``) and the stylesheet under /static.
@@ -20,7 +21,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, Signer
 
-from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
+from api.deps import SESSION_COOKIE, SessionDep, SettingsDep, client_address
 from api.errors import not_found
 from core.settings import Mode, Settings
 from core.vn import vn_datetime
@@ -29,11 +30,12 @@ from services.accounts import (
     InvalidCredentials,
     LoginThrottled,
     authenticate,
-    issue_token,
     same_secret,
     user_public,
 )
+from services.sessions import revoke_session, start_session
 from web import cycles, reports, unit_commands, unit_forms, unit_page
+from web.account import router as account_router
 from web.auth import read_session, safe_next
 from web.render import STATIC_DIR, templates
 
@@ -130,7 +132,7 @@ def login_submit(
             status=403,
             next_url=next,
         )
-    address = request.client.host if request.client else ""
+    address = client_address(request, settings)
     try:
         user = authenticate(session, username=username, password=password, address=address)
     except InvalidCredentials:
@@ -154,11 +156,14 @@ def login_submit(
         )
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
-    token, _expires = issue_token(
+    token, _expires, _row = start_session(
+        session,
         user,
         secret_key=settings.secret_key,
         minutes=settings.token_minutes,
         kind="session",
+        address=address,
+        user_agent=request.headers.get("user-agent", ""),
         extra={"csrf": secrets.token_urlsafe(24)},
     )
     response = RedirectResponse(safe_next(next), status_code=303)
@@ -202,12 +207,14 @@ def logout(
     settings: SettingsDep,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Closes the cookie session (the form must carry the session's CSRF token)."""
+    """Ends the cookie session on the server (the form must carry the session's CSRF token)."""
     found = read_session(request, session, settings)
     if found is not None:
-        _user, raw = found
+        user, raw = found
         if not same_secret(csrf_token, str(raw.get("csrf", ""))):
             return HTMLResponse("<p>Thiếu hoặc sai mã CSRF.</p>", status_code=403)
+        # Ends the session on the server: the cookie is worthless even if kept.
+        revoke_session(session, str(raw.get("sid", "")), reason="logout", actor=user.username)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -238,3 +245,4 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
 )
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)
+router.include_router(account_router)

@@ -8,7 +8,7 @@ wait=True) -> int``
     Starts the cycle workflow ``cycle-{cycle_id}`` (idempotent: a second call finds it), which
     starts one unit workflow per unit from an activity. With ``wait`` it returns once every
     unit workflow exists; returns the number of units. ``task_queue`` defaults to
-    ``get_settings().temporal_task_queue``. Refused (``CommandRefused``) for an unknown,
+    ``get_settings().temporal_task_queue``. Refused (``core.errors.Refusal``) for an unknown,
     cancelled or published cycle.
 
 ``await unit_command(client, cycle_id, unit_code, command, *, update_id=None) -> UnitStatus``
@@ -27,10 +27,11 @@ wait=True) -> int``
 ``await cycle_status(client, cycle_id) -> CycleStatus``
     Read the workflows' own state (pages should read the ``CycleUnit`` projection instead).
 
-Errors: every refusal raises ``CommandRefused(type, message_vi, message_en)`` with
-``status`` 409 (a validator or the database refused: wrong state, hard lock passed, deadline
-in the past, unknown criterion…; map it to a 409 problem+json with both messages) or 404
-(``type == "not_running"``: no such cycle/unit workflow, or it has ended).
+Errors: every refusal raises a ``core.errors.Refusal`` (the API's one handler answers it):
+``Conflict`` (409: a validator or the database refused: wrong state, hard lock passed, deadline
+in the past, unknown criterion…), ``Unavailable`` (503: the change could not be recorded now)
+or ``NotFound`` (404, ``code == "not_running"``: no such cycle/unit workflow, or it has ended;
+``unknown_cycle``: no such cycle). ``refusal_of`` is the one mapping of an update's failure.
 """
 
 from __future__ import annotations
@@ -73,10 +74,10 @@ from contracts.messages import (
     UnitStatus,
 )
 from core.db import session_scope
+from core.errors import Conflict, NotFound, Refusal, Unavailable
 from core.settings import get_settings
 from models.tables import CycleState, CycleUnit
 from services.cycles import cycle_input, get_cycle
-from services.sheet import SheetError
 
 __all__ = [
     "AssignCommand",
@@ -85,7 +86,6 @@ __all__ = [
     "ClassifyCommand",
     "CloseAppraisalCommand",
     "CloseRoundCommand",
-    "CommandRefused",
     "CycleCommand",
     "CycleStatus",
     "ExplanationItemSpec",
@@ -105,6 +105,7 @@ __all__ = [
     "cycle_command",
     "cycle_status",
     "cycle_workflow_id",
+    "refusal_of",
     "start_cycle",
     "unit_command",
     "unit_status",
@@ -112,34 +113,29 @@ __all__ = [
 ]
 
 
-class CommandRefused(Exception):
-    """A command the process refused, with the reason in Vietnamese and English."""
-
-    def __init__(self, type_: str, message_vi: str, message_en: str, status: int = 409) -> None:
-        super().__init__(f"{type_}: {message_en}")
-        self.type = type_
-        self.message_vi = message_vi
-        self.message_en = message_en
-        self.status = status
+# The refusal class of an update's refusal code (``workflows.states.refuse``; an activity's
+# ``Refusal`` keeps its code through ``activities.common.refusal``); any other code: Conflict.
+UPDATE_REFUSALS: dict[str, type[Refusal]] = {"unavailable": Unavailable}
 
 
-def _not_running(what: str) -> CommandRefused:
-    return CommandRefused(
+def _not_running(what: str) -> NotFound:
+    return NotFound(
         "not_running",
         f"Không tìm thấy quy trình đang chạy của {what} (chưa bắt đầu hoặc đã kết thúc).",
         f"No running workflow for {what} (not started, or ended).",
-        status=404,
     )
 
 
-def _refused(exc: WorkflowUpdateFailedError) -> CommandRefused:
+def refusal_of(exc: WorkflowUpdateFailedError) -> Refusal:
+    """The refusal an update failed with: ApplicationError(type=code, details=[vi, en])."""
     cause = exc.cause
     if isinstance(cause, ApplicationError):
         details = list(cause.details)
         vi = str(details[0]) if details else cause.message
         en = str(details[1]) if len(details) > 1 else cause.message
-        return CommandRefused(cause.type or "refused", vi, en)
-    return CommandRefused("refused", str(cause), str(cause))
+        code = cause.type or "refused"
+        return UPDATE_REFUSALS.get(code, Conflict)(code, vi, en)
+    return Conflict("refused", str(cause), str(cause))
 
 
 async def _update(
@@ -155,7 +151,7 @@ async def _update(
             return await handle.execute_update(name, id=update_id, result_type=result_type)
         return await handle.execute_update(name, arg, id=update_id, result_type=result_type)
     except WorkflowUpdateFailedError as exc:
-        raise _refused(exc) from exc
+        raise refusal_of(exc) from exc
     except RPCError as exc:
         if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             raise _not_running(what) from exc
@@ -173,24 +169,17 @@ async def start_cycle(
 ) -> int:
     """Starts the cycle (idempotent); returns the number of units (started, with ``wait``)."""
     queue = task_queue or get_settings().temporal_task_queue
-    try:
-        with session_scope(engine) as session:
-            cycle = get_cycle(session, cycle_id)
-            if cycle.state in (CycleState.cancelled, CycleState.published):
-                raise CommandRefused(
-                    "invalid_cycle_state",
-                    "Kỳ đánh giá đã kết thúc hoặc đã bị hủy.",
-                    "The cycle has ended or was cancelled.",
-                )
-            inp = cycle_input(
-                session, cycle_id, task_queue=queue, search_attributes=search_attributes
+    with session_scope(engine) as session:
+        cycle = get_cycle(session, cycle_id)
+        if cycle.state in (CycleState.cancelled, CycleState.published):
+            raise Conflict(
+                "invalid_cycle_state",
+                "Kỳ đánh giá đã kết thúc hoặc đã bị hủy.",
+                "The cycle has ended or was cancelled.",
             )
-            title = cycle.title
-            count = len(
-                session.exec(select(CycleUnit.id).where(CycleUnit.cycle_id == cycle_id)).all()
-            )
-    except SheetError as err:
-        raise CommandRefused(err.type, err.message_vi, err.message_en, err.status) from err
+        inp = cycle_input(session, cycle_id, task_queue=queue, search_attributes=search_attributes)
+        title = cycle.title
+        count = len(session.exec(select(CycleUnit.id).where(CycleUnit.cycle_id == cycle_id)).all())
     attrs = None
     if search_attributes:
         attrs = TypedSearchAttributes(
@@ -224,7 +213,7 @@ async def unit_command(
     *,
     update_id: str | None = None,
 ) -> UnitStatus:
-    """Sends a command to a unit's workflow; CommandRefused if the process refuses it."""
+    """Sends a command to a unit's workflow; a ``Refusal`` if the process refuses it."""
     handle: WorkflowHandle[object, object] = client.get_workflow_handle(
         unit_workflow_id(cycle_id, unit_code)
     )
@@ -238,7 +227,7 @@ async def unit_command(
 async def cycle_command(
     client: Client, cycle_id: str, command: CycleCommand, *, update_id: str | None = None
 ) -> CycleStatus:
-    """Sends a command to the cycle's workflow; CommandRefused if the process refuses it."""
+    """Sends a command to the cycle's workflow; a ``Refusal`` if the process refuses it."""
     handle: WorkflowHandle[object, object] = client.get_workflow_handle(cycle_workflow_id(cycle_id))
     status = await _update(handle, command.kind, command, CycleStatus, f"kỳ {cycle_id}", update_id)
     assert isinstance(status, CycleStatus)

@@ -3,7 +3,7 @@
 Pure functions, used by the unit workflow's update validators (and documented in
 docs/workflows.md); the table itself lives in ``models.states`` (the one owner). A refusal is
 an ``ApplicationError`` with a stable ``type`` and the reason in Vietnamese and English as its
-details; ``workflows.commands`` turns it into ``CommandRefused`` and the API into a 409.
+details; ``workflows.commands.refusal_of`` turns it into a ``core.errors.Refusal`` (the API: a 409).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import auth, cycles, evidence, frameworks, reports, sheet, units, users
+from api.routes import audit, auth, cycles, evidence, frameworks, reports, sheet, units, users
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -14,5 +14,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     cycles.router,
     sheet.router,
     evidence.router,
+    audit.router,
     reports.router,
 )

@@ -7,9 +7,10 @@ to the cycle's workflow as updates (refusals: 409 with the reason in Vietnamese 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions import cycles as actions
@@ -20,6 +21,7 @@ from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT
 from api.views import CycleSummary, CycleView, ResultsView, cycle_summary, cycle_view, results_view
 from contracts.messages import CycleStatus
+from services.classification import classification_preview, set_classification_decision
 from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec, create_cycle
 
 router = APIRouter(
@@ -217,6 +219,79 @@ async def classify(
 ) -> CycleStatus:
     """Computes totals, bands, quotas and ranks per group."""
     return await actions.classify(client=client, principal=principal, cycle_id=cycle_id, key=key)
+
+
+class ClassificationDecisionIn(BaseModel):
+    """The competent level's decisions on one unit's classification (None clears)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"quota_exception": "125/QĐ-UBND", "veto": None}]},
+    )
+
+    quota_exception: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Số quyết định cho phép giữ mức xuất sắc ngoài tỷ lệ 20%",
+    )
+    veto: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Căn cứ buộc xếp loại không hoàn thành nhiệm vụ (vd. quyết định kỷ luật)",
+    )
+
+
+class ClassificationPreviewRow(BaseModel):
+    """One unit as classifying now would place it."""
+
+    unit: str
+    group: str
+    total: str
+    measure: str = Field(description="Giá trị so với mức xếp loại (tỷ lệ trên điểm áp dụng)")
+    natural_band: str = Field(description="Mức theo điểm số")
+    band: str = Field(description="Mức sau tỷ lệ và trường hợp buộc")
+    band_label: str
+    rank: int
+    quota_demoted: bool = Field(description="Bị hạ một mức do vượt tỷ lệ xuất sắc")
+    quota_exception: str
+    vetoed: bool
+    reasons: list[str]
+
+
+@router.get(
+    "/{cycle_id}/classification-preview",
+    response_model=list[ClassificationPreviewRow],
+    summary="Xem trước xếp loại",
+)
+def get_classification_preview(
+    cycle_id: str, principal: CurrentUser, session: SessionDep
+) -> list[ClassificationPreviewRow]:
+    """What classifying now would give: who the quota moves down and why (nothing written)."""
+    rows = classification_preview(session, cycle_id=cycle_id)
+    return [ClassificationPreviewRow.model_validate(r) for r in rows]
+
+
+@router.put(
+    "/{cycle_id}/units/{unit_id}/classification-decision",
+    summary="Căn cứ xếp loại của đơn vị",
+)
+def put_classification_decision(
+    cycle_id: str,
+    unit_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: ClassificationDecisionIn,
+    principal: CurrentUser,
+    session: SessionDep,
+) -> dict[str, str | None]:
+    """Records the decision number of an approved quota exception and/or a veto (audited)."""
+    return set_classification_decision(
+        session,
+        cycle_id=cycle_id,
+        unit_id=unit_id,
+        quota_exception=body.quota_exception,
+        veto=body.veto,
+        actor=principal.username,
+        at=datetime.now(UTC),
+    )
 
 
 @router.post("/{cycle_id}/publish", response_model=CycleStatus, summary="Công bố kết quả")

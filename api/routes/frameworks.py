@@ -8,9 +8,9 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from api.deps import CurrentUser, DbId, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES, field_problem, not_found
+from core.errors import Refusal
 from services.frameworks import (
     ExportFormat,
-    FrameworkError,
     FrameworkPublic,
     FrameworkSummary,
     export_framework,
@@ -72,8 +72,8 @@ def import_framework(
         record, _changed = store_framework(
             session, framework=loaded.framework, actor=principal.username
         )
-    except FrameworkError as exc:
-        raise field_problem(422, exc.field, exc.reason_vi, location="form") from exc
+    except Refusal as exc:  # the import's own problem shape: a form field problem, no code
+        raise field_problem(exc.status, exc.field, exc.message_vi, location="form") from exc
     return FrameworkImported(**public(record).model_dump(), warnings=list(loaded.warnings))
 
 

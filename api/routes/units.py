@@ -6,7 +6,8 @@ from fastapi import APIRouter, status
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import COMMON_RESPONSES, field_problem
-from services.units import UnitCreate, UnitError, UnitPublic, create_unit, list_units
+from core.errors import Refusal
+from services.units import UnitCreate, UnitPublic, create_unit, list_units
 
 router = APIRouter(prefix="/api/units", tags=["units"], responses=COMMON_RESPONSES)
 
@@ -28,6 +29,6 @@ def post_unit(unit_in: UnitCreate, principal: CurrentUser, session: SessionDep) 
     """Creates a unit (coordinator). 422 when the code is taken."""
     try:
         unit = create_unit(session, unit_in=unit_in, actor=principal.username)
-    except UnitError as exc:
-        raise field_problem(409 if exc.conflict else 422, exc.field, exc.reason_vi) from exc
+    except Refusal as exc:  # the unit's own problem shape: a field problem, no code
+        raise field_problem(exc.status, exc.field, exc.message_vi) from exc
     return UnitPublic.model_validate(unit)

@@ -1,6 +1,6 @@
 """A unit's sheet (phiếu chấm điểm), one module per job.
 
-- ``errors``: the sheet's refusals; ``framework``: a cycle's framework, parsed once per process;
+- ``framework``: a cycle's framework, parsed once per process (refusals: ``core.errors``);
 - ``gate``: the edit gate (state, lock instant, assignment or agency, explanation round);
 - ``entries``: drafts, appraisals and explanation answers behind the gate;
 - ``assignments``: who enters which criterion; ``progress``: what is finished and by whom;
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from services.sheet.assignments import expand_assignments, replace_assignments
 from services.sheet.entries import DraftResult, answer_explanation, save_appraisal, save_draft
-from services.sheet.errors import EditRefused, InvalidInput, SheetError, SheetNotFound
 from services.sheet.framework import framework_for
 from services.sheet.gate import Editor, check_council_codes, check_draft_gate, lock_unit
 from services.sheet.loader import LoadedRound, LoadedSheet, load_sheet
@@ -24,14 +23,10 @@ from services.sheet.snapshot import build_snapshot, canonical_hash, snapshot_con
 
 __all__ = [
     "DraftResult",
-    "EditRefused",
     "Editor",
-    "InvalidInput",
     "LoadedRound",
     "LoadedSheet",
     "Progress",
-    "SheetError",
-    "SheetNotFound",
     "StaffProgress",
     "answer_explanation",
     "build_snapshot",

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from core.errors import Invalid
 from models.framework import Framework, Node
 from models.tables import Assignment, Cycle, RoleGrant, Unit, User
 from services import audit
-from services.sheet.errors import InvalidInput
 from services.sheet.framework import framework_for
 
 __all__ = ["expand_assignments", "replace_assignments"]
@@ -46,7 +46,7 @@ def expand_assignments(
     for codes, username, responsible in specs:
         for code in codes:
             if code not in known:
-                raise InvalidInput(
+                raise Invalid(
                     "unknown_criterion",
                     f"Không có tiêu chí {code} trong bộ tiêu chí.",
                     f"There is no criterion {code} in the framework.",
@@ -64,7 +64,7 @@ def expand_assignments(
             continue
         marked = [u for u, r in chosen if r]
         if len(marked) > 1:
-            raise InvalidInput(
+            raise Invalid(
                 "two_responsible",
                 f"Tiêu chí {leaf} có hơn một người chịu trách nhiệm chính: {', '.join(marked)}.",
                 f"Criterion {leaf} has more than one responsible person: {', '.join(marked)}.",
@@ -94,7 +94,7 @@ def replace_assignments(
     }
     missing = [n for n in names if n not in users]
     if missing:
-        raise InvalidInput(
+        raise Invalid(
             "unknown_user",
             f"Không có tài khoản: {', '.join(missing)}.",
             f"No such user: {', '.join(missing)}.",
@@ -110,7 +110,7 @@ def replace_assignments(
     )
     outsiders = [n for n in names if users[n].id not in allowed]
     if outsiders:
-        raise InvalidInput(
+        raise Invalid(
             "not_unit_staff",
             f"Không phải cán bộ của đơn vị {unit.code}: {', '.join(outsiders)}.",
             f"Not staff of unit {unit.code}: {', '.join(outsiders)}.",

@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlmodel import Session
 
+from core.errors import Invalid
 from models.framework import Framework, Node
 from models.inputs import CriterionInput
 from models.tables import Entry, ExplanationItem
 from scoring.rules import RuleInputError, RuleResult, evaluate
 from services import audit
-from services.sheet.errors import InvalidInput
 from services.sheet.framework import framework_for
 from services.sheet.gate import Editor, check_answer, check_appraisal, check_draft, entry_row
 
@@ -40,7 +40,7 @@ def _evaluate(node: Node, inputs: CriterionInput, framework: Framework) -> RuleR
             node, inputs, decimal_places=framework.decimal_places, rounding=framework.rounding
         )
     except RuleInputError as exc:
-        raise InvalidInput(
+        raise Invalid(
             "invalid_input",
             exc.message_vi,
             str(exc),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from core.errors import NotFound
 from models.framework import Framework, Node
 from models.tables import Cycle, FrameworkRecord
-from services.sheet.errors import SheetNotFound
 
 __all__ = ["framework_and_hash", "framework_for", "leaf"]
 
@@ -22,7 +22,7 @@ def framework_and_hash(session: Session, cycle: Cycle) -> tuple[Framework, str]:
         select(FrameworkRecord.spec_hash).where(FrameworkRecord.id == cycle.framework_id)
     ).first()
     if spec_hash is None:
-        raise SheetNotFound(
+        raise NotFound(
             "framework_missing",
             f"Không tìm thấy bộ tiêu chí của kỳ đánh giá {cycle.id}.",
             f"The framework of cycle {cycle.id} is missing.",
@@ -48,13 +48,13 @@ def framework_for(session: Session, cycle: Cycle) -> Framework:
 
 
 def leaf(framework: Framework, code: str) -> Node:
-    """The leaf criterion ``code`` of the framework, or ``SheetNotFound``."""
+    """The leaf criterion ``code`` of the framework, or ``NotFound``."""
     try:
         node = framework.node(code)
     except KeyError:
         node = None
     if node is None or not node.is_leaf:
-        raise SheetNotFound(
+        raise NotFound(
             "unknown_criterion",
             f"Không có tiêu chí {code} để chấm điểm trong bộ tiêu chí.",
             f"There is no leaf criterion {code} in the framework.",

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from core.errors import Conflict, Forbidden, NotFound
 from models.framework import DerivedRule, Node
 from models.labels import UNIT_STATE_VI
 from models.states import DRAFT_STATES, locked
@@ -33,7 +34,6 @@ from models.tables import (
     Unit,
     UnitState,
 )
-from services.sheet.errors import EditRefused, SheetNotFound
 from services.sheet.framework import framework_for, leaf
 
 __all__ = [
@@ -78,7 +78,7 @@ def lock_unit(session: Session, cycle_id: str, unit_code: str) -> tuple[Cycle, U
         .execution_options(synchronize_session=False)
     )
     if getattr(touched, "rowcount", 0) == 0:
-        raise SheetNotFound(
+        raise NotFound(
             "unit_not_in_cycle",
             f"Đơn vị {unit_code} không tham gia kỳ đánh giá {cycle_id}.",
             f"Unit {unit_code} is not part of cycle {cycle_id}.",
@@ -134,7 +134,7 @@ def flagged_item(session: Session, request: ExplanationRequest, code: str) -> Ex
         )
     ).first()
     if item is None:
-        raise EditRefused(
+        raise Conflict(
             "not_flagged",
             f"Tiêu chí {code} không thuộc yêu cầu giải trình vòng {request.round_no}.",
             f"Criterion {code} is not flagged in explanation round {request.round_no}.",
@@ -142,10 +142,10 @@ def flagged_item(session: Session, request: ExplanationRequest, code: str) -> Ex
     return item
 
 
-def refuse_state(cu: CycleUnit, what_vi: str, what_en: str) -> EditRefused:
+def refuse_state(cu: CycleUnit, what_vi: str, what_en: str) -> Conflict:
     """The refusal for an edit the unit's state does not take."""
     state = UnitState(cu.state)
-    return EditRefused(
+    return Conflict(
         "invalid_state",
         f"Không thể {what_vi} khi đơn vị ở trạng thái “{UNIT_STATE_VI[state]}”.",
         f"Cannot {what_en} while the unit is {state.value}.",
@@ -159,7 +159,7 @@ def _check_state(cu: CycleUnit, node: Node, now: datetime) -> UnitState:
     if isinstance(node.rule, DerivedRule):
         # Days late, rank and score against last year, a council decision: the system or the
         # council supplies these values, never the unit's own sheet.
-        raise EditRefused(
+        raise Conflict(
             "system_value",
             f"Tiêu chí {node.code} do hệ thống hoặc hội đồng thẩm định xác định, "
             "đơn vị không tự chấm.",
@@ -167,7 +167,7 @@ def _check_state(cu: CycleUnit, node: Node, now: datetime) -> UnitState:
         )
     # An explanation round runs after the lock: its own deadline bounds it (``_check_round``).
     if state is not UnitState.explanation and locked(now, cu.hard_lock_at):
-        raise EditRefused(
+        raise Conflict(
             "locked",
             "Phần mềm đã khóa: không nhận thay đổi sau thời điểm khóa.",
             "The sheet is locked: no change is accepted after the hard lock.",
@@ -184,13 +184,13 @@ def _check_person(
         session, entry.cycle_id, unit.id, code
     )
     if not (editor.office or assigned):
-        raise EditRefused(
+        raise Forbidden(
             "not_assigned",
             f"Tiêu chí {code} không được phân công cho {editor.username}.",
             f"Criterion {code} is not assigned to {editor.username}.",
         )
     if state is UnitState.unit_review and not editor.office and entry.status != "returned":
-        raise EditRefused(
+        raise Conflict(
             "under_review",
             f"Đơn vị đang rà soát: chỉ sửa được tiêu chí được trả lại, tiêu chí {code} thì không.",
             f"The unit is under review: only returned criteria can be edited, not {code}.",
@@ -204,7 +204,7 @@ def _check_round(session: Session, cu: CycleUnit, code: str, now: datetime) -> N
     flagged_item(session, request, code)
     # The round's deadline closes it the way the hard lock closes drafting: to the second.
     if locked(now, request.deadline):
-        raise EditRefused(
+        raise Conflict(
             "round_closed",
             f"Đã hết hạn giải trình vòng {request.round_no}.",
             f"Explanation round {request.round_no} has reached its deadline.",
@@ -259,7 +259,7 @@ def check_answer(
 def check_agency(node: Node, editor: Editor) -> None:
     """Council members act only on the criteria routed to their agency (coordinators on all)."""
     if not editor.coordinator and (not node.agency or node.agency not in editor.agencies):
-        raise EditRefused(
+        raise Forbidden(
             "wrong_agency",
             f"Tiêu chí {node.code} do {node.agency or 'cơ quan thường trực'} thẩm định.",
             f"Criterion {node.code} is appraised by {node.agency or 'the coordinator'}.",
@@ -272,7 +272,7 @@ def check_council_codes(
     """Refuses criteria a council member may not flag or appraise (another agency's)."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
-        raise SheetNotFound("unknown_cycle", f"Không có kỳ đánh giá {cycle_id}.", "No such cycle.")
+        raise NotFound("unknown_cycle", f"Không có kỳ đánh giá {cycle_id}.", "No such cycle.")
     framework = framework_for(session, cycle)
     for code in codes:
         check_agency(leaf(framework, code), editor)

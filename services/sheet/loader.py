@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from core.errors import NotFound
 from models.framework import Framework
 from models.tables import (
     Assignment,
@@ -26,7 +27,6 @@ from models.tables import (
     Unit,
     User,
 )
-from services.sheet.errors import SheetNotFound
 from services.sheet.framework import framework_and_hash
 
 __all__ = ["LoadedRound", "LoadedSheet", "load_sheet"]
@@ -67,7 +67,7 @@ def _cycle_unit(session: Session, cycle: Cycle, unit: Unit) -> CycleUnit:
         select(CycleUnit).where(CycleUnit.cycle_id == cycle.id, CycleUnit.unit_id == unit.id)
     ).first()
     if cu is None:
-        raise SheetNotFound(
+        raise NotFound(
             "unit_not_in_cycle",
             f"Đơn vị {unit.code} không tham gia kỳ đánh giá {cycle.id}.",
             f"Unit {unit.code} is not part of cycle {cycle.id}.",

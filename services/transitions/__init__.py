@@ -9,7 +9,7 @@ The package is a table, not a switchboard: ``registry`` holds the dispatcher
 (``apply_transition``) and the map from command type to handler; ``handlers`` has one small
 function per command, registered next to its type; ``shared`` has the chores several share.
 
-Business refusals raise ``TransitionRefused`` (the activity turns it into a non-retryable
+Business refusals raise ``core.errors.Conflict`` (the activity turns it into a non-retryable
 ApplicationError whose type and messages reach the API as a 409).
 """
 
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from services.transitions import handlers
 from services.transitions.registry import apply_transition, handler_for
-from services.transitions.shared import TransitionRefused, days_late
+from services.transitions.shared import days_late
 
-__all__ = ["TransitionRefused", "apply_transition", "days_late", "handler_for"]
+__all__ = ["apply_transition", "days_late", "handler_for"]
 
 # Importing the handlers fills the registry; named here so that nothing prunes the import.
 HANDLER_MODULES = (handlers,)

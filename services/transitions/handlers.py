@@ -29,12 +29,12 @@ from contracts.messages import (
     StartReviewCommand,
     SubmitCommand,
 )
+from core.errors import Conflict
 from models.tables import Entry, ExplanationItem, ExplanationRequest, UnitState
 from services.sheet import framework_for, replace_assignments, score_entries
 from services.transitions.registry import Outcome, handles
 from services.transitions.shared import (
     Step,
-    TransitionRefused,
     close_open_round,
     days_late,
     fill_derived,
@@ -73,7 +73,7 @@ def return_(step: Step, cmd: ReturnCommand) -> Outcome:
     leaves = _leaf_codes(step)
     unknown = [c for c in cmd.codes if c not in leaves]
     if unknown:
-        raise TransitionRefused(
+        raise Conflict(
             "unknown_criterion",
             f"Không có tiêu chí {', '.join(unknown)} trong bộ tiêu chí.",
             f"No such leaf criterion: {', '.join(unknown)}.",
@@ -137,7 +137,7 @@ def request_explanation(step: Step, cmd: RequestExplanationCommand) -> Outcome:
     codes = [it.code for it in cmd.items]
     unknown = [c for c in codes if c not in leaves]
     if unknown or len(set(codes)) != len(codes):
-        raise TransitionRefused(
+        raise Conflict(
             "unknown_criterion",
             f"Tiêu chí không hợp lệ hoặc bị lặp: {', '.join(unknown or codes)}.",
             f"Unknown or repeated criteria: {', '.join(unknown or codes)}.",

@@ -28,11 +28,10 @@ from models.tables import (
     User,
 )
 from scoring.rules import RuleInputError, evaluate
-from services.sheet import SheetError, build_snapshot, framework_for, score_entries
+from services.sheet import build_snapshot, framework_for, score_entries
 
 __all__ = [
     "Step",
-    "TransitionRefused",
     "close_open_round",
     "days_late",
     "fill_derived",
@@ -42,10 +41,6 @@ __all__ = [
     "responsible",
     "snapshot",
 ]
-
-
-class TransitionRefused(SheetError):
-    """The database refuses a transition the workflow allowed (e.g. an unknown criterion)."""
 
 
 def days_late(deadline: datetime, at: datetime) -> int:

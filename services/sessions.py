@@ -1,0 +1,179 @@
+"""Server-side sessions: every cookie and bearer token names a row that logout ends at once.
+
+A token is still signed (``services.accounts.issue_token``) so a forged one costs no query, but
+it is only honoured while its ``auth_session`` row lives: not revoked (logout, "log out
+everywhere", a password change or reset, the coordinator), not past its absolute end
+(``token_minutes``) and not idle longer than ``session_idle_minutes``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import CursorResult, update
+from sqlmodel import Session, col, select
+
+from core.db import utcnow
+from models.tables import AuthSession, User
+from services import audit
+from services.accounts import InvalidToken, TokenClaims, issue_token
+
+__all__ = [
+    "SessionPublic",
+    "list_sessions",
+    "revoke_all",
+    "revoke_session",
+    "session_public",
+    "session_user",
+    "start_session",
+]
+
+# last_seen_at is written at most this often: the idle timeout does not need a write per request.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+class SessionPublic(BaseModel):
+    """A sign-in as its owner and the coordinator see it (never the token)."""
+
+    id: str
+    kind: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    address: str
+    user_agent: str
+    current: bool = False
+
+
+def start_session(
+    db: Session,
+    user: User,
+    *,
+    secret_key: str,
+    minutes: int,
+    kind: str,
+    address: str = "",
+    user_agent: str = "",
+    extra: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> tuple[str, datetime, AuthSession]:
+    """Stores a new session for ``user`` and returns (its signed token, expiry, the row)."""
+    assert user.id is not None
+    now = now or utcnow()
+    row = AuthSession(
+        id=secrets.token_urlsafe(24),
+        user_id=user.id,
+        kind=kind,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=(now + timedelta(minutes=minutes)).replace(microsecond=0),
+        address=address[:64],
+        user_agent=user_agent[:255],
+    )
+    db.add(row)
+    db.flush()
+    token, expires_at = issue_token(
+        user,
+        secret_key=secret_key,
+        minutes=minutes,
+        now=now,
+        kind=kind,
+        extra={**(extra or {}), "sid": row.id},
+    )
+    return token, expires_at, row
+
+
+def session_user(
+    db: Session, claims: TokenClaims, *, idle_minutes: int, now: datetime | None = None
+) -> User:
+    """The user of a verified token whose session is still alive; InvalidToken otherwise."""
+    now = now or utcnow()
+    # Not the password-version check of user_for_claims: a password change ends the *other*
+    # sessions here (revoke_all), and the one that made the change goes on.
+    user = db.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise InvalidToken("unknown user")
+    row = db.get(AuthSession, claims.session_id) if claims.session_id else None
+    if row is None or row.user_id != user.id or row.kind != claims.kind:
+        raise InvalidToken("unknown session")
+    if row.revoked_at is not None:
+        raise InvalidToken("revoked")
+    if row.expires_at <= now or row.last_seen_at + timedelta(minutes=idle_minutes) <= now:
+        raise InvalidToken("expired")
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+        db.add(row)
+    return user
+
+
+def revoke_session(db: Session, session_id: str, *, reason: str, actor: str) -> bool:
+    """Ends one session at once; False when it was already ended or never existed."""
+    now = utcnow()
+    done: CursorResult[Any] = db.execute(  # type: ignore[assignment]
+        update(AuthSession)
+        .where(col(AuthSession.id) == session_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    if not done.rowcount:
+        return False
+    audit.record(db, actor=actor, entity="session", action=f"revoke:{reason}"[:64])
+    return True
+
+
+def revoke_all(
+    db: Session, user_id: int, *, reason: str, actor: str, keep: str | None = None
+) -> int:
+    """Ends every live session of a user (but ``keep``); the number ended."""
+    now = utcnow()
+    query = (
+        update(AuthSession)
+        .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    if keep:
+        query = query.where(col(AuthSession.id) != keep)
+    result: CursorResult[Any] = db.execute(query)  # type: ignore[assignment]
+    count = int(result.rowcount or 0)
+    user = db.get(User, user_id)
+    audit.record(
+        db,
+        actor=actor,
+        entity="session",
+        action=f"revoke_all:{reason}"[:64],
+        entity_key=user.username if user else str(user_id),
+        after={"ended": count},
+    )
+    return count
+
+
+def list_sessions(db: Session, user_id: int, *, idle_minutes: int) -> list[AuthSession]:
+    """The live sessions of a user, newest first."""
+    now = utcnow()
+    rows = db.exec(
+        select(AuthSession)
+        .where(
+            col(AuthSession.user_id) == user_id,
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > now,
+            col(AuthSession.last_seen_at) > now - timedelta(minutes=idle_minutes),
+        )
+        .order_by(col(AuthSession.created_at).desc())
+    ).all()
+    return list(rows)
+
+
+def session_public(row: AuthSession, *, current: str = "") -> SessionPublic:
+    """The public view of a session; ``current`` marks the caller's own."""
+    return SessionPublic(
+        id=row.id,
+        kind=row.kind,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+        address=row.address,
+        user_agent=row.user_agent,
+        current=bool(current) and row.id == current,
+    )
