@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: dev test test-fast lint typecheck pytest install browser office migration bench clean
+.PHONY: dev test test-fast lint typecheck pytest install browser office migration bench chaos clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,8 +49,15 @@ pytest:
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 ## Benchmarks against raw Temporal / SQL / SMTP baselines measured in the same run; writes BENCHMARKS.md.
+## The full sizes of issue 13 (cycle start and reminders at 1,000 and 5,000 units, 10/50/200 HTTP
+## clients on SQLite and PostgreSQL); a quiet machine and PostgreSQL on 127.0.0.1 are assumed
+## (BENCH_POSTGRES_URL to use another; BENCH_ARGS="--databases sqlite" without one).
 bench: install
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run --units 500 --larger 1000,5000 $(BENCH_ARGS)
+
+## Fault tests (issue 13) at full size: worker SIGKILLs, dev server restart, SMTP down, API restart.
+chaos: install
+	CHAOS_FULL=1 $(BIN)/pytest -q -s tests/test_chaos_smtp.py tests/test_chaos_api.py tests/test_chaos_worker.py tests/test_chaos_devserver.py $(PYTEST_ARGS)
 
 ## Regenerates the single initial migration from the tables (before the first release only).
 migration: install

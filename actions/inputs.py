@@ -22,6 +22,7 @@ __all__ = [
     "AssignmentsIn",
     "DraftIn",
     "ExplanationRequestIn",
+    "FinaliseIn",
     "ReopenIn",
     "ReturnIn",
     "SubmitIn",
@@ -118,6 +119,22 @@ class SubmitIn(BaseModel):
     )
 
     proposed_class: str | None = Field(default=None, max_length=32, description="Đề xuất xếp loại")
+
+
+class FinaliseIn(BaseModel):
+    """Finalising a unit's appraisal; ``override`` (with a reason) while agencies are missing."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"override": True, "reason": "Hết hạn thẩm định, cơ quan đã báo cáo."}]
+        },
+    )
+
+    override: bool = Field(
+        default=False, description="Kết thúc dù còn cơ quan chưa thẩm định xong (ghi nhật ký)"
+    )
+    reason: str = Field(default="", max_length=2000, description="Lý do (bắt buộc khi override)")
 
 
 class ReopenIn(BaseModel):

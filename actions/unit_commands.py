@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from actions import bridge
 from actions.common import UnitRef, editor_for
+from actions.readiness import SubmitCheck, finalise_check, submit_check
 from actions.sheet import explanation_request
 from contracts.messages import (
     AssignCommand,
@@ -33,10 +34,13 @@ from contracts.messages import (
     UnitCommand,
     UnitStatus,
 )
+from core.errors import Conflict, Invalid
+from services import audit
 from services.accounts import Principal
 from services.sheet import check_council_codes
 
 __all__ = [
+    "SubmitAnswer",
     "assign",
     "close_round",
     "finalise",
@@ -95,17 +99,30 @@ async def return_criteria(
     return await send(client=client, unit=unit, command=command, key=key)
 
 
+class SubmitAnswer(UnitStatus):
+    """The submit's answer: the unit's state, and what the office confirmed it had seen."""
+
+    check: SubmitCheck
+
+
 async def submit(
+    session: Session,
     *,
     client: Client,
     principal: Principal,
     unit: UnitRef,
     proposed_class: str | None = None,
     key: str | None = None,
-) -> UnitStatus:
-    """Submits the sheet (an immutable, hashed snapshot), with a proposed classification."""
+) -> SubmitAnswer:
+    """Submits the sheet (an immutable, hashed snapshot), with a proposed classification.
+
+    The submit runs whatever the check finds (the office decides); its answer carries the
+    check as it stood just before the sheet was frozen.
+    """
+    check = submit_check(session, unit=unit)
     command = SubmitCommand(actor=principal.username, proposed_class=proposed_class)
-    return await send(client=client, unit=unit, command=command, key=key)
+    status = await send(client=client, unit=unit, command=command, key=key)
+    return SubmitAnswer(**status.model_dump(), check=check)
 
 
 async def reopen(
@@ -175,11 +192,56 @@ async def close_round(
 
 
 async def finalise(
-    *, client: Client, principal: Principal, unit: UnitRef, key: str | None = None
+    session: Session,
+    *,
+    client: Client,
+    principal: Principal,
+    unit: UnitRef,
+    override: bool = False,
+    reason: str = "",
+    key: str | None = None,
 ) -> UnitStatus:
-    """The council finalises the unit: the appraised total is frozen."""
+    """The council finalises the unit: the appraised total is frozen.
+
+    Refused while an appraising agency has criteria not appraised, unless ``override`` (with a
+    reason): then the agencies still waiting are written to the audit trail.
+    """
+    check = finalise_check(session, unit=unit)
+    if not check.ready and not override:
+        names = ", ".join(check.agencies)
+        raise Conflict(
+            "agencies_unfinished",
+            f"Còn cơ quan chưa thẩm định xong các tiêu chí của đơn vị: {names}. "
+            "Muốn kết thúc thẩm định vẫn phải xác nhận và ghi lý do.",
+            f"Agencies have not finished appraising this unit: {names}.",
+            field="override",
+        )
+    if not check.ready and not reason.strip():
+        raise Invalid(
+            "override_reason",
+            "Cần ghi lý do kết thúc thẩm định khi còn cơ quan chưa thẩm định xong.",
+            "A reason is required to finalise while agencies have not finished.",
+            field="reason",
+        )
     command = FinaliseCommand(actor=principal.username)
-    return await send(client=client, unit=unit, command=command, key=key)
+    status = await send(client=client, unit=unit, command=command, key=key)
+    if not check.ready:
+        audit.record(
+            session,
+            actor=principal.username,
+            entity="unit",
+            action="finalise_override",
+            entity_key=unit.unit_code,
+            cycle_id=unit.cycle_id,
+            unit_id=unit.unit_id,
+            after={
+                "reason": reason.strip(),
+                "agencies_waiting": {w.agency: list(w.codes) for w in check.waiting},
+            },
+            request_key=f"finalise-override:{key}" if key else None,
+        )
+        session.commit()
+    return status
 
 
 async def followup_done(

@@ -189,7 +189,7 @@ class CycleActivities(CycleActivitiesInterface):
 
     def _step(self, args: CycleStepArgs) -> CycleStepResult:
         cmd = args.command
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=True) as session:
             if isinstance(cmd, ExtendCommand):
                 units = extend_cycle(
                     session,

@@ -24,7 +24,7 @@ class UnitActivities(UnitActivitiesInterface):
         self.engine = engine
 
     def _apply(self, args: TransitionArgs) -> ActivityResult:
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=True) as session:
             return apply_transition(session, args)
 
     @activity.defn(name=UNIT_TRANSITION)

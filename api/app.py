@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from api import access, errors
@@ -18,7 +24,9 @@ from api.headers import SecurityHeaders
 from api.openapi import install_openapi
 from api.routes import ROUTERS
 from api.text_guard import TextGuard
-from core.db import make_engine, session_scope
+from core import metrics
+from core.db import POOL_SIZE, RETRY_AFTER_S, Busy, make_engine, session_scope
+from core.logs import REQUEST_ID
 from core.settings import Mode, Settings, get_settings
 from core.temporal import connect
 from services.accounts import ensure_admin
@@ -42,6 +50,8 @@ Scores are exact decimals sent as strings ("2.897"); times are UTC (ISO 8601).
 def install_api(app: FastAPI) -> None:
     """Adds the problem handlers, the REST routes, the pages, and checks every route's rule."""
     errors.install(app)
+    for busy in (Busy, sa_exc.OperationalError, sa_exc.TimeoutError):
+        app.add_exception_handler(busy, _busy_handler)
     settings: Settings = app.state.settings
     # Oversized bodies are refused as they stream in (413), not after they are spooled; the
     # evidence limit itself is checked on the file (multipart adds a little overhead).
@@ -56,6 +66,83 @@ def install_api(app: FastAPI) -> None:
     if missing:
         raise RuntimeError(f"API routes without an access rule: {', '.join(missing)}")
     install_openapi(app)
+
+
+class RequestContext:
+    """Request id (X-Request-ID in and out, in every log line) and the latency histogram."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        # A client's id is kept only if it is short and plain (it goes into every log line).
+        rid = given if 0 < len(given) <= 64 and given.isprintable() else uuid.uuid4().hex
+        token = REQUEST_ID.set(rid)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"].append((b"x-request-id", rid.encode("latin-1")))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            metrics.REQUEST_LATENCY.labels(scope["method"], template, f"{status // 100}xx").observe(
+                time.perf_counter() - started
+            )
+            REQUEST_ID.reset(token)
+
+
+EDIT_GATE_MODULE = "services.sheet.gate"
+
+
+def _from_edit_gate(exc: BaseException) -> bool:
+    """Whether the refusal was raised inside the edit gate (the innermost frame's module)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return bool(tb.tb_frame.f_globals.get("__name__") == EDIT_GATE_MODULE)
+
+
+def _count_edit_gate_refusals(app: FastAPI) -> None:
+    """Wraps the refusal handler (api.errors) so the edit gate's refusals are counted by code."""
+    from core.errors import Conflict, Forbidden, Refusal
+
+    handler = app.exception_handlers[Refusal]
+
+    async def counted(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, Conflict | Forbidden) and _from_edit_gate(exc):
+            metrics.EDIT_GATE_REFUSALS.labels(exc.code).inc()
+        response = handler(request, exc)
+        return await response if inspect.isawaitable(response) else response
+
+    app.exception_handlers[Refusal] = counted
+
+
+async def _busy_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A saturated database (locked, busy, pool exhausted) or hashing queue: 503, retry later."""
+    log.warning("busy on %s %s: %s", request.method, request.url.path, exc)
+    retry_after = exc.retry_after if isinstance(exc, Busy) else RETRY_AFTER_S
+    problem = errors.Problem(
+        503,
+        "Hệ thống đang bận, vui lòng thử lại sau ít giây.",
+        slug="busy",
+        headers={"Retry-After": str(retry_after)},
+    )
+    return errors.problem_response(request, problem)
 
 
 def _ensure_admin(engine: Engine, settings: Settings) -> None:
@@ -78,6 +165,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in anyio's thread pool: at least one thread per admitted request
+        # (core.db.admitted), so none of them waits for a thread (README, "Scale").
+        threads = to_thread.current_default_thread_limiter()
+        threads.total_tokens = max(threads.total_tokens, POOL_SIZE)
         _ensure_admin(app.state.engine, settings)
         if app.state.temporal is None:
             try:
@@ -96,7 +187,11 @@ def create_app(
     )
     # Available before start-up too (tests that skip the lifespan, schema generation).
     app.state.settings = settings
-    app.state.engine = engine or make_engine(settings.sqlalchemy_url)
+    app.state.engine = engine or make_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     app.state.temporal = temporal
     owns_engine = engine is None
 
@@ -132,5 +227,15 @@ def create_app(
         body = {"status": "ready" if ready else "not_ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus exposition (the TLS proxy answers 404 for it from outside)."""
+        from services.outbox_backlog import OutboxBacklog
+
+        body = metrics.render(OutboxBacklog(request.app.state.engine))
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
     install_api(app)
+    _count_edit_gate_refusals(app)
+    app.add_middleware(RequestContext)
     return app

@@ -10,10 +10,12 @@ make the browser act for the user. Authorisation: every /api route has a rule in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import AsyncIterator
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
+from anyio import CancelScope, to_thread
 from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
@@ -21,7 +23,7 @@ from temporalio.client import Client
 
 from api import access
 from api.errors import Problem
-from core.db import utcnow
+from core.db import admitted, release, utcnow, writer
 from core.settings import Settings
 from services.accounts import (
     InvalidToken,
@@ -48,15 +50,33 @@ def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, committed before the response is sent, rolled back on error."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+def _async_route(request: Request) -> bool:
+    # An async route runs its queries on the event loop: it must never wait there for the
+    # write lock, so it reads (its writes go through Temporal activities).
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return inspect.iscoroutinefunction(endpoint)
+
+
+def _commit_and_close(session: Session) -> None:
+    # One thread hop for both: on SQLite the write lock is held until the connection is back.
+    session.commit()
+    session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request, admitted among at most POOL_SIZE (core.db), committed before
+    the response is sent, rolled back on error; BEGIN IMMEDIATE for a sync route's write."""
+    engine = request.app.state.engine
+    if request.method not in SAFE_METHODS and not _async_route(request):
+        engine = writer(engine)
+    async with admitted():
+        session = Session(engine, expire_on_commit=False)
         try:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            await to_thread.run_sync(_commit_and_close, session)
+        finally:
+            with CancelScope(shield=True):  # after an error: rolls back; else a no-op
+                await to_thread.run_sync(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -70,7 +90,14 @@ def get_temporal(request: Request) -> Client:
     return client
 
 
-TemporalDep = Annotated[Client, Depends(get_temporal)]
+def temporal_dep(request: Request, session: SessionDep) -> Client:
+    """The Temporal client, after the request's transaction has ended (its connection back in
+    the pool): a route never holds a connection while it waits for a workflow."""
+    release(session)
+    return get_temporal(request)
+
+
+TemporalDep = Annotated[Client, Depends(temporal_dep)]
 
 
 def client_address(request: Request, settings: Settings) -> str:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -25,13 +25,19 @@ from pathlib import Path
 from temporalio.client import Client
 
 from bench.cases import Result, bench_edit_gate, bench_mail, bench_score, bench_start
+from bench.load import LoadRow, LoadSizes, load_table, run_load
+from bench.lock import bench_lock
+from bench.scoring import ScaleRow, bench_scoring, scale_table
 from bench.stack import open_stack, seed, temporal_binary
+from bench.transition import bench_transition
 from core.vn import VN_TZ
 
 __all__ = ["Machine", "Report", "main", "markdown", "run_benchmarks"]
 
 DEFAULT_UNITS = 500
 QUICK_UNITS = 50
+TRANSITIONS = 100  # submits timed one after another (at most N)
+LOCK_UNITS = 1000  # units sharing the hard lock (at most N)
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 COMMAND = ".venv/bin/python -m bench.run"
 
@@ -57,11 +63,19 @@ class Report:
     results: list[Result]
     machine: Machine
     seconds: float
+    load: list[LoadRow] = field(default_factory=list)
+    larger: list[Report] = field(default_factory=list)  # the same rows at larger N
+    scale: list[ScaleRow] = field(default_factory=list)  # scoring at 1,000 … 10,000 units
 
     @property
     def ok(self) -> bool:
         """Every check of every row passed."""
-        return all(r.ok for r in self.results)
+        return (
+            all(r.ok for r in self.results)
+            and all(r.ok for r in self.load)
+            and all(r.ok for r in self.larger)
+            and all(r.classified == r.units for r in self.scale)
+        )
 
     def result(self, key: str) -> Result:
         """The row with this key."""
@@ -100,8 +114,11 @@ def _machine(load_start: float) -> Machine:
     )
 
 
-async def run_benchmarks(units: int, workdir: Path, *, client: Client | None = None) -> Report:
-    """Runs every measurement with ``units`` as N; ``client``: use this Temporal server."""
+async def run_benchmarks(
+    units: int, workdir: Path, *, client: Client | None = None, lock_setup_s: float | None = None
+) -> Report:
+    """Runs every measurement with ``units`` as N; ``client``: use this Temporal server;
+    ``lock_setup_s``: how far ahead the shared hard lock is set (default: from N)."""
     load_start = _load()
     start = time.perf_counter()
     async with open_stack(workdir, client=client) as stack:
@@ -110,9 +127,12 @@ async def run_benchmarks(units: int, workdir: Path, *, client: Client | None = N
         results += await bench_mail(stack, seeded, units)
         results.append(bench_edit_gate(stack, seeded, units))
         results.append(bench_score(units))
+        transition = await bench_transition(stack, seeded, min(units, TRANSITIONS))
+        lock = await bench_lock(stack, seeded, min(units, LOCK_UNITS), setup_s=lock_setup_s)
     return Report(
         units=units,
         results=results,
+        load=[transition, lock],
         machine=_machine(load_start),
         seconds=time.perf_counter() - start,
     )
@@ -152,6 +172,11 @@ def checks(report: Report) -> str:
             mark = "x" if c.ok else " "
             tail = "" if c.ok else f" — expected {c.expected}"
             lines.append(f"- [{mark}] {r.key}: {c.what}: {c.actual}{tail}")
+    for row in report.load:
+        for c in row.checks:
+            mark = "x" if c.ok else " "
+            tail = "" if c.ok else f" — expected {c.expected}"
+            lines.append(f"- [{mark}] load: {c.what}: {c.actual}{tail}")
     return "\n".join(lines)
 
 
@@ -173,10 +198,12 @@ HOW_TO_READ = """\
   workflow started, so no backlog spills into the next timing.
 - *Reminder digests*: one `mail.notify` activity per unit (run in-process with
   `ActivityEnvironment`: build the notice from the database, render the Jinja templates,
-  store it in the outbox under its idempotency key, send it over its own SMTP connection, mark
-  it sent) against `aiosmtplib.send` of the very same messages. *Replayed*: the same N notices
-  again, as after a worker crash or a history replay; the sink must receive nothing. Its ratio
-  is against the raw send: below 1× means recognising a duplicate is cheaper than sending it.
+  store it in the outbox under its idempotency key, send it over the mailer's reused SMTP
+  connection, mark it sent) against a plain `aiosmtplib` loop sending the very same messages
+  over one reused connection (the same connection policy on both sides). *Replayed*: the
+  same N notices again, as after a worker crash or a history replay; the sink must receive
+  nothing. Its ratio is against the raw send: below 1× means recognising a duplicate is
+  cheaper than sending it.
 - *Edit gate*: `services.sheet.save_draft` in one transaction per save (as N API requests:
   unit row lock, state, assignment and hard-lock checks, rule evaluation, audit row) against a
   raw `UPDATE` of the same rows with the same values, one transaction per row. SQLite file
@@ -184,6 +211,24 @@ HOW_TO_READ = """\
 - *Score a sheet*: `scoring.rules.evaluate` on all 80 leaves of the Định Hóa framework and
   `scoring.aggregate.score_sheet`, against a `sum()` of the same 80 Decimal scores (the baseline
   loop runs 20 times as often so that its timer reads something).
+- *Load* (`bench/load.py`): the API served by a real `uvicorn` process on a free port (what
+  `appraisal api` runs), each client an `httpx.AsyncClient` with its own user and bearer
+  token, clients spread over the units. *Draft edits*: every client saves its unit's criteria
+  one after another (`PUT …/criteria/{code}/draft`); raw: the same read-check-update
+  transactions (lock and read the unit's state, check it, update the entry) straight through an
+  engine made by `core.db.make_engine` on the same database, one thread per client. The rate is
+  2xx answers per second of the whole run; p50/p95/p99 are of the 2xx answers; errors are the
+  answers that were not 2xx. *Login storm*: the readers read their unit's sheet alone (raw),
+  then again while wrong-password logins arrive at once from different addresses; a login
+  answered 503 (hashing queue full, `Retry-After`) is load shed on purpose, not an error.
+- *Transition* (`bench/transition.py`): `POST …/submit` through the API (in-process ASGI; the
+  unit workflow's update and its `unit.transition` activity on the run's worker and dev
+  server), one at a time, against a raw `execute_update` whose handler runs one no-op
+  activity, same server, same client; the note gives p95 ÷ raw p95 (target ≤ 1.5×).
+- *Lock precision* (`bench/lock.py`): N units share one hard lock; 10 clients save drafts
+  through the API from 5 s before it to 3 s after it. Checked: 0 saves accepted at or after
+  the lock instant; reported: N s from the lock instant until every unit workflow has applied
+  it (`not_submitted` or `appraising` in the projection, polled every 0.1 s).
 - One run on a machine shared with other processes: differences under about 20 % are noise.
   The load average at the start and the end of the run is printed below for that reason.
 """
@@ -192,6 +237,36 @@ HOW_TO_READ = """\
 def details(report: Report) -> str:
     """Where the project's time goes, for the rows that measure it."""
     return "\n".join(f"- {r.key}: {r.detail}" for r in report.results if r.detail)
+
+
+def _larger_sections(report: Report) -> str:
+    return "".join(
+        f"## Results (N = {r.units})\n\n{table(r)}\n\n{details(r)}\n\n"
+        f"Checks ({'all passed' if r.ok else 'SOME FAILED: the numbers are void'}):\n\n"
+        f"{checks(r)}\n\n"
+        for r in report.larger
+    )
+
+
+def _scale_section(report: Report) -> str:
+    if not report.scale:
+        return ""
+    return (
+        "## Scoring at scale: classify and rank a whole cycle\n\n"
+        "`score_sheet` of every unit from its 80 leaf scores (Định Hóa), then `classify` (bands, "
+        "vetoes, quotas, ranks per group), against a `sum` per unit and one `sorted`; peak "
+        "memory from `tracemalloc` in a second, untimed pass. Linear if ms per unit stays flat."
+        f"\n\n{scale_table(report.scale)}\n\n"
+    )
+
+
+def _load_section(report: Report) -> str:
+    if not report.load:
+        return ""
+    notes = "\n".join(
+        f"- {r.measurement}, {r.database}, {r.clients}: {r.detail}" for r in report.load
+    )
+    return f"## Load: the deadline rush over HTTP\n\n{load_table(report.load)}\n\n{notes}\n\n"
 
 
 def markdown(report: Report, command: str) -> str:
@@ -206,6 +281,9 @@ def markdown(report: Report, command: str) -> str:
         f"## Results (N = {report.units})\n\n"
         f"{table(report)}\n\n"
         f"{details(report)}\n\n"
+        f"{_larger_sections(report)}"
+        f"{_load_section(report)}"
+        f"{_scale_section(report)}"
         f"### Checks ({'all passed' if report.ok else 'SOME FAILED: the numbers are void'})\n\n"
         f"{checks(report)}\n\n"
         "## Machine and command\n\n"
@@ -226,7 +304,46 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small N, print only (no BENCHMARKS.md)")
     p.add_argument("--output", type=Path, help="write the report here (default BENCHMARKS.md)")
     p.add_argument("--no-write", action="store_true", help="print only")
+    d = LoadSizes()
+    p.add_argument("--clients", default=_csv(d.clients), help="load: client counts (10,50,200)")
+    p.add_argument("--edits", type=int, default=d.edits_per_client, help="load: saves per client")
+    p.add_argument("--load-units", type=int, default=d.units, help="load: units (20)")
+    p.add_argument("--storm-logins", type=int, default=d.storm_logins, help="wrong logins (50)")
+    p.add_argument("--storm-readers", type=int, default=d.storm_readers, help="readers (20)")
+    p.add_argument("--reads", type=int, default=d.reads_per_reader, help="reads per reader")
+    p.add_argument(
+        "--databases",
+        default=_csv(d.databases),
+        help="load: sqlite,postgresql (BENCH_POSTGRES_URL)",
+    )
+    p.add_argument("--no-load", action="store_true", help="skip the HTTP load rows")
+    p.add_argument("--larger", default="", help="the same rows again at these N (1000,5000)")
+    p.add_argument(
+        "--lock-setup", type=float, help="seconds from creating the lock cycle to its lock"
+    )
+    p.add_argument("--scoring", default="1000,5000,10000", help="scoring at these unit counts")
     return p
+
+
+def _csv(values: tuple[object, ...]) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def load_sizes(args: argparse.Namespace) -> LoadSizes:
+    """The load sizes the command line asked for (PostgreSQL: BENCH_POSTGRES_URL)."""
+    if args.quick:
+        return LoadSizes(
+            clients=(2, 5), edits_per_client=5, storm_logins=10, storm_readers=5, reads_per_reader=5
+        )
+    return LoadSizes(
+        clients=tuple(int(c) for c in args.clients.split(",") if c),
+        edits_per_client=args.edits,
+        units=args.load_units,
+        storm_logins=args.storm_logins,
+        storm_readers=args.storm_readers,
+        reads_per_reader=args.reads,
+        databases=tuple(d for d in args.databases.split(",") if d),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,11 +357,31 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         output = args.output or (None if args.quick else BENCHMARKS_MD)
     with tempfile.TemporaryDirectory(prefix="appraisal-bench-") as tmp:
-        report = asyncio.run(run_benchmarks(units, Path(tmp)))
+        setup = args.lock_setup
+        report = asyncio.run(run_benchmarks(units, Path(tmp), lock_setup_s=setup))
+        for n in (int(n) for n in args.larger.split(",") if n):
+            report.larger.append(asyncio.run(run_benchmarks(n, Path(tmp), lock_setup_s=setup)))
+            report.seconds += report.larger[-1].seconds
+        sizes = [int(n) for n in ("100,200" if args.quick else args.scoring).split(",") if n]
+        started = time.perf_counter()
+        report.scale = bench_scoring(sizes)
+        report.seconds += time.perf_counter() - started
+        if not args.no_load:
+            started = time.perf_counter()
+            report.load += asyncio.run(run_load(load_sizes(args), Path(tmp)))
+            report.seconds += time.perf_counter() - started
     command = " ".join([COMMAND, *args_list])
     print(table(report))
     print()
     print(details(report))
+    for bigger in report.larger:
+        print(f"\nN = {bigger.units}\n{table(bigger)}\n{details(bigger)}")
+    if report.load:
+        print()
+        print(load_table(report.load))
+    if report.scale:
+        print()
+        print(scale_table(report.scale))
     print(checks(report))
     print(
         f"\n{report.seconds:.0f} s; load average {report.machine.load_start:.2f} → "

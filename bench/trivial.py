@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio import workflow
+from temporalio import activity, workflow
 
-__all__ = ["TRIVIAL_WORKFLOW", "TrivialWorkflow"]
+__all__ = [
+    "NOOP_ACTIVITY",
+    "RAW_UPDATE_WORKFLOW",
+    "TRIVIAL_WORKFLOW",
+    "RawUpdateWorkflow",
+    "TrivialWorkflow",
+    "noop",
+]
 
 TRIVIAL_WORKFLOW = "BenchTrivialWorkflow"
 
@@ -25,3 +32,42 @@ class TrivialWorkflow:
         """Returns its argument a year later."""
         await workflow.sleep(timedelta(days=365))
         return n
+
+
+RAW_UPDATE_WORKFLOW = "BenchRawUpdateWorkflow"
+NOOP_ACTIVITY = "bench.noop"
+
+
+@activity.defn(name=NOOP_ACTIVITY)
+async def noop(n: int) -> int:
+    """Does nothing: the baseline's one activity per update."""
+    return n
+
+
+@workflow.defn(name=RAW_UPDATE_WORKFLOW)
+class RawUpdateWorkflow:
+    """The transition baseline: an update whose handler runs one no-op activity."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.count = 0
+
+    @workflow.run
+    async def run(self) -> int:
+        """Waits for ``finish``; returns how many updates it took."""
+        await workflow.wait_condition(lambda: self.done)
+        return self.count
+
+    @workflow.update
+    async def act(self, n: int) -> int:
+        """One no-op activity, then the count."""
+        await workflow.execute_activity(
+            NOOP_ACTIVITY, n, start_to_close_timeout=timedelta(seconds=30)
+        )
+        self.count += 1
+        return self.count
+
+    @workflow.signal
+    def finish(self) -> None:
+        """Lets the workflow end."""
+        self.done = True

@@ -3,6 +3,7 @@
 appraisal dev [--demo]          the whole embedded stack (Temporal, SMTP sink, worker, API)
 appraisal api | worker | mailsink   one process of the stack
 appraisal db upgrade            migrate the database (idempotent)
+appraisal backup DIR | restore DIR   the embedded stack's data as one consistent set
 …and the framework, sheet, unit, user and cycle commands registered by their modules.
 """
 
@@ -23,6 +24,7 @@ COMMAND_MODULES = (
     "cli.frameworks",
     "cli.accounts",
     "cli.audit",
+    "cli.backup",
     "cli.cycle",
     "cli.demo",
     "cli.report",
@@ -39,28 +41,60 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _api(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import tempfile
+
     import uvicorn
 
-    from api.app import create_app
+    from core.logs import configure, log_config
 
     settings = get_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.api_host,
-        port=args.port or settings.api_port,
-        log_level="info",
-        # X-Forwarded-For only from the configured proxies (none by default): a forged header
-        # must not give each login guess a new address (services.throttle).
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies or None,
-    )
+    configure(settings.log_format)
+    if settings.api_workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Set before any process imports prometheus_client: each writes its samples here and
+        # /metrics merges them (core.metrics); a fresh directory per start.
+        metrics_dir = tempfile.mkdtemp(prefix="appraisal-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    else:
+        metrics_dir = ""
+    try:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=args.host or settings.api_host,
+            port=args.port or settings.api_port,
+            workers=settings.api_workers,
+            log_config=log_config(settings.log_format),
+            # X-Forwarded-For/-Proto only from the configured proxies (none by default): a forged
+            # header must not give each login guess a new address (services.throttle).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=settings.trusted_proxies or None,
+            timeout_graceful_shutdown=20,
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if args.check:
+        import os
+
+        from cli.health import check_worker
+
+        code = check_worker(settings)
+        sys.stdout.flush()
+        # Exit at once: the Temporal client's native runtime can abort the interpreter's
+        # teardown (SIGABRT seen here), which a health check must never report as a failure.
+        os._exit(code)
+    from core.logs import configure
     from workflows.worker import run_worker
 
-    asyncio.run(run_worker(get_settings()))
+    configure(settings.log_format)
+    asyncio.run(run_worker(settings))
     return 0
 
 
@@ -90,7 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=None)
     api.set_defaults(func=_api)
 
-    sub.add_parser("worker", help="run the Temporal worker").set_defaults(func=_worker)
+    worker = sub.add_parser("worker", help="run the Temporal worker")
+    worker.add_argument(
+        "--check", action="store_true", help="health check: database and this host's pollers"
+    )
+    worker.set_defaults(func=_worker)
     sub.add_parser("mailsink", help="run the local SMTP sink").set_defaults(func=_mailsink)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)

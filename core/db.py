@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+import os
+import sqlite3
+import threading
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio
 from sqlalchemy import DateTime, Numeric, String, event
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
+
+from core.errors import Unavailable
 
 
 class DecimalType(TypeDecorator[Decimal]):
@@ -65,32 +76,193 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine; SQLite gets WAL, foreign keys and a busy timeout, and its folder is created."""
+# --- sizing: one table of numbers chosen together (README, "Scale") ---------------------------
+#
+# Every API request holds at most one pooled connection, and only while it is admitted
+# (``request_slot``): at most POOL_SIZE requests use the database at once, the others wait
+# without a thread. The API's thread pool has as many threads as there are slots, so an admitted
+# request never waits for a thread held by a request that waits for a connection (the deadlock
+# behind "QueuePool limit … reached" in issue 13). The overflow is for the rest of the process
+# (readiness probe, cycle start, start-up).
+POOL_SIZE = int(os.environ.get("APPRAISAL_DB_POOL_SIZE", "20"))
+POOL_OVERFLOW = 10
+POOL_TIMEOUT_S = 10.0
+# How long a SQLite writer waits for the write lock (in this process, then SQLite's own busy
+# handler against other processes) before it gives up with "database is locked" → 503.
+BUSY_TIMEOUT_S = 5.0
+RETRY_AFTER_S = 2
+
+# Execution option that picks how a SQLite transaction begins: IMMEDIATE takes the write lock
+# at BEGIN (a write transaction never fails half-way on a stale snapshot); DEFERRED reads.
+BEGIN = "appraisal_sqlite_begin"
+_WRITER_HELD = "appraisal_writer_held"
+
+
+class Busy(Unavailable):
+    """The database or a bounded resource is saturated for now: 503 with Retry-After."""
+
+    def __init__(self, message_vi: str, message_en: str, retry_after: int = RETRY_AFTER_S):
+        super().__init__("busy", message_vi, message_en)
+        self.retry_after = retry_after
+
+
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@asynccontextmanager
+async def admitted() -> AsyncIterator[None]:
+    """One of POOL_SIZE places for a request that uses the database; Busy after POOL_TIMEOUT_S.
+
+    Waiting here costs no thread and no connection, unlike waiting on the pool inside a thread.
+    """
+    loop = asyncio.get_running_loop()
+    slots = _SLOTS.get(loop)
+    if slots is None:
+        slots = _SLOTS[loop] = anyio.Semaphore(POOL_SIZE)
+    try:
+        with anyio.fail_after(POOL_TIMEOUT_S):
+            await slots.acquire()
+    except TimeoutError as exc:
+        raise Busy(
+            "Máy chủ đang quá tải, vui lòng thử lại sau ít giây.",
+            "Too many requests are using the database; retry shortly.",
+        ) from exc
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+class FifoLock:
+    """A lock handed to its waiters in arrival order (threading.Lock is not fair: under a rush
+    some writers would wait far longer than others and the p99 would show it)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[threading.Event] = deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        """True once held; False after ``timeout`` seconds in the queue."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._mutex:
+            if turn.is_set():  # handed over just as the wait timed out
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        """Hands the lock to the longest waiter, or frees it."""
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()  # stays held: ownership passes directly
+            else:
+                self._held = False
+
+
+def _sqlite_engine(url: str, echo: bool, pool_size: int, max_overflow: int) -> Engine:
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    pool: dict[str, Any] = {}
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        pool = {
+            "poolclass": QueuePool,
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_timeout": POOL_TIMEOUT_S,
+        }
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+        **pool,
+    )
+    # One writer at a time in this process, queued on a lock (woken at once, unlike SQLite's
+    # busy handler that sleeps up to 100 ms between polls); held from BEGIN IMMEDIATE until the
+    # connection goes back to the pool, so a write transaction never waits inside SQLite for
+    # a writer of this process.
+    writer = FifoLock()
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # SQLAlchemy emits BEGIN itself (below), so the driver must not.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(BEGIN, "DEFERRED")
+        if mode == "IMMEDIATE":
+            info = conn.connection.info
+            if not info.get(_WRITER_HELD):
+                if not writer.acquire(BUSY_TIMEOUT_S):
+                    raise OperationalError(
+                        "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+                    )
+                info[_WRITER_HELD] = True
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine, "checkin")
+    def _release_writer(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None and record.info.pop(_WRITER_HELD, False):
+            writer.release()
+
+    return engine
+
+
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = POOL_SIZE, max_overflow: int = POOL_OVERFLOW
+) -> Engine:
+    """An engine sized as above; SQLite gets WAL, foreign keys, a short busy timeout and
+    explicit BEGIN (IMMEDIATE for write sessions, see ``write_session``)."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
-        )
+        return _sqlite_engine(url, echo, pool_size, max_overflow)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=POOL_TIMEOUT_S,
+    )
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
 
-        return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+def writer(engine: Engine) -> Engine:
+    """The engine whose transactions take SQLite's write lock at BEGIN (no-op elsewhere)."""
+    return engine.execution_options(**{BEGIN: "IMMEDIATE"})
+
+
+def write_session(engine: Engine) -> Session:
+    """A session for one short write transaction: BEGIN IMMEDIATE on SQLite."""
+    return Session(writer(engine), expire_on_commit=False)
+
+
+def release(session: Session) -> None:
+    """Ends the session's transaction and returns its connection to the pool (loaded objects
+    stay usable): call it before awaiting anything slow (a Temporal call, a file)."""
+    session.commit()
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error (``write``: BEGIN IMMEDIATE)."""
+    with Session(writer(engine) if write else engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

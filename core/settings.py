@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     # believed; empty: the peer address is the client (also uvicorn's forwarded-allow-ips).
     trusted_proxies: str = ""
     reset_link_minutes: int = Field(default=60, ge=5, le=60 * 24 * 7)
+    # --- deployment (issue 15): TLS to Temporal, pools, worker slots, logs, metrics ----------
+    temporal_tls: bool = False
+    temporal_tls_ca: Path | None = Field(default=None, description="PEM of the server's CA")
+    temporal_tls_cert: Path | None = Field(default=None, description="client cert (mTLS)")
+    temporal_tls_key: Path | None = Field(default=None, description="client key (mTLS)")
+    temporal_tls_server_name: str = ""
+    smtp_allow_plaintext: bool = Field(
+        default=False, description="production only: a relay on a trusted link without TLS"
+    )
+    api_workers: int = Field(default=1, ge=1, le=16)
+    # Same variable as core.db.POOL_SIZE (the admission slots): keep them one number.
+    db_pool_size: int = Field(default=20, ge=1, le=50)
+    db_max_overflow: int = Field(default=10, ge=0, le=50)
+    worker_shutdown_seconds: int = Field(default=60, ge=0, le=3600)
+    worker_max_activities: int = Field(default=40, ge=1, le=1000)
+    worker_max_mail_activities: int = Field(default=8, ge=1, le=1000)
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535, description="0: no endpoint")
+    log_format: str = Field(default="text", pattern="^(text|json)$")
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -89,6 +107,16 @@ class Settings(BaseSettings):
         """Content-addressed evidence files."""
         return self.data_dir / "evidence"
 
+    @property
+    def mail_task_queue(self) -> str:
+        """The task queue with its own slots for the mail activity (reminder bursts)."""
+        return f"{self.temporal_task_queue}-mail"
+
+    @property
+    def db_connections_per_process(self) -> int:
+        """The most connections one process's pool opens (pool + overflow)."""
+        return self.db_pool_size + self.db_max_overflow
+
     @model_validator(mode="after")
     def _proxies_parse(self) -> Self:
         self.trusted_proxy_networks  # noqa: B018 — raises ValueError on a bad address
@@ -104,9 +132,64 @@ class Settings(BaseSettings):
                 problems.append("APPRAISAL_ADMIN_PASSWORD must not be the default")
             if not self.database_url:
                 problems.append("APPRAISAL_DATABASE_URL must be set (PostgreSQL) in production")
+            problems += production_problems(self)
             if problems:
                 raise ValueError("refusing to start in production mode: " + "; ".join(problems))
+            _smtp_tls_on_by_default(self)
         return self
+
+
+PLACEHOLDER_MARK = "change-me"
+SINK_SMTP_HOSTS = frozenset({"mailpit", "mailhog", "mailcatcher", "smtp4dev"})
+DEV_SINK_PORTS = frozenset({1025, 8025})
+
+
+def production_problems(s: Settings) -> list[str]:
+    """What production refuses besides default secrets: placeholders, a mail sink, plain HTTP."""
+    problems: list[str] = []
+    for name in (
+        "secret_key",
+        "admin_password",
+        "database_url",
+        "smtp_host",
+        "smtp_username",
+        "smtp_password",
+        "mail_from",
+        "base_url",
+    ):
+        if PLACEHOLDER_MARK in str(getattr(s, name)).lower():
+            problems.append(f"APPRAISAL_{name.upper()} still holds the .env.example placeholder")
+    host = s.smtp_host.lower()
+    if host in SINK_SMTP_HOSTS or (
+        host in {"127.0.0.1", "localhost"} and s.smtp_port in DEV_SINK_PORTS
+    ):
+        problems.append(
+            f"APPRAISAL_SMTP_HOST {s.smtp_host}:{s.smtp_port} is a mail sink: mail would be "
+            "marked sent and reach no one"
+        )
+    if not s.base_url.lower().startswith("https://"):
+        problems.append("APPRAISAL_BASE_URL must be https:// (cookies are Secure)")
+    if (
+        {"smtp_starttls", "smtp_use_tls"} & s.model_fields_set
+        and not (s.smtp_starttls or s.smtp_use_tls)
+        and not s.smtp_allow_plaintext
+    ):
+        problems.append(
+            "SMTP without TLS: set APPRAISAL_SMTP_STARTTLS or APPRAISAL_SMTP_USE_TLS "
+            "(or APPRAISAL_SMTP_ALLOW_PLAINTEXT for a relay on a trusted link)"
+        )
+    if s.temporal_tls and bool(s.temporal_tls_cert) != bool(s.temporal_tls_key):
+        problems.append("APPRAISAL_TEMPORAL_TLS_CERT and _KEY go together (mTLS)")
+    return problems
+
+
+def _smtp_tls_on_by_default(s: Settings) -> None:
+    # Production turns SMTP TLS on unless the operator chose explicitly (465: implicit TLS).
+    if not ({"smtp_starttls", "smtp_use_tls"} & s.model_fields_set):
+        if s.smtp_port == 465:
+            s.smtp_use_tls = True
+        else:
+            s.smtp_starttls = True
 
 
 def normalise_db_url(url: str) -> str:

@@ -11,7 +11,17 @@ import re
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-__all__ = ["VN_TZ", "parse_vn_decimal", "vn_date", "vn_datetime", "vn_decimal"]
+__all__ = [
+    "GROUP_VI",
+    "VN_TZ",
+    "group_vi",
+    "parse_vn_decimal",
+    "snapshot_kind_vi",
+    "vn_countdown",
+    "vn_date",
+    "vn_datetime",
+    "vn_decimal",
+]
 
 
 def _vn_tz() -> tzinfo:
@@ -58,7 +68,11 @@ def _aware(dt: datetime) -> datetime:
 
 
 def vn_datetime(dt: datetime) -> str:
-    """Writes an aware datetime in Vietnamese local time: "17:00 ngày 25/11/2024"."""
+    """Writes an aware datetime in Vietnamese local time: "17:00 ngày 25/11/2024".
+
+    The one format of a moment everywhere people read one (pages, e-mails, the CLI), as
+    administrative documents write it ("… giờ … ngày …").
+    """
     local = _aware(dt).astimezone(VN_TZ)
     return f"{local:%H:%M} ngày {local:%d/%m/%Y}"
 
@@ -68,6 +82,51 @@ def vn_date(d: date) -> str:
     if isinstance(d, datetime):
         d = _aware(d).astimezone(VN_TZ).date()
     return f"{d:%d/%m/%Y}"
+
+
+def vn_countdown(at: datetime, now: datetime) -> str:
+    """The time left until ``at``: "còn 3 ngày 4 giờ", "còn 45 phút", "đã quá hạn 2 ngày"."""
+    seconds = int((_aware(at) - _aware(now)).total_seconds())
+    late = seconds < 0
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        text = f"{days} ngày" + (f" {hours} giờ" if hours else "")
+    elif hours:
+        text = f"{hours} giờ" + (f" {minutes} phút" if minutes else "")
+    else:
+        text = f"{max(minutes, 1)} phút"
+    return f"đã quá hạn {text}" if late else f"còn {text}"
+
+
+# Ranking groups as units are created (free text; the usual ones get a Vietnamese name).
+GROUP_VI: dict[str, str] = {
+    "commune": "Xã, phường, thị trấn",
+    "department": "Phòng chuyên môn",
+    "district_department": "Phòng chuyên môn cấp huyện",
+    "province_department": "Sở, ban, ngành",
+}
+
+
+def group_vi(group: str) -> str:
+    """A ranking group's Vietnamese name ("commune" → "Xã, phường, thị trấn")."""
+    return GROUP_VI.get(group, group)
+
+
+def snapshot_kind_vi(kind: str) -> str:
+    """A frozen copy's name: "submission-2" → "bản gửi lần 2", "round-1" → "bản sau giải trình
+    vòng 1", "final" → "bản thẩm định cuối cùng"."""
+    if kind == "submission":
+        return "bản gửi kết quả"
+    if kind.startswith("submission-") and kind[11:].isdigit():
+        return f"bản gửi kết quả lần {kind[11:]}"
+    if kind.startswith("round-") and kind[6:].isdigit():
+        return f"bản trước khi kết thúc giải trình vòng {kind[6:]}"
+    if kind == "final":
+        return "bản thẩm định cuối cùng"
+    return "bản đã chốt"
 
 
 _PLAIN = re.compile(r"[+-]?(?:\d+(?:[.,]\d+)?|[.,]\d+)")

@@ -30,7 +30,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from core.vn import parse_vn_decimal, vn_decimal
-from frameworks.rule_infer import infer_rule
+from frameworks.rule_infer import infer_rule, options_in_text
 from models.framework import (
     Framework,
     Node,
@@ -63,6 +63,7 @@ AnnexFormat = Literal["tsv", "csv", "xlsx"]
 
 CODE, TITLE, MAX, SELF, APPRAISED = "code", "title", "max", "self", "appraised"
 EXPLANATION, EVIDENCE, AGENCY, COMMENT = "explanation", "evidence", "agency", "comment"
+METHOD = "method"  # "Cách xác định và tính điểm": the scoring wording in its own column
 _NUMERIC_ROLES = (MAX, SELF, APPRAISED)
 _ROLE_LABELS = {
     CODE: "Mã số/STT",
@@ -74,6 +75,7 @@ _ROLE_LABELS = {
     EVIDENCE: "Tài liệu kiểm chứng",
     AGENCY: "Cơ quan thẩm định",
     COMMENT: "Ý kiến thẩm định",
+    METHOD: "Cách tính điểm",
 }
 
 
@@ -270,11 +272,26 @@ _ROLE_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (AGENCY, ("co quan tham dinh", "co quan", "don vi tham dinh")),
     (COMMENT, ("y kien",)),
     (APPRAISED, ("diem tham dinh", "diem hoi dong", "tham dinh")),
-    (SELF, ("diem tu", "tu cham", "tu danh gia")),
-    (MAX, ("diem toi da", "diem chuan", "thang diem", "diem quy dinh", "toi da")),
-    (EXPLANATION, ("ly giai", "giai trinh", "thuyet minh")),
+    (SELF, ("diem tu", "diem so tu", "tu cham", "tu danh gia", "diem cham", "tong diem cham")),
+    (MAX, ("diem toi da", "diem so toi da", "diem chuan", "thang diem", "diem quy dinh", "toi da")),
+    (EXPLANATION, ("ly giai", "giai trinh", "thuyet minh", "ghi chu")),
     (EVIDENCE, ("tai lieu", "kiem chung", "minh chung")),
-    (TITLE, ("linh vuc", "tieu chi", "noi dung", "ten ", "chi tieu", "danh muc", "yeu cau")),
+    (METHOD, ("cach xac dinh", "cach tinh", "cach cham", "phuong phap cham", "huong dan cham")),
+    # "Các chỉ số đánh giá việc giải quyết TTHC" (Tuyên Quang's form) is the title column.
+    (
+        TITLE,
+        (
+            "linh vuc",
+            "tieu chi",
+            "noi dung",
+            "ten ",
+            "chi tieu",
+            "danh muc",
+            "yeu cau",
+            "cac chi so",
+            "chi so",
+        ),
+    ),
 )
 
 
@@ -288,6 +305,11 @@ def _column_role(cell: str) -> str | None:
         return CODE
     for role, prefixes in _ROLE_PREFIXES:
         if any(name.startswith(p) or name == p.strip() for p in prefixes):
+            return role
+    # Text exported from PDF loses its spaces ("Điểmtốiđa", "Cáchxácđịnhvàtínhđiểm").
+    squeezed = name.replace(" ", "")
+    for role, prefixes in _ROLE_PREFIXES:
+        if any(squeezed.startswith(p.replace(" ", "")) for p in prefixes):
             return role
     return None
 
@@ -315,6 +337,16 @@ _BULLET = re.compile(r"[-–—•*+]+")
 _SECTION = re.compile(
     r"^\s*(NỘI\s+DUNG|PHẦN)\s+([IVXLCDM]+|\d+|[A-Z])(?=$|[\s.:\-–)])[\s.:\-–)]*(.*)$",
     re.IGNORECASE | re.DOTALL,
+)
+_LETTER = re.compile(r"[a-zđ]")  # "a", "b" alone in the code column: lettered sub-criteria
+_NOT_A_LEVEL = re.compile(r"(?:^|\s)(?:số(?:\s+hiệu)?|năm|ngày|tháng|điều|khoản)$", re.IGNORECASE)
+# "Ban hành kịp thời: 1", "- Đạt yêu cầu: 0,5" — a level and its points in the title cell.
+_BARE_OPTION = re.compile(
+    r"\s*[-–—+•*]*\s*(?P<label>[^:\n]{2,200}?)\s*:\s*(?P<points>\d{1,3}(?:[.,]\d{1,3})?)\s*[.;]?\s*"
+)
+# "(cấp Trưởng): Điểm tối đa.", "(cấp Phó):1/2*Điểmtốiđa." — a level worth (a share of) the max.
+_MAX_AS_POINTS = re.compile(
+    r":\s*(?:(\d{1,2})\s*/\s*(\d{1,2})\s*[*x×]\s*)?điểm\s*tối\s*đa\s*[.;]?\s*$", re.IGNORECASE
 )
 _TOTAL_PREFIXES = ("tong cong", "cong tong", "tong diem", "cong diem", "tong so diem")
 
@@ -645,6 +677,59 @@ class _Draft:
     explanation: list[str] = field(default_factory=list)
     comment: list[str] = field(default_factory=list)
     options: list[tuple[str, Decimal, int]] = field(default_factory=list)
+    letter: bool = False  # a sub-criterion lettered a, b, c… under a numbered one
+
+
+def _numbered_levels(d: _Draft) -> list[tuple[str, Decimal]] | None:
+    """The (label, points) of ``d``'s children when they are its levels, else None."""
+    children = d.children
+    if len(children) < 2 or d.stated_max is None or d.options:
+        return None
+    levels: list[tuple[str, Decimal]] = []
+    for c in children:
+        found = options_in_text(c.title)
+        if c.children or c.options or c.stated_max is None or len(found) != 1:
+            return None
+        label, points = found[0]
+        if points != c.stated_max or len([x for x in children if x.stated_self is not None]) > 1:
+            return None
+        levels.append((label, points))
+    best = max(p for _, p in levels)
+    if best != d.stated_max or sum(p for _, p in levels) == d.stated_max:
+        return None
+    return levels
+
+
+def _is_numbering_row(row: _Row) -> bool:
+    """The row under a header that numbers its columns ("1 | 2 | 3 | 4 | 5", "a | b | c…"): not
+    a criterion "1" titled "2" with 3 points."""
+    values = [" ".join(v.split()) for v in row.cells.values() if v.strip()]
+    values += [" ".join(t.split()) for _, t in row.stray]
+    if len(values) < 3 or len(set(values)) != len(values):
+        return False
+    if all(v.isdigit() and len(v) <= 2 for v in values):
+        numbers = [int(v) for v in values]
+        return numbers[0] == 1 and numbers == sorted(numbers)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return (
+        all(len(v) == 1 and v in letters for v in values)
+        and values[0] == "a"
+        and (values == sorted(values))
+    )
+
+
+def _max_as_points(guidance: Sequence[str], max_points: Decimal) -> list[str]:
+    """Levels scored "Điểm tối đa" or "1/2*Điểm tối đa" (DTI tables) with their points written
+    out, so the options can be read: "…: Điểm tối đa." → "…: 20 điểm"."""
+
+    def points(match: re.Match[str]) -> str:
+        num, den = match.group(1), match.group(2)
+        if den is not None and int(den) == 0:
+            return match.group(0)
+        value = max_points if num is None else max_points * Decimal(num) / Decimal(den)
+        return f": {vn_decimal(_norm_decimal(value))} điểm"
+
+    return ["\n".join(_MAX_AS_POINTS.sub(points, ln) for ln in g.split("\n")) for g in guidance]
 
 
 def _number_guess(raw: str) -> str:
@@ -672,6 +757,7 @@ class _Builder:
         self.skipped: list[SkippedRow] = []
         self.placed = 0
         self.guessed = 0
+        self.cut_parents: set[str] = set()  # parents absent because the table starts mid-way
 
     # numbers ---------------------------------------------------------------------------------
 
@@ -748,6 +834,7 @@ class _Builder:
             len(self.notes),
             self.total,
             self.guessed,
+            set(self.cut_parents),
         )
         current = self.current
         current_lens = (
@@ -767,6 +854,7 @@ class _Builder:
                 n_notes,
                 self.total,
                 self.guessed,
+                self.cut_parents,
             ) = saved
             del self.roots[n_roots:], self.drafts[n_drafts:]
             del self.warnings[n_warnings:], self.notes[n_notes:]
@@ -792,6 +880,9 @@ class _Builder:
         title_text = html_to_text(row.get(TITLE))
         if row.is_empty():
             return True
+        if not self.drafts and _is_numbering_row(row):
+            self.notes.append(AnnexWarning(row.line, "Dòng đánh số cột (1, 2, 3… hoặc a, b, c…)"))
+            return True
         first_title_line = title_text.split("\n")[0] if title_text else ""
         # A total may carry an area-like numeral (Quảng Điền: "IV | CỘNG ĐIỂM I + II+III"),
         # never a criterion's dotted code.
@@ -805,7 +896,9 @@ class _Builder:
             self._section(row, section, title_text)
             return True
         code = _clean_code(row.get(CODE))
-        if code and not _BULLET.fullmatch(code):
+        if _LETTER.fullmatch(code) and self.current is not None and self.current.form == "num":
+            self._lettered(row, code, title_text)
+        elif code and not _BULLET.fullmatch(code):
             self._coded(row, code, title_text)
         else:
             self._uncoded(row, title_text)
@@ -884,7 +977,10 @@ class _Builder:
                 ):
                     parent = self.area  # numbered through the document: 2.1 under II
                     self.guessed += 1
-                if parent is None:
+                cut = parent is None and self._cut_start(parent_code, code, row.line)
+                if cut:
+                    parent = owner  # a top-level node of the part the table holds
+                elif parent is None:
                     raise _RowError(
                         f"mã “{code}” không có mục cha “{parent_code}” ở trên",
                         f"code “{code}” has no parent “{parent_code}” above it",
@@ -934,6 +1030,61 @@ class _Builder:
         self.drafts.append(draft)
         self.current = draft
 
+    def _cut_start(self, parent_code: str, code: str, line: int) -> bool:
+        """True when the table was copied from part-way through: its first criterion is "1.1"
+        with no "1" above (a published table cut short, a section pasted alone). The absent
+        parent's other children ("1.2"…) are then top-level nodes too; a parent missing once
+        numbered rows are placed is still a broken row."""
+        if parent_code in self.cut_parents:
+            return True
+        if self.skipped or any(d.form != "section" for d in self.drafts):
+            return False  # the parent is a row above that was left out, or a typo
+        self.cut_parents.add(parent_code)
+        self.guessed += 1
+        self.notes.append(
+            AnnexWarning(
+                line,
+                f"Bảng bắt đầu giữa chừng ở mục {code} (không có dòng {parent_code} ở trên): "
+                f"các mục {parent_code}.x là mục gốc",
+            )
+        )
+        return True
+
+    def _lettered(self, row: _Row, letter: str, title_text: str) -> None:
+        """A sub-criterion lettered a, b, c… under the numbered criterion above (Đồng Tháp's
+        thi đua table: "3 Gửi nhận văn bản điện tử | 3", "a Tỷ lệ … | 1,5", "b … | 1,5")."""
+        current = self.current
+        assert current is not None  # checked by the caller
+        parent = current.parent if current.letter else current
+        if parent is None:
+            raise _RowError(
+                f"mục “{letter}” không có tiêu chí đánh số ở trên",
+                f"item “{letter}” has no numbered criterion above it",
+                row.line,
+                column=self._label(CODE),
+                expected="mục a, b… dưới một tiêu chí có mã số",
+                found=letter,
+                guess="",
+            )
+        for other in parent.children:
+            if other.written == letter:
+                raise _RowError(
+                    f"mã “{letter}” trùng với dòng {other.line} (dưới {parent.written})",
+                    f"code “{letter}” repeats line {other.line} (under {parent.written})",
+                    row.line,
+                    column=self._label(CODE),
+                    expected="chữ cái chưa dùng dưới cùng tiêu chí",
+                    found=letter,
+                    guess=f"có lẽ gõ nhầm chữ (dòng {other.line} đã dùng “{letter}”)",
+                )
+        lines = title_text.split("\n") if title_text else [""]
+        draft = _Draft(letter, row.line, lines[0], "num", parent, letter=True)
+        draft.guidance.extend(lines[1:])
+        self._fill(draft, row)
+        parent.children.append(draft)
+        self.drafts.append(draft)
+        self.current = draft
+
     def _label(self, role: str) -> str:
         return self.columns.get(role, _ROLE_LABELS[role])
 
@@ -958,6 +1109,7 @@ class _Builder:
             (AGENCY, draft.agency),
             (EXPLANATION, draft.explanation),
             (COMMENT, draft.comment),
+            (METHOD, draft.guidance),
         ):
             text = html_to_text(row.get(role))
             if text:
@@ -975,6 +1127,8 @@ class _Builder:
             )
             return
         points = self._max(row)
+        if points is None:
+            title_text, points = self._option_in_title(title_text, draft, row.line)
         for role in (SELF, APPRAISED):
             value, note = self._score(row, role)
             if value is None and not note:
@@ -1043,6 +1197,26 @@ class _Builder:
                 )
             )
 
+    def _option_in_title(
+        self, title_text: str, draft: _Draft, line: int
+    ) -> tuple[str, Decimal | None]:
+        """A level written "label: points" with no "điểm" and no points column ("Ban hành kịp
+        thời: 1", Cà Mau 2013): an option when the number is within the criterion's max."""
+        match = _BARE_OPTION.fullmatch(title_text) if "\n" not in title_text else None
+        value = _parse_number(match.group("points")) if match else None
+        if match is None or value is None or draft.stated_max is None:
+            return title_text, None
+        if value > draft.stated_max or _NOT_A_LEVEL.search(match.group("label")):
+            return title_text, None  # "Số hiệu: 12", "Năm: 2" — a reference, not a level
+        self.notes.append(
+            AnnexWarning(
+                line,
+                f"“{_preview(title_text)}”: mức {vn_decimal(value)} điểm của {draft.written} "
+                "(số sau dấu hai chấm)",
+            )
+        )
+        return match.group("label"), value
+
     # result ----------------------------------------------------------------------------------
 
     def result(self) -> tuple[tuple[Node, ...], tuple[ImportedNode, ...]]:
@@ -1054,6 +1228,8 @@ class _Builder:
                 "the table has no row with a criterion code",
                 self.skipped[0].line if self.skipped else None,
             )
+        for d in list(self.drafts):
+            self._fold_numbered_levels(d)
         codes = self._codes()
         entries: dict[int, ImportedNode] = {}
 
@@ -1093,7 +1269,7 @@ class _Builder:
                     )
                 inferred = infer_rule(
                     [(label, points) for label, points, _ in d.options],
-                    d.guidance,
+                    _max_as_points(d.guidance, max_points),
                     d.self_note,
                     max_points,
                 )
@@ -1152,8 +1328,38 @@ class _Builder:
         nodes = tuple(build(d, 0) for d in self.roots)
         return nodes, tuple(entries[id(d)] for d in self.drafts)
 
+    def _fold_numbered_levels(self, d: _Draft) -> None:
+        """Levels numbered like sub-criteria (Tuyên Quang's form: "1 … 2", "1.1 Ngắn hơn quy
+        định: 2 điểm | 2", "1.2 Bằng quy định: 1 điểm | 1", "1.3 Dài hơn: 0 điểm | 0"): when
+        every child is a leaf whose text ends in its own points and the parent's max is the
+        best of them (not their sum), the children are the parent's levels."""
+        levels = _numbered_levels(d)
+        if levels is None:
+            return
+        moved = [c.stated_self for c in d.children if c.stated_self is not None]
+        if d.stated_self is None and len(moved) == 1:
+            d.stated_self = moved[0]  # a filled form scores the level reached
+        first, last = d.children[0].written, d.children[-1].written
+        for child, (label, points) in zip(d.children, levels, strict=True):
+            d.options.append((label, points, child.line))
+            d.guidance.append(f"{label}: {vn_decimal(points)} điểm")
+            self.drafts.remove(child)
+        d.children = []
+        self.guessed += 1
+        self.notes.append(
+            AnnexWarning(
+                d.line,
+                f"Các dòng {first}–{last} là các mức điểm của {d.written} (mỗi dòng ghi điểm của "
+                f"mình, điểm tối đa {vn_decimal(d.stated_max or Decimal(0))} là mức cao nhất)",
+            )
+        )
+
     def _codes(self) -> dict[int, str]:
-        plain = {id(d): d.written for d in self.drafts}
+        # A lettered item is known by its criterion's code: "3.a".
+        plain = {
+            id(d): f"{d.parent.written}.{d.written}" if d.letter and d.parent else d.written
+            for d in self.drafts
+        }
         if len(set(plain.values())) == len(plain):
             return plain
         # Numbering restarts in every area (Quảng Điền: 1, 2… under I and again under II):

@@ -46,8 +46,9 @@ __all__ = ["InferredRule", "infer_rule", "options_in_text", "rate_band"]
 
 _NUM = r"(\d+(?:[.,]\d+)?)"
 _POINTS_IN_TEXT = re.compile(rf"=\s*{_NUM}\s*(?:điểm|đ)(?!\w)", re.IGNORECASE)
+# The label may hold a parenthesis: "BCĐ họp 4 lần/ năm (Trung bình mỗi quý 1 lần): 20 điểm".
 _LABELLED = re.compile(
-    rf"^\s*[-–—+•*]*\s*(?P<label>[^:()\n]{{2,200}}?)\s*(?::\s*{_NUM}\s*(?:điểm|đ)\b\.?"
+    rf"^\s*[-–—+•*]*\s*(?P<label>[^:\n]{{2,200}}?)\s*(?::\s*{_NUM}\s*(?:điểm|đ)\b\.?"
     rf"|\(\s*{_NUM}\s*(?:điểm|đ)\s*\))\s*[.;,]?\s*$",
     re.IGNORECASE,
 )

@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from core.vn import vn_date, vn_datetime, vn_decimal
+from core.vn import group_vi, vn_date, vn_datetime, vn_decimal
 
 __all__ = ["RenderedMail", "environment", "render"]
 
@@ -60,6 +60,7 @@ def environment() -> Environment:
     env.filters["dt"] = _dt
     env.filters["d"] = _d
     env.filters["num"] = _num
+    env.filters["group"] = group_vi
     return env
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.db import utcnow
+from core.hashing import bounded
 from models.tables import Role, RoleGrant, Unit, User
 from services import audit, throttle
 from services.throttle import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER
@@ -448,7 +449,7 @@ def authenticate(
         stored = found.password_hash if found is not None else _DUMMY_HASH
         active = found is not None and found.is_active
     # Argon2 runs here, outside every transaction (it is slow on purpose).
-    ok = verify_password(stored, password) and active
+    ok = bounded(verify_password, stored, password) and active
     throttle.settle(engine, reservation, ok=ok, now=now)
     if not ok:
         raise InvalidCredentials()

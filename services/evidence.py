@@ -12,7 +12,6 @@ dictionary (the certificate chain is not verified).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 import uuid
@@ -33,6 +32,7 @@ from core.errors import Invalid
 from core.vn import VN_TZ, vn_date, vn_decimal
 from models.tables import Evidence
 from services import audit
+from services.storage import Storage, local_storage
 
 __all__ = [
     "EVIDENCE_TYPES",
@@ -189,16 +189,24 @@ class StoredFile:
 
 
 def file_path(evidence_dir: Path, sha256: str) -> Path:
-    """Where the content with this hash lives."""
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        raise ValueError("not a sha256 hex digest")
-    return evidence_dir / sha256[:2] / sha256[2:4] / sha256
+    """Where the content with this hash lives (the local storage's layout)."""
+    return local_storage(evidence_dir).path(sha256)
 
 
 def store_file(
-    source: BinaryIO, *, filename: str, evidence_dir: Path, max_bytes: int
+    source: BinaryIO,
+    *,
+    filename: str,
+    evidence_dir: Path,
+    max_bytes: int,
+    storage: Storage | None = None,
 ) -> StoredFile:
-    """Streams ``source`` into the store; ``EvidenceRejected`` if empty, too large or mistyped."""
+    """Streams ``source`` into the store; ``EvidenceRejected`` if empty, too large or mistyped.
+
+    The bytes are checked in a temporary file under ``evidence_dir/.tmp`` and then handed to
+    ``storage`` (default: the local storage at ``evidence_dir``) under their hash.
+    """
+    store = storage if storage is not None else local_storage(evidence_dir)
     tmp_dir = evidence_dir / ".tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / uuid.uuid4().hex
@@ -233,12 +241,7 @@ def store_file(
             )
         signed = kind.ext == "pdf" and pdf_has_signature(tmp)
         sha = digest.hexdigest()
-        dest = file_path(evidence_dir, sha)
-        if dest.exists():
-            tmp.unlink()
-        else:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, dest)
+        store.put(sha, tmp)
         return StoredFile(
             sha256=sha,
             size=size,

@@ -74,10 +74,10 @@ def _insert_missing(session: Session, items: Sequence[OutboxItem], at: datetime)
 def enqueue_all(engine: Engine, items: Sequence[OutboxItem], *, at: datetime) -> list[str]:
     """Stores the messages whose key is new (one transaction); returns every key given."""
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             return _insert_missing(session, items, at)
     except IntegrityError:  # a concurrent attempt inserted some keys first: keep theirs
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             return _insert_missing(session, items, at)
 
 
@@ -111,7 +111,7 @@ def statuses(engine: Engine, keys: Sequence[str]) -> dict[str, str]:
 
 def mark_sent(engine: Engine, message_id: int, at: datetime) -> None:
     """Records a successful send, committed at once (a crash after it sends nothing again)."""
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         row = session.get(OutboxMessage, message_id)
         if row is not None:
             row.status = "sent"
@@ -123,7 +123,7 @@ def mark_sent(engine: Engine, message_id: int, at: datetime) -> None:
 
 def mark_failed(engine: Engine, message_id: int, error: str, permanent: bool = False) -> None:
     """Records a failed attempt: pending for the next retry, or ``failed`` for good."""
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         row = session.get(OutboxMessage, message_id)
         if row is not None:
             row.attempts += 1
@@ -135,7 +135,7 @@ def mark_failed(engine: Engine, message_id: int, error: str, permanent: bool = F
 
 def mark_dropped(engine: Engine, message_id: int, reason: str) -> None:
     """A message whose deadline passed before it could be sent: never sent late."""
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         row = session.get(OutboxMessage, message_id)
         if row is not None and row.status == "pending":
             row.status = "dropped"

@@ -201,6 +201,12 @@ async def test_two_communes_from_creation_to_published_results(
                 office, "POST", f"{base}/{uid}/submit", json={"proposed_class": "good"}
             )
             assert submitted["state"] == "submitted" and submitted["snapshot_hash"]
+            # the answer carries what the office was warned about: most criteria unfinished
+            check = submitted["check"]
+            assert check["total_criteria"] > 60 and check["finished"] < 5
+            assert len(check["unfinished"]) == check["total_criteria"] - check["finished"]
+            assert check["unfinished"][0]["message"] == "Chưa chấm điểm."
+            assert check["proposed_class"] == "fail"
             # after submission the sheet is frozen
             refused = await api.call(
                 staff, "PUT", f"{base}/{uid}/criteria/2.1.2/draft", 409, json={"explanation": "x"}
@@ -248,8 +254,14 @@ async def test_two_communes_from_creation_to_published_results(
             council, "PUT", f"{base}/{pt}/criteria/2.1.2/appraisal",
             json={"inputs": {"level": "not_full"}, "comment": "Chưa thực hiện đầy đủ."},
         )  # fmt: skip
+        # the other agencies of the framework have appraised nothing: finalising is refused
+        # with their names until the council overrides, with a reason (audited)
+        refused = await api.call(council, "POST", f"{base}/{bt}/finalise", 409)
+        assert refused["code"] == "agencies_unfinished"
+        assert "Phòng Tài chính - Kế hoạch" in refused["detail"]
+        override = {"override": True, "reason": "Các cơ quan khác không có ý kiến."}
         for uid in (bt, pt):
-            final = await api.call(council, "POST", f"{base}/{uid}/finalise")
+            final = await api.call(council, "POST", f"{base}/{uid}/finalise", json=override)
             assert final["state"] == "finalised"
 
         # --- classification and publication --------------------------------------------------
@@ -288,6 +300,7 @@ async def test_two_communes_from_creation_to_published_results(
             ("state", "request_explanation"),
             ("explanation", "answer"),
             ("state", "finalise"),
+            ("unit", "finalise_override"),
         ]:
             assert step in actions, step
         assert next(a for a in actions if a[0] == "state") == ("state", "assign")

@@ -76,7 +76,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     f"GET {_CY}/results": (ANY, "cycle"),
     # a unit's sheet: its office and staff fill it, the office submits, the council appraises
     f"GET {_UN}": (ANY, "unit"),
-    f"PUT {_UN}/assignments": ("O", "unit"),
+    f"PUT {_UN}/assignments": ("C O", "unit"),
     f"PUT {_CR}/draft": ("O S", "unit"),
     f"POST {_CR}/evidence": ("O S", "unit"),
     f"GET {_CR}/evidence/{{evidence_id}}": (ANY, "unit"),

@@ -3,11 +3,15 @@ exactly the work it claims (no timing is asserted, only that the numbers measure
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from bench.load import LoadSizes, load_table, run_load
 from bench.run import Report, markdown, run_benchmarks
+from bench.scoring import bench_scoring, scale_table
 
 N = 3
 
@@ -19,12 +23,19 @@ def _actual(report: Report, key: str, what: str) -> object:
 async def test_benchmark_does_the_work_it_times(
     temporal_dev: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    report = await run_benchmarks(N, tmp_path, client=temporal_dev.client)
+    report = await run_benchmarks(N, tmp_path, client=temporal_dev.client, lock_setup_s=12)
 
     failed = [(r.key, c) for r in report.results for c in r.checks if not c.ok]
     assert failed == []
     assert [r.key for r in report.results] == ["start", "mail", "mail-replay", "edit", "score"]
     assert all(r.project.count == N for r in report.results)
+    # 0. the transition row: N submits through the API, every unit submitted; the lock row:
+    # nothing accepted from the lock instant, every unit workflow locked
+    [transition, lock] = report.load
+    assert transition.clients == 1 and transition.errors == 0
+    assert transition.project_rate > 0 and transition.raw_rate > 0
+    assert lock.measurement.startswith(f"lock precision: {N} units")
+    assert lock.errors == 0
 
     # 1. every unit workflow of the cycle exists, and every baseline workflow too
     assert _actual(report, "start", "units started (start_cycle's answer)") == N
@@ -51,3 +62,44 @@ async def test_benchmark_does_the_work_it_times(
     assert "| Start a cycle: every unit workflow exists | 3 |" in text
     assert "`.venv/bin/python -m bench.run --units 3`" in text
     assert "SOME FAILED" not in text
+
+
+async def test_load_rows_measure_real_http_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline-rush rows with two clients: every save answered and audited, the raw side
+    did the same transactions, the storm's readers all answered; the issue's exact columns."""
+    databases: tuple[str, ...] = ("sqlite",)
+    if os.environ.get("TEST_DATABASE_URL"):
+        monkeypatch.setenv("BENCH_POSTGRES_URL", os.environ["TEST_DATABASE_URL"])
+        databases += ("postgresql",)
+    sizes = LoadSizes(
+        clients=(2,),
+        edits_per_client=3,
+        units=2,
+        storm_logins=3,
+        storm_readers=2,
+        reads_per_reader=2,
+        databases=databases,
+    )
+    rows = await run_load(sizes, tmp_path)
+
+    assert [(r.database, r.clients) for r in rows] == [(db, n) for db in databases for n in (2, 2)]
+    failed = [c for r in rows for c in r.checks if not c.ok]
+    assert failed == []
+    edits = [r for r in rows if r.measurement == "draft edits through the API"]
+    assert all(r.errors == 0 and r.project_rate > 0 and r.raw_rate > 0 for r in edits)
+    storm = [r for r in rows if r.measurement.startswith("login storm")]
+    assert all("401" in r.detail or "503" in r.detail for r in storm)
+    assert load_table(rows).splitlines()[0] == (
+        "| measurement | database | clients | project /s | raw /s | raw ÷ project "
+        "| p50 ms | p95 ms | p99 ms | errors |"
+    )
+
+
+def test_scoring_at_scale_classifies_every_unit() -> None:
+    """Scoring rows at 30 and 60 units: every unit classified, time and memory measured."""
+    rows = bench_scoring([30, 60])
+    assert [(r.units, r.classified, r.criteria) for r in rows] == [(30, 30, 80), (60, 60, 80)]
+    assert all(r.project_s > 0 and r.raw_s > 0 and r.peak_mib > 0 for r in rows)
+    assert scale_table(rows).splitlines()[2].startswith("| 30 × 80 |")

@@ -259,6 +259,8 @@ _GLITCHES = {
     "Bưu chính": "Bru chính",
     "Bưu điện": "Bru điện",
     "- Thực hiện đầy đủ, kịp thời": "- hực hiện đầy đủ, kịp thời",
+    # 1.3 lost a word in the source ("chức trách, nhiệm vụ", as 1.1, 1.2 and 1.5 write it)
+    "lợi ích chung trong thực hiện chức trách": "lợi ích chung trong thực hiện trách",
 }
 
 

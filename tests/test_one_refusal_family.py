@@ -39,6 +39,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("api/errors.py", "Problem"): "the HTTP layer's problem+json, raised by routes only",
     # A developer's stack failing to start (docker, ports): a process error, not a request's.
     ("cli/dev.py", "StackError"): "process error of `make dev`",
+    ("cli/backup.py", "BackupError"): "an operator's backup or restore that cannot run safely",
 }
 
 EXCEPTION_BASES = {"Exception", "BaseException", "ValueError", "RuntimeError", "LookupError"}

@@ -47,6 +47,14 @@ def infer(text: str, max_points: str = "2", options: list[tuple[str, str]] | Non
             [("Ban hành đúng hạn", "2"), ("Không ban hành", "0")],
         ),
         ("Ban hành đúng hạn: 0,5 đ", [("Ban hành đúng hạn", "0.5")]),
+        (  # a parenthesis in the label (a district DTI table, tests/fixtures/real)
+            "BCĐ họp 4 lần/ năm (Trung bình mỗi quý 1 lần): 20 điểm\nCòn lại: 0 điểm",
+            [("BCĐ họp 4 lần/ năm (Trung bình mỗi quý 1 lần)", "20"), ("Còn lại", "0")],
+        ),
+        (
+            "Đúng hạn (trước ngày 15/12) (2 điểm)",
+            [("Đúng hạn (trước ngày 15/12)", "2")],
+        ),
     ],
 )
 def test_options_in_the_criterion_cell(text: str, expected: list[tuple[str, str]]) -> None:

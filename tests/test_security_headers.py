@@ -99,6 +99,9 @@ def test_hsts_in_production_only(engine, tmp_path) -> None:
         mode="production",
         admin_password="mat-khau-quan-tri-rieng",
         database_url="sqlite:////tmp/unused-hdr.db",
+        smtp_host="smtp.tinh.gov.vn",
+        smtp_port=587,
+        base_url="https://danhgia.tinh.gov.vn",
     )
     assert_secured(client(app).get("/login"), hsts=True)
 

@@ -42,7 +42,9 @@ TAKEN = local(YEAR, 11, 22, 17, 0)
 # The canonical hash of ``_snapshot(...)`` below, computed by the reader this loader replaced
 # (a query per explanation round). Committed snapshots are compared by hash, so the loader
 # must give the same bytes for the same data; change this only with a migration of old hashes.
-GOLDEN_HASH = "c36e7fb347057eaf75696a2cdefeb329d0f4426b6c580225d9adbe9daae044d8"
+# (Recomputed once when the built-in framework's text of criterion 1.3 was corrected: the data
+# changed, not the reader; the old value was c36e7fb3…044d8.)
+GOLDEN_HASH = "6a80a4c7f3bfe42c402c8821c8b2c991bc1565fd18f66efe607e24f905dd7fb7"
 
 
 @pytest.fixture(scope="module")

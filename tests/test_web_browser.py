@@ -115,8 +115,11 @@ def test_staff_fill_a_criterion_in_a_real_browser(server) -> None:
             expect(page.get_by_role("heading", name="UBND xã A")).to_be_visible()
             expect(page.get_by_text("Đang tự chấm điểm").first).to_be_visible()
 
+            # the sheet is collapsed by area: open area VI, then the criterion's form
+            page.locator('details[id="area-VI"] > summary').click()
+            page.get_by_text("Tự chấm điểm tiêu chí 6.2").click()
             form = page.locator('form[id="draft-6.2"]')
-            expect(form).to_be_visible()  # the staff member's own criteria are open
+            expect(form).to_be_visible()
             form.get_by_label("Số đạt yêu cầu (tử số)").fill("84")
             form.get_by_label("Tổng số (mẫu số)").fill("87")
             form.get_by_label("Giải trình (bắt buộc)").fill(

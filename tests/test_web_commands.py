@@ -6,6 +6,7 @@ session's CSRF token, through the same workflow commands as the REST API.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -74,8 +75,9 @@ def idem(html: str, action: str) -> str:
 
 
 async def test_the_process_moves_through_the_forms(
-    engine, temporal_dev: WorkflowEnvironment, smtp, tmp_path
+    engine, temporal_dev: WorkflowEnvironment, smtp, tmp_path, caplog
 ) -> None:
+    caplog.set_level(logging.INFO)
     port, _sink = smtp
     queue = f"web-{uuid.uuid4().hex[:8]}"
     cycle_id = f"web-{uuid.uuid4().hex[:6]}"
@@ -158,15 +160,20 @@ async def test_the_process_moves_through_the_forms(
         # the office submits; the same form posted twice acts once
         html = await office.page(unit)
         key = idem(html, f"{unit}/submit")
-        first = await office.post(f"{unit}/submit", proposed_class="good", idem=key)
-        again = await office.post(f"{unit}/submit", proposed_class="good", idem=key)
+        # the confirmation lists what is missing, the total and the class it earns
+        summary = text_of(form_of(html, "submit-form"))
+        assert "tiêu chí chưa hoàn thành" in summary and "Tổng điểm tự chấm 5,828" in summary
+        refused = await office.post(f"{unit}/submit", expect=422, proposed_class="good", idem=key)
+        assert "Cần xác nhận đã xem danh sách cảnh báo" in text_of(refused.text)
+        first = await office.post(f"{unit}/submit", proposed_class="good", idem=key, confirm="1")
+        again = await office.post(f"{unit}/submit", proposed_class="good", idem=key, confirm="1")
         html = await office.follow(again)
         text = text_of(html)
         assert "Đã gửi kết quả tự chấm điểm." in text
         assert "Đề xuất xếp loại Hoàn thành tốt nhiệm vụ" in text
         assert first.headers["location"] == again.headers["location"]
         # a second, new submission is refused by the workflow, in Vietnamese
-        refused = await office.post(f"{unit}/submit", expect=409)
+        refused = await office.post(f"{unit}/submit", expect=409, confirm="1")
         assert "Không thể gửi kết quả" in text_of(refused.text)
         # the submitted sheet has no edit form for staff
         html = await staff.page(unit)
@@ -188,7 +195,7 @@ async def test_the_process_moves_through_the_forms(
         assert 'id="draft-6.2"' in await staff.page(unit)
         html = await office.page(unit)
         html = await office.follow(
-            await office.post(f"{unit}/submit", idem=idem(html, f"{unit}/submit"))
+            await office.post(f"{unit}/submit", idem=idem(html, f"{unit}/submit"), confirm="1")
         )
         assert "Đã gửi kết quả tự chấm điểm." in text_of(html)
 
@@ -251,8 +258,20 @@ async def test_the_process_moves_through_the_forms(
             {"in.level": "full", "comment": "Đã đủ sau giải trình."},
         )
         html = await council.page(unit)
+        # the other agencies have appraised nothing: the page names them, finalising needs
+        # the override and a reason
+        assert "Phòng Tài chính - Kế hoạch" in text_of(form_of(html, "finalise-form"))
+        refused = await council.post(f"{unit}/finalise", expect=409)
+        assert "Còn cơ quan chưa thẩm định xong" in text_of(refused.text)
+        refused = await council.post(f"{unit}/finalise", expect=422, override="1")
+        assert "Cần ghi lý do" in text_of(refused.text)
         html = await council.follow(
-            await council.post(f"{unit}/finalise", idem=idem(html, f"{unit}/finalise"))
+            await council.post(
+                f"{unit}/finalise",
+                idem=idem(html, f"{unit}/finalise"),
+                override="1",
+                reason="Các cơ quan khác không có ý kiến.",
+            )
         )
         text = text_of(html)
         assert "Đã kết thúc thẩm định đơn vị." in text and "Đã thẩm định xong" in text
@@ -263,3 +282,6 @@ async def test_the_process_moves_through_the_forms(
         assert "Đã thẩm định xong" in cycle
         for browser in (office, staff, council, coordinator):
             await browser.http.aclose()
+    # refusals are ordinary answers: the worker logs none of them with a traceback
+    traced = [r for r in caplog.records if r.exc_info and r.levelno >= logging.INFO]
+    assert not traced, [(r.name, r.getMessage()) for r in traced]

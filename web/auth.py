@@ -81,6 +81,11 @@ PAGE_RULES: dict[str, str] = {
     f"POST {_PU}/explanation-requests": f"POST {_U}/explanation-requests",
     f"POST {_PU}/close-round": f"POST {_U}/explanation-requests/{{request_id}}/close",
     f"POST {_PU}/finalise": f"POST {_U}/finalise",
+    # --- pages of issue 10 (helper "pages"): my criteria, one criterion, assignment, queue ---
+    f"GET {_PU}/criteria/{{code}}": f"GET {_U}",
+    f"GET {_PU}/assignments": f"GET {_U}",
+    f"POST {_PU}/assignments": f"PUT {_U}/assignments",
+    f"GET {_P}/council": f"GET {_C}",
     # Documents (web/reports.py, issue 11): the rules of the API routes they mirror.
     f"GET {_PU}/reports/self": f"GET {_U}/reports/self",
     f"GET {_PU}/reports/appraisal": f"GET {_U}/reports/appraisal",

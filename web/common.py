@@ -14,7 +14,18 @@ from models.tables import Cycle
 from web.auth import PageCaller
 from web.forms import text_field
 
-__all__ = ["back", "base", "form_of", "idem_key", "load_cycle", "mine_only", "unit_ref", "unit_url"]
+__all__ = [
+    "back",
+    "base",
+    "criterion_url",
+    "form_of",
+    "from_criterion_page",
+    "idem_key",
+    "load_cycle",
+    "mine_only",
+    "unit_ref",
+    "unit_url",
+]
 
 
 def base(caller: PageCaller) -> dict[str, Any]:
@@ -54,12 +65,25 @@ def unit_url(cycle_id: str, unit_code: str) -> str:
     return f"/cycles/{quote(cycle_id)}/units/{quote(unit_code)}"
 
 
+def criterion_url(cycle_id: str, unit_code: str, code: str) -> str:
+    """A criterion's own page."""
+    return f"{unit_url(cycle_id, unit_code)}/criteria/{quote(code)}"
+
+
+def from_criterion_page(form: FormData | None) -> bool:
+    """The form was sent from a criterion's own page."""
+    return form is not None and text_field(form, "view") == "criterion"
+
+
 def mine_only(form: FormData | None) -> bool:
     """The form was sent from the page filtered to the person's own criteria."""
     return form is not None and text_field(form, "view") == "mine"
 
 
 def back(cycle_id: str, unit_code: str, form: FormData, code: str = "") -> str:
-    """The unit's page as the form was sent from, at the criterion's row."""
+    """The page the form was sent from: the criterion's own page, or the unit's page at the
+    criterion's row (where the person was looking)."""
+    if code and from_criterion_page(form):
+        return criterion_url(cycle_id, unit_code, code) + "#result"
     url = unit_url(cycle_id, unit_code) + ("?mine=1" if mine_only(form) else "")
     return url + (f"#c-{code}" if code else "")

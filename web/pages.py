@@ -20,24 +20,38 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, Signer
+from sqlmodel import Session, col, select
 
+from actions.my_tasks import my_tasks
 from api.deps import SESSION_COOKIE, SessionDep, SettingsDep, client_address
 from api.errors import not_found
 from core.settings import Mode, Settings
 from core.vn import vn_datetime
-from models.tables import Role
+from models.labels import UNIT_STATE_VI
+from models.tables import Cycle, CycleState, CycleUnit, Role, Unit, UnitState, User
 from services.accounts import (
     InvalidCredentials,
     LoginThrottled,
     authenticate,
+    load_principal,
     same_secret,
     user_public,
 )
 from services.sessions import revoke_session, start_session
-from web import cycles, reports, unit_commands, unit_forms, unit_page
+from web import (
+    assignment_page,
+    council_queue,
+    criterion_page,
+    cycles,
+    reload,
+    reports,
+    unit_commands,
+    unit_forms,
+    unit_page,
+)
 from web.account import router as account_router
 from web.auth import read_session, safe_next
-from web.render import STATIC_DIR, templates
+from web.render import STATIC_DIR, render, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -188,7 +202,8 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
         return RedirectResponse("/login", status_code=303)
     user, raw = found
     expires = datetime.fromtimestamp(int(str(raw["exp"])), tz=UTC)
-    return templates.TemplateResponse(
+    assert user.id is not None
+    return render(
         request,
         "home.html",
         {
@@ -196,8 +211,51 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
             "csrf_token": str(raw.get("csrf", "")),
             "role_labels": ROLE_LABELS,
             "expires_at": vn_datetime(expires),
+            "groups": my_tasks(session, user_id=user.id),
+            "queues": _queues(session, user),
+            "offices": _offices(session, user),
         },
     )
+
+
+def _queues(session: Session, user: User) -> list[Cycle]:
+    """The running cycles whose appraisal queue the person works in (council, coordinator)."""
+    principal = load_principal(session, user)
+    if not (principal.agencies or principal.has(Role.coordinator)):
+        return []
+    live = [CycleState.running, CycleState.appraisal_closed]
+    return list(session.exec(select(Cycle).where(col(Cycle.state).in_(live))).all())
+
+
+def _offices(session: Session, user: User) -> list[dict[str, object]]:
+    """The units whose office the person is, in the cycles still running: links to the sheet
+    and the assignment page."""
+    principal = load_principal(session, user)
+    units = principal.units(Role.unit_office)
+    if not units:
+        return []
+    live = [CycleState.draft, CycleState.running, CycleState.appraisal_closed]
+    rows = session.exec(
+        select(CycleUnit, Cycle, Unit)
+        .join(Cycle, col(Cycle.id) == CycleUnit.cycle_id)
+        .join(Unit, col(Unit.id) == CycleUnit.unit_id)
+        .where(col(CycleUnit.unit_id).in_(list(units)), col(Cycle.state).in_(live))
+    ).all()
+    return [
+        {
+            "cycle": cycle,
+            "unit": unit,
+            "state_label": UNIT_STATE_VI[UnitState(cu.state)],
+            "deadline": cu.submission_deadline,
+        }
+        for cu, cycle, unit in rows
+    ]
+
+
+@router.get("/logout")
+def logout_page() -> Response:
+    """A reload of the sign-out address: back to the start page (signing out needs the form)."""
+    return RedirectResponse("/", status_code=303)
 
 
 @router.post("/logout")
@@ -221,7 +279,7 @@ def logout(
 
 
 # Served by the app itself (no CDN): the one stylesheet of the pages.
-STATIC_FILES = {"app.css": "text/css; charset=utf-8"}
+STATIC_FILES = {"app.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
 
 
 @router.get("/static/{name}")
@@ -235,14 +293,29 @@ def static_file(name: str) -> FileResponse:
     )
 
 
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The site's icon (an SVG: every browser the pages support draws it)."""
+    return FileResponse(
+        STATIC_DIR / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 # The pages under /cycles, each following an API rule (web.auth.PAGE_RULES).
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     cycles.router,
     unit_page.router,
     unit_forms.router,
     unit_commands.router,
+    criterion_page.router,
+    assignment_page.router,
+    council_queue.router,
     reports.router,
 )
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)
 router.include_router(account_router)
+# After the pages: a GET of a form's address goes to the form's page (Post/Redirect/Get).
+router.include_router(reload.router)

@@ -15,20 +15,21 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from core.vn import VN_TZ, vn_date, vn_datetime, vn_decimal
+from core.db import utcnow
+from core.vn import (
+    GROUP_VI,
+    group_vi,
+    snapshot_kind_vi,
+    vn_countdown,
+    vn_date,
+    vn_datetime,
+    vn_decimal,
+)
 
 __all__ = ["GROUP_VI", "STATIC_DIR", "error_page", "render", "templates"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-# Ranking groups as units are created (free text; the usual ones get a Vietnamese name).
-GROUP_VI: dict[str, str] = {
-    "commune": "Xã, phường, thị trấn",
-    "department": "Phòng chuyên môn",
-    "district_department": "Phòng chuyên môn cấp huyện",
-    "province_department": "Sở, ban, ngành",
-}
 
 
 def _num(value: Decimal | int | str | None, places: int | None = None) -> str:
@@ -44,26 +45,26 @@ def _dt(value: datetime | None) -> str:
 
 
 def _dts(value: datetime | None) -> str:
-    """A time stamp in a table cell: "25/11/2024 17:00" (Vietnamese local time)."""
-    if value is None:
-        return "—"
-    local = value.astimezone(VN_TZ)
-    return f"{local:%d/%m/%Y %H:%M}"
+    """A time stamp in a table cell: the one format of ``core.vn.vn_datetime``."""
+    return "—" if value is None else vn_datetime(value)
+
+
+def _countdown(value: datetime | None) -> str:
+    """The time left until a deadline: "còn 3 ngày 4 giờ" or "đã quá hạn 2 giờ"."""
+    return "" if value is None else vn_countdown(value, utcnow())
 
 
 def _date(value: date | None) -> str:
     return "—" if value is None else vn_date(value)
 
 
-def _group(value: str) -> str:
-    return GROUP_VI.get(value, value)
-
-
 templates.env.filters["num"] = _num
 templates.env.filters["dt"] = _dt
 templates.env.filters["dts"] = _dts
 templates.env.filters["vdate"] = _date
-templates.env.filters["group"] = _group
+templates.env.filters["group"] = group_vi
+templates.env.filters["countdown"] = _countdown
+templates.env.filters["snapshot_kind"] = snapshot_kind_vi
 
 
 def render(

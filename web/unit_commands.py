@@ -19,9 +19,10 @@ from starlette.datastructures import FormData
 
 from actions import unit_commands as send
 from actions.common import UnitRef
-from actions.inputs import ExplanationRequestIn, ReopenIn, ReturnIn, SubmitIn
+from actions.inputs import ExplanationRequestIn, FinaliseIn, ReopenIn, ReturnIn, SubmitIn
 from api.deps import SessionDep, SettingsDep, get_temporal
 from contracts.messages import ExplanationItemSpec
+from core.db import release
 from core.errors import NotFound
 from services.accounts import Principal
 from web.auth import Caller
@@ -99,7 +100,12 @@ async def _return(s: Sent) -> object:
 
 async def _submit(s: Sent) -> object:
     body = SubmitIn(proposed_class=s.text("proposed_class") or None)
+    if s.text("confirm") != "1":
+        raise FormError(
+            "confirm", "Cần xác nhận đã xem danh sách cảnh báo trước khi gửi kết quả tự chấm điểm."
+        )
     return await send.submit(
+        s.session,
         client=get_temporal(s.request),
         principal=s.principal,
         unit=s.unit,
@@ -165,8 +171,16 @@ async def _close_round(s: Sent) -> object:
 
 
 async def _finalise(s: Sent) -> object:
-    client = get_temporal(s.request)
-    return await send.finalise(client=client, principal=s.principal, unit=s.unit, key=s.key)
+    body = FinaliseIn(override=s.text("override") == "1", reason=s.text("reason"))
+    return await send.finalise(
+        s.session,
+        client=get_temporal(s.request),
+        principal=s.principal,
+        unit=s.unit,
+        override=body.override,
+        reason=body.reason,
+        key=s.key,
+    )
 
 
 def _none(_form: FormData) -> Posted | None:
@@ -265,11 +279,16 @@ def _endpoint(row: CommandForm) -> Callable[..., Awaitable[Response]]:
     ) -> Response:
         form = form_of(caller)
         sent = Sent(request, session, caller.principal, unit_ref(caller, cycle_id), form)
+        release(session)  # no connection held while the workflow works (issue 13)
         try:
             await row.act(sent)
         except REFUSALS as exc:
             return refused_page(request, session, caller, cycle_id, exc, row.posted(form))
-        return redirect_with(settings, back(cycle_id, unit_code, form), row.done(form))
+        # a command about one criterion (a return) comes back to its row, the message there
+        code = text_field(form, "code").strip() if row.button == "return" else ""
+        return redirect_with(
+            settings, back(cycle_id, unit_code, form, code), row.done(form), code=code
+        )
 
     endpoint.__name__ = f"post_{row.button}"
     endpoint.__doc__ = row.doc

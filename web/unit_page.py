@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
+from actions import readiness
 from api.deps import SessionDep, SettingsDep
 from api.views import ExplanationItemView, ExplanationRoundView, NodeView, SheetView, sheet_view
 from core.db import utcnow
@@ -29,6 +30,7 @@ from models.states import (
     APPRAISAL_DONE,
     APPRAISAL_STATES,
     APPRAISED_SHOWN,
+    BEFORE_SUBMISSION,
     EXPLANATION_STATES,
     LOCKED_OUT,
     REVIEW_STATES,
@@ -41,13 +43,22 @@ from models.states import (
 from models.tables import CycleUnit, Role
 from services.sheet import framework_for
 from web.auth import Caller, PageCaller
-from web.common import base, load_cycle, mine_only, unit_ref, unit_url
+from web.common import base, from_criterion_page, load_cycle, mine_only, unit_ref, unit_url
 from web.errors import RefusalPageRoute, page_refusal
 from web.flash import flash_shown, take_flash
 from web.forms import FieldView, field_views, posted_inputs, text_field
 from web.render import render
 
-__all__ = ["BUTTONS", "Button", "Facts", "Posted", "buttons", "refused_page", "router"]
+__all__ = [
+    "BUTTONS",
+    "Area",
+    "Button",
+    "Facts",
+    "Posted",
+    "buttons",
+    "refused_page",
+    "router",
+]
 
 router = APIRouter(route_class=RefusalPageRoute, include_in_schema=False)
 
@@ -220,7 +231,6 @@ def _row(nv: NodeView, spec: Node, depth: int, seat: _Seat) -> Row:
     row.explanation_text = nv.explanation
     row.comment_text = nv.appraisal_comment
     row.answer_text = row.answer.answer if row.answer else ""
-    row.open = row.mine and not seat.office and (row.draft or row.answer is not None)
     return row
 
 
@@ -238,6 +248,51 @@ def _refill(row: Row, posted: Posted) -> None:
         row.answer_text = text_field(form, "answer")
     elif posted.kind == "return":
         row.return_text = text_field(form, "comment")
+
+
+@dataclass
+class Area:
+    """An area of the sheet, drawn collapsed: its rows, counts and scores (``heading``: a part
+    above the areas, drawn as a title with its scores)."""
+
+    head: Row
+    rows: list[Row]
+    leaves: int = 0
+    scored: int = 0
+    mine: int = 0
+    open: bool = False
+    heading: bool = False
+
+
+def _area_depth(rows: list[Row]) -> int:
+    """The depth of the areas: the top level, or the next one when the top holds a few large
+    parts ("NỘI DUNG I … III" above the areas I … X)."""
+    tops = [r for r in rows if r.depth == 0]
+    if 0 < len(tops) <= 3 and all(not r.node.is_leaf for r in tops):
+        return 1
+    return 0
+
+
+def _areas(rows: list[Row], focus: str) -> list[Area]:
+    """The rows grouped by area; the area holding ``focus`` is open."""
+    depth = _area_depth(rows)
+    areas: list[Area] = []
+    for row in rows:
+        if row.depth < depth:
+            areas.append(Area(head=row, rows=[], heading=True))
+            continue
+        if row.depth == depth or not areas or areas[-1].heading:
+            areas.append(Area(head=row, rows=[]))
+        area = areas[-1]
+        area.rows.append(row)
+        if row.node.is_leaf:
+            area.leaves += 1
+            area.scored += int(row.node.self_score is not None or row.node.excluded)
+            area.mine += int(row.mine)
+        if focus and row.node.code == focus:
+            area.open = True
+            row.open = True
+    return areas
 
 
 def _only_mine(rows: list[Row], parents: dict[str, str]) -> list[Row]:
@@ -295,8 +350,10 @@ def unit_context(
     posted: Posted | None = None,
     only_mine: bool = False,
     max_upload_mb: int = 20,
+    focus: str = "",
 ) -> dict[str, Any]:
-    """Everything ``unit.html`` draws for this person now."""
+    """Everything ``unit.html`` draws for this person now (``focus``: the criterion the last
+    form was about, drawn open with its message)."""
     ref = unit_ref(caller, cycle_id)
     unit = caller.unit
     assert unit is not None
@@ -325,6 +382,12 @@ def unit_context(
             if row.node.code == posted.code:
                 _refill(row, posted)
     routed = [r for r in rows if r.node.is_leaf and seat.routed(r.spec)]
+    shown_rows = _only_mine(rows, parents) if only_mine else rows
+    checks: dict[str, Any] = {}
+    if shown["submit"]:
+        checks["submit_check"] = readiness.submit_check(session, unit=ref)
+    if shown["finalise"]:
+        checks["finalise_check"] = readiness.finalise_check(session, unit=ref)
     questions: dict[str, str] = {}
     if posted is not None and posted.kind == "request":
         questions = {r.node.code: text_field(posted.form, f"q.{r.node.code}") for r in routed}
@@ -333,7 +396,8 @@ def unit_context(
         "cycle": cycle,
         "unit": unit,
         "sheet": sheet,
-        "rows": _only_mine(rows, parents) if only_mine else rows,
+        "rows": shown_rows,
+        "areas": _areas(shown_rows, focus or (posted.code if posted else "")),
         "has_mine": any(r.mine for r in rows),
         "mine_only": only_mine,
         "locked": locked(now, sheet.hard_lock_at),
@@ -351,7 +415,26 @@ def unit_context(
         "page_url": unit_url(cycle_id, ref.unit_code),
         "new_key": new_key,
         "max_upload_mb": max_upload_mb,
+        "next_deadline": _next_deadline(sheet, now),
+        "submit_check": None,
+        "finalise_check": None,
+        **checks,
     }
+
+
+def _next_deadline(sheet: SheetView, now: datetime) -> tuple[str, datetime] | None:
+    """The next deadline of the unit that is still ahead: (what, when)."""
+    state = UnitState(sheet.state)
+    candidates: list[tuple[str, datetime | None]] = []
+    if state in BEFORE_SUBMISSION:
+        candidates += [
+            ("hạn gửi kết quả", sheet.submission_deadline),
+            ("khóa phiếu", sheet.hard_lock_at),
+        ]
+    if state in EXPLANATION_STATES:
+        candidates.append(("hạn giải trình", sheet.explanation_deadline))
+    ahead = [(label, at) for label, at in candidates if at is not None and at > now]
+    return min(ahead, key=lambda c: c[1]) if ahead else None
 
 
 def _badge(state: UnitState) -> str:
@@ -386,6 +469,7 @@ def unit_page(
         cycle_id,
         only_mine=request.query_params.get("mine") == "1",
         max_upload_mb=settings.max_upload_mb,
+        focus=flash.get("code", ""),
     )
     response = render(request, "unit.html", {**context, "flash": flash})
     return flash_shown(request, response)
@@ -406,6 +490,8 @@ def refused_page(
     # Nothing of the refused action may be committed by the request's session.
     session.rollback()
     status, message = shown
+    if posted is not None and posted.code and from_criterion_page(caller.form):
+        return _refused_criterion(request, session, caller, cycle_id, status, message, posted)
     settings: Settings = request.app.state.settings
     context = unit_context(
         session,
@@ -417,3 +503,23 @@ def refused_page(
     )
     flash = {"error": message, "code": posted.code if posted else ""}
     return render(request, "unit.html", {**context, "flash": flash}, status=status)
+
+
+def _refused_criterion(
+    request: Request,
+    session: Session,
+    caller: PageCaller,
+    cycle_id: str,
+    status: int,
+    message: str,
+    posted: Posted,
+) -> HTMLResponse:
+    """A refused form of a criterion's own page: that page again, with what was typed."""
+    from web.criterion_page import criterion_context  # the criterion page builds on this one
+
+    settings: Settings = request.app.state.settings
+    context = criterion_context(
+        session, caller, cycle_id, posted.code, posted=posted, max_upload_mb=settings.max_upload_mb
+    )
+    flash = {"error": message, "code": posted.code}
+    return render(request, "criterion.html", {**context, "flash": flash}, status=status)

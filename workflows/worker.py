@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 from contextlib import suppress
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -21,7 +22,7 @@ from activities.mail import MailActivities
 from activities.unit import UnitActivities
 from core.db import make_engine
 from core.settings import Settings
-from core.temporal import connect
+from core.temporal import connect, metrics_runtime
 from notifications.mailer import Mailer, SmtpMailer
 from workflows.cycle import CycleWorkflow
 from workflows.unit import UnitWorkflow
@@ -60,6 +61,7 @@ def build_worker(
     mailer: Mailer | None = None,
     max_concurrent_activities: int = 50,
     max_cached_workflows: int = 1000,
+    graceful_shutdown_timeout: timedelta = timedelta(0),
 ) -> Worker:
     """A worker with every workflow and activity of the cycle registered.
 
@@ -83,27 +85,66 @@ def build_worker(
         workflow_runner=sandbox_runner(),
         max_concurrent_activities=max_concurrent_activities,
         max_cached_workflows=max_cached_workflows,
+        graceful_shutdown_timeout=graceful_shutdown_timeout,
     )
 
 
 async def run_worker(settings: Settings) -> None:
-    """Connects to Temporal and the database and runs the worker until SIGINT/SIGTERM."""
-    client = await connect(settings)
-    engine = make_engine(settings.sqlalchemy_url)
-    worker = build_worker(client, engine=engine, settings=settings)
+    """Connects to Temporal and the database and runs the worker until SIGINT/SIGTERM.
+
+    Two workers share the process: the main task queue (workflows, user commands, fan-out)
+    and the mail queue with its own slots, so a burst of reminders cannot take every activity
+    slot from user commands. On SIGTERM both stop polling and give in-flight activities
+    ``worker_shutdown_seconds`` to finish (compose's stop_grace_period is above it).
+    """
+    runtime = (
+        metrics_runtime(settings.worker_metrics_port) if settings.worker_metrics_port else None
+    )
+    client = await connect(settings, runtime=runtime)
+    engine = make_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    drain = timedelta(seconds=settings.worker_shutdown_seconds)
+    mailer = SmtpMailer(settings)
+    worker = build_worker(
+        client,
+        engine=engine,
+        settings=settings,
+        mailer=mailer,
+        max_concurrent_activities=settings.worker_max_activities,
+        graceful_shutdown_timeout=drain,
+    )
+    mail = MailActivities(engine, settings, mailer)
+    mail_worker = Worker(
+        client,
+        task_queue=settings.mail_task_queue,
+        activities=[mail.notify],
+        max_concurrent_activities=settings.worker_max_mail_activities,
+        graceful_shutdown_timeout=drain,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     log.info(
-        "worker polling %s on %s (namespace %s)",
+        "worker polling %s and %s on %s (namespace %s)",
         settings.temporal_task_queue,
+        settings.mail_task_queue,
         settings.temporal_address,
         settings.temporal_namespace,
     )
+    runs = [asyncio.create_task(w.run()) for w in (worker, mail_worker)]
+    stopped = asyncio.create_task(stop.wait())
     try:
-        async with worker:
-            await stop.wait()
+        await asyncio.wait([*runs, stopped], return_when=asyncio.FIRST_COMPLETED)
+        log.info("worker stopping: draining in-flight activities for up to %s", drain)
+        # Both drain at the same time, so the whole stop stays within one drain period.
+        await asyncio.gather(worker.shutdown(), mail_worker.shutdown())
+        for run in runs:
+            await run  # a worker that failed makes the process fail (Docker restarts it)
     finally:
+        stopped.cancel()
         engine.dispose()

@@ -23,16 +23,19 @@ from actions.inputs import (
     AssignmentsIn,
     DraftIn,
     ExplanationRequestIn,
+    FinaliseIn,
     ReopenIn,
     ReturnIn,
     SubmitIn,
 )
+from actions.unit_commands import SubmitAnswer
 from api.access import unit_visible
 from api.commands import IdempotencyKey
 from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT, not_found
 from api.views import AuditRow, SheetView, audit_rows, sheet_view
 from contracts.messages import UnitStatus
+from core.db import release
 from models.tables import Cycle, CycleUnit, Unit
 from services.accounts import Principal
 from services.sheet import DraftResult
@@ -59,6 +62,7 @@ def load_unit(
 def unit_ref(session: Session, principal: Principal, cycle_id: str, unit_id: int) -> UnitRef:
     """The unit of the path as the actions take it (404 when the caller may not see it)."""
     _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
+    release(session)  # no connection held while a command awaits its workflow (issue 13)
     return UnitRef(cycle_id=cycle_id, unit_id=unit_id, unit_code=unit.code)
 
 
@@ -299,7 +303,7 @@ async def post_return(
     )
 
 
-@router.post("/submit", response_model=UnitStatus, summary="Gửi kết quả")
+@router.post("/submit", response_model=SubmitAnswer, summary="Gửi kết quả")
 async def post_submit(
     cycle_id: str,
     unit_id: DbId,
@@ -308,10 +312,14 @@ async def post_submit(
     client: TemporalDep,
     body: SubmitIn | None = None,
     key: IdempotencyKey = None,
-) -> UnitStatus:
-    """Submits the sheet: an immutable, hashed snapshot is frozen; late if after the deadline."""
+) -> SubmitAnswer:
+    """Submits the sheet: an immutable, hashed snapshot is frozen; late if after the deadline.
+
+    The answer's ``check`` lists what the office was warned about (unfinished criteria,
+    criteria without evidence, evidence warnings, the total and the class it earns)."""
     unit = unit_ref(session, principal, cycle_id, unit_id)
     return await unit_commands.submit(
+        session,
         client=client,
         principal=principal,
         unit=unit,
@@ -435,8 +443,20 @@ async def post_finalise(
     principal: CurrentUser,
     session: SessionDep,
     client: TemporalDep,
+    body: FinaliseIn | None = None,
     key: IdempotencyKey = None,
 ) -> UnitStatus:
-    """The council finalises the unit: the appraised total is frozen in a final snapshot."""
+    """The council finalises the unit: the appraised total is frozen in a final snapshot.
+
+    Refused (409 ``agencies_unfinished``) while an appraising agency has criteria not
+    appraised, unless ``override`` with a ``reason`` (written to the audit trail)."""
     unit = unit_ref(session, principal, cycle_id, unit_id)
-    return await unit_commands.finalise(client=client, principal=principal, unit=unit, key=key)
+    return await unit_commands.finalise(
+        session,
+        client=client,
+        principal=principal,
+        unit=unit,
+        override=body.override if body else False,
+        reason=body.reason if body else "",
+        key=key,
+    )

@@ -12,7 +12,7 @@ from models.tables import Assignment, Cycle, Entry, Unit, User
 from services.sheet.framework import framework_for
 from services.sheet.loader import LoadedSheet
 
-__all__ = ["Progress", "StaffProgress", "progress", "sheet_progress"]
+__all__ = ["Progress", "StaffProgress", "finished", "progress", "sheet_progress"]
 
 
 def _finished(node: Node, entry: Entry | None) -> bool:
@@ -24,6 +24,11 @@ def _finished(node: Node, entry: Entry | None) -> bool:
         NotApplicablePolicy.forbidden
     )
     return na or not node.needs_explanation or bool(entry.explanation.strip())
+
+
+def finished(node: Node, entry: Entry | None) -> bool:
+    """A leaf is finished: scored and, where it needs one, explained (derived: always)."""
+    return _finished(node, entry)
 
 
 @dataclass(frozen=True)

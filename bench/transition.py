@@ -1,0 +1,177 @@
+"""A transition through the API (issue 13): ``POST …/submit`` (authentication, access rule,
+the unit workflow's update, its ``unit.transition`` activity: snapshot, audit, projection)
+one after another, against a raw Temporal update whose handler runs one no-op activity, on
+the same server, same client, one after another."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import datetime, timedelta
+
+import httpx
+from sqlmodel import select
+from temporalio.worker import Worker
+
+from bench.cases import Check
+from bench.load import LoadRow, percentile
+from bench.stack import Seeded, Stack, dinh_hoa
+from bench.trivial import RawUpdateWorkflow, noop
+from contracts.messages import AssignCommand, AssignmentSpec
+from core.db import session_scope, utcnow
+from models.tables import CycleUnit, Role, RoleGrant, Unit, UnitState, User
+from services.cycles import CycleSpec, create_cycle
+from services.sessions import start_session
+from workflows import commands
+from workflows.worker import build_worker
+
+__all__ = ["SECRET", "assign_all", "bench_transition", "open_cycle"]
+
+SECRET = "bench-transition-secret-of-32-characters!"
+
+
+def open_cycle(
+    stack: Stack,
+    seeded: Seeded,
+    n: int,
+    *,
+    name: str = "submit",
+    hard_lock_at: datetime | None = None,
+) -> tuple[str, dict[str, tuple[int, str]]]:
+    """A cycle of n units that opened a minute ago; per unit its id and an office token."""
+    now = utcnow()
+    cycle_id = f"bench-{name}-{stack.run_id}"
+    lock = hard_lock_at or now + timedelta(days=33)
+    units = list(seeded.units[:n])
+    spec = CycleSpec(
+        cycle_id=cycle_id,
+        year=now.year + 1,
+        title=f"Đánh giá thử nghiệm chuyển trạng thái {cycle_id}",
+        framework_id=seeded.framework_id,
+        units=units,
+        opens_at=now - timedelta(minutes=1),
+        data_cutoff_at=now + timedelta(days=20),
+        submission_deadline=min(now + timedelta(days=30), lock),
+        hard_lock_at=lock,
+        appraisal_deadline=now + timedelta(days=50),
+        results_target=now + timedelta(days=60),
+    )
+    offices: dict[str, tuple[int, str]] = {}
+    with session_scope(stack.engine) as s:
+        create_cycle(s, spec=spec, actor="bench")
+        for code in units:
+            unit = s.exec(select(Unit).where(Unit.code == code)).one()
+            assert unit.id is not None
+            for who, role in (("vp", Role.unit_office), ("cb", Role.staff)):
+                user = User(
+                    username=f"{who}-{name}-{code}-{stack.run_id}", full_name=who, password_hash="!"
+                )
+                s.add(user)
+                s.flush()
+                assert user.id is not None
+                s.add(RoleGrant(user_id=user.id, role=role, unit_id=unit.id))
+                if role is Role.unit_office:
+                    token, _, _ = start_session(s, user, secret_key=SECRET, minutes=120, kind="api")
+                    offices[code] = (unit.id, token)
+    return cycle_id, offices
+
+
+async def assign_all(stack: Stack, cycle_id: str, units: list[str], name: str) -> None:
+    """Every unit's criteria to its staff member: assigning → drafting (setup, untimed)."""
+    tops = tuple(node.code for node in dinh_hoa().nodes)
+    sem = asyncio.Semaphore(20)
+
+    async def one(code: str) -> None:
+        async with sem:
+            await commands.unit_command(
+                stack.client,
+                cycle_id,
+                code,
+                AssignCommand(
+                    actor=f"vp-{name}-{code}-{stack.run_id}",
+                    assignments=(
+                        AssignmentSpec(codes=tops, username=f"cb-{name}-{code}-{stack.run_id}"),
+                    ),
+                ),
+            )
+
+    await asyncio.gather(*(one(code) for code in units))
+
+
+async def bench_transition(stack: Stack, seeded: Seeded, n: int) -> LoadRow:
+    """n submits through the API, one after another, vs. n raw updates with one activity."""
+    from api.app import create_app
+    from core.settings import Settings
+
+    engine, client = stack.engine, stack.client
+    cycle_id, offices = open_cycle(stack, seeded, n)
+    settings = Settings(_env_file=None, data_dir=stack.workdir, secret_key=SECRET)
+    app = create_app(settings, engine=engine, temporal=client)
+    project_worker = build_worker(
+        client, engine=engine, settings=stack.settings, task_queue=stack.task_queue
+    )
+    raw_worker = Worker(
+        client,
+        task_queue=stack.raw_task_queue,
+        workflows=[RawUpdateWorkflow],
+        activities=[noop],
+    )
+    project: list[float] = []
+    raw: list[float] = []
+    statuses: dict[int, int] = {}
+    async with project_worker, raw_worker:
+        await commands.start_cycle(client, engine, cycle_id, task_queue=stack.task_queue)
+        await assign_all(stack, cycle_id, list(offices), "submit")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            for unit_id, token in offices.values():
+                start = time.perf_counter()
+                resp = await http.post(
+                    f"/api/cycles/{cycle_id}/units/{unit_id}/submit",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                project.append(time.perf_counter() - start)
+                statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+        handles = [
+            await client.start_workflow(
+                RawUpdateWorkflow.run,
+                id=f"bench-raw-update-{stack.run_id}-{uuid.uuid4().hex[:6]}",
+                task_queue=stack.raw_task_queue,
+            )
+            for _ in range(n)
+        ]
+        for i, handle in enumerate(handles):
+            start = time.perf_counter()
+            await handle.execute_update(RawUpdateWorkflow.act, i)
+            raw.append(time.perf_counter() - start)
+        for handle in handles:
+            await handle.signal(RawUpdateWorkflow.finish)
+    with session_scope(engine) as s:
+        submitted = len(
+            s.exec(
+                select(CycleUnit).where(
+                    CycleUnit.cycle_id == cycle_id, CycleUnit.state == UnitState.submitted
+                )
+            ).all()
+        )
+    return LoadRow(
+        measurement="a transition through the API (submit), one at a time",
+        database=engine.dialect.name,
+        clients=1,
+        project_rate=n / sum(project),
+        raw_rate=n / sum(raw),
+        p50=percentile(project, 0.50),
+        p95=percentile(project, 0.95),
+        p99=percentile(project, 0.99),
+        errors=n - statuses.get(200, 0),
+        checks=[
+            Check("transition: submits answered 200", n, statuses.get(200, 0)),
+            Check("transition: units submitted in the database", n, submitted),
+        ],
+        detail=(
+            f"raw update with one no-op activity: p50 {percentile(raw, 0.5):.0f} ms, p95 "
+            f"{percentile(raw, 0.95):.0f} ms; submit p95 ÷ raw p95 = "
+            f"{percentile(project, 0.95) / percentile(raw, 0.95):.2f}× (target ≤ 1.5×)"
+        ),
+    )

@@ -1,0 +1,284 @@
+"""The HTTP path under a rush (issue 13): one pooled connection per request, SQLite writers
+serialised with BEGIN IMMEDIATE and a bounded wait, a saturated database answered 503 with
+Retry-After (never 500), and argon2 in a bounded executor."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+import core.db
+import core.hashing
+from core.db import Busy, FifoLock, admitted, make_engine, write_session
+from models.tables import UnitState
+from tests.api_support import PASSWORD, assert_problem, build_world, client, make_app
+from tests.api_support import set_unit_state as set_state
+
+
+@pytest.fixture(scope="module")
+def world(engine: Engine) -> Any:
+    from core.db import session_scope
+    from models.tables import Assignment
+
+    w = build_world(engine, prefix="rush")
+    with session_scope(engine) as session:
+        session.add(
+            Assignment(
+                cycle_id=w.cycle_id,
+                unit_id=w.unit_a,
+                criterion_code="6.2",
+                user_id=w.users["staff_a"],
+                responsible=True,
+            )
+        )
+    set_state(engine, w.cycle_id, w.unit_a, UnitState.drafting)
+    return w
+
+
+@pytest.fixture
+def peak(engine: Engine) -> Iterator[list[int]]:
+    """[now, peak] connections checked out of the engine's pool while the test runs."""
+    counter = [0, 0]
+    lock = threading.Lock()
+
+    def out(*_: Any) -> None:
+        with lock:
+            counter[0] += 1
+            counter[1] = max(counter[1], counter[0])
+
+    def back(*_: Any) -> None:
+        with lock:
+            counter[0] -= 1
+
+    event.listen(engine, "checkout", out)
+    event.listen(engine, "checkin", back)
+    yield counter
+    event.remove(engine, "checkout", out)
+    event.remove(engine, "checkin", back)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = make_engine(f"sqlite:///{tmp_path / 'rush.db'}")
+    with eng.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1, 0)"))
+    yield eng
+    eng.dispose()
+
+
+# --- one connection per request ----------------------------------------------------------------
+
+
+def test_a_wrong_password_login_holds_one_connection(
+    engine: Engine, world: Any, tmp_path: Path, peak: list[int]
+) -> None:
+    http = client(make_app(engine, tmp_path))
+    resp = http.post(
+        "/api/auth/token", data={"username": "rush-staff-a", "password": "sai-mat-khau"}
+    )
+    assert_problem(resp, 401)
+    assert peak[1] == 1  # before issue 13: two (the request's and the failure counter's)
+    ok = http.post("/api/auth/token", data={"username": "rush-staff-a", "password": PASSWORD})
+    assert ok.status_code == 200, ok.text
+    assert peak[1] == 1
+
+
+def test_a_draft_save_holds_one_connection(
+    engine: Engine, world: Any, tmp_path: Path, peak: list[int]
+) -> None:
+    http = client(make_app(engine, tmp_path))
+    resp = http.put(
+        f"/api/cycles/{world.cycle_id}/units/{world.unit_a}/criteria/6.2/draft",
+        json={"inputs": {"numerator": 80, "denominator": 87}},
+        headers=world.auth("staff_a"),
+    )
+    assert resp.status_code == 200, resp.text
+    assert peak[1] == 1
+    assert peak[0] == 0  # and it went back to the pool
+
+
+# --- SQLite: one writer, BEGIN IMMEDIATE, bounded wait -----------------------------------------
+
+
+def test_sqlite_writers_queue_and_readers_do_not(sqlite_engine: Engine) -> None:
+    order: list[str] = []
+    first = write_session(sqlite_engine)
+    first.execute(text("UPDATE t SET n = n + 1"))  # holds the write lock from BEGIN IMMEDIATE
+
+    def second() -> None:
+        with write_session(sqlite_engine) as s:
+            s.execute(text("SELECT n FROM t"))  # BEGIN IMMEDIATE waits here, not at the UPDATE
+            order.append("second began")
+            s.execute(text("UPDATE t SET n = n + 1"))
+            s.commit()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.3)
+    with Session(sqlite_engine) as reader:  # a deferred reader is not held up by the writer
+        assert reader.execute(text("SELECT n FROM t")).scalar_one() == 0
+    order.append("first commits")
+    first.commit()
+    first.close()
+    thread.join(5)
+    assert order == ["first commits", "second began"]
+    with Session(sqlite_engine) as s:
+        assert s.execute(text("SELECT n FROM t")).scalar_one() == 2
+
+
+def test_sqlite_writer_wait_is_bounded(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core.db, "BUSY_TIMEOUT_S", 0.2)
+    with write_session(sqlite_engine) as holder:
+        holder.execute(text("UPDATE t SET n = 5"))
+        started = time.monotonic()
+        with (
+            pytest.raises(OperationalError, match="database is locked"),
+            write_session(sqlite_engine) as s,
+        ):
+            s.execute(text("UPDATE t SET n = 6"))
+        assert time.monotonic() - started < 2
+        holder.commit()
+    with write_session(sqlite_engine) as s:  # the lock was released with the failed session
+        s.execute(text("UPDATE t SET n = 7"))
+        s.commit()
+
+
+def test_a_locked_database_answers_503_with_retry_after(
+    engine: Engine, world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "sqlite":  # the PostgreSQL case: a pool that cannot be had
+        monkeypatch.setattr(core.db, "POOL_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(core.db, "BUSY_TIMEOUT_S", 0.2)
+    http = client(make_app(engine, tmp_path))
+    draft = f"/api/cycles/{world.cycle_id}/units/{world.unit_a}/criteria/6.2/draft"
+    with write_session(engine) as holder:
+        holder.execute(text("UPDATE cycle_unit SET updated_at = updated_at"))
+        if engine.dialect.name == "sqlite":
+            resp = http.put(draft, json={"explanation": "x"}, headers=world.auth("staff_a"))
+        else:
+            resp = _with_no_admission(
+                lambda: http.put(draft, json={"explanation": "x"}, headers=world.auth("staff_a"))
+            )
+        holder.rollback()
+    body = assert_problem(resp, 503)
+    assert resp.headers["Retry-After"] == str(core.db.RETRY_AFTER_S)
+    assert body["detail"] == "Hệ thống đang bận, vui lòng thử lại sau ít giây."
+    ok = http.put(draft, json={"explanation": "sau"}, headers=world.auth("staff_a"))
+    assert ok.status_code == 200, ok.text
+
+
+def _with_no_admission(call: Any) -> Any:
+    saved = core.db.POOL_SIZE
+    core.db.POOL_SIZE = 0
+    core.db._SLOTS.clear()
+    try:
+        return call()
+    finally:
+        core.db.POOL_SIZE = saved
+        core.db._SLOTS.clear()
+
+
+async def test_admission_waits_without_a_thread_then_answers_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(core.db, "POOL_SIZE", 1)
+    monkeypatch.setattr(core.db, "POOL_TIMEOUT_S", 0.2)
+    core.db._SLOTS.clear()
+    got: list[str] = []
+    async with admitted():
+        with pytest.raises(Busy) as refused:
+            async with admitted():
+                got.append("second")
+        assert refused.value.status == 503
+    async with admitted():
+        got.append("after")
+    assert got == ["after"]
+    core.db._SLOTS.clear()
+
+
+# --- argon2 in a bounded executor --------------------------------------------------------------
+
+
+def test_hashing_is_bounded_and_sheds_load_beyond_its_queue() -> None:
+    gate = threading.Event()
+    running: list[int] = []
+    lock = threading.Lock()
+    peak = [0]
+
+    def slow() -> str:
+        with lock:
+            running.append(1)
+            peak[0] = max(peak[0], len(running))
+        gate.wait(5)
+        with lock:
+            running.pop()
+        return "ok"
+
+    places = core.hashing.CONCURRENCY + core.hashing.QUEUE
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(core.hashing.bounded(slow)))
+        for _ in range(places)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    with pytest.raises(Busy):  # the queue is full: refused at once, no thread parked
+        core.hashing.bounded(slow)
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert results == ["ok"] * places
+    assert peak[0] == core.hashing.CONCURRENCY
+
+
+def test_login_storm_sheds_with_503_not_500(
+    engine: Engine, world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    http = client(make_app(engine, tmp_path))
+    monkeypatch.setattr(core.hashing, "_admitted", threading.BoundedSemaphore(1))
+    core.hashing._admitted.acquire()  # every place taken by logins already hashing
+    try:
+        resp = http.post(
+            "/api/auth/token", data={"username": "rush-viewer", "password": "sai-mat-khau"}
+        )
+    finally:
+        core.hashing._admitted.release()
+    body = assert_problem(resp, 503)
+    assert resp.headers["Retry-After"] == str(core.db.RETRY_AFTER_S)
+    assert body["detail"] == "Hệ thống đang bận, vui lòng thử lại sau ít giây."
+
+
+def test_the_writer_lock_is_handed_over_in_arrival_order() -> None:
+    lock = FifoLock()
+    assert lock.acquire(1)
+    order: list[int] = []
+
+    def writer(i: int) -> None:
+        assert lock.acquire(5)
+        order.append(i)
+        lock.release()
+
+    threads = []
+    for i in range(8):
+        t = threading.Thread(target=writer, args=(i,))
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)  # arrive one after another
+    assert not lock.acquire(0.05)  # held, and the late comer gives up after its bound
+    lock.release()
+    for t in threads:
+        t.join(5)
+    assert order == list(range(8))
