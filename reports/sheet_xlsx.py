@@ -26,6 +26,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import ValidationError
 
+from core.errors import Invalid
 from core.vn import parse_vn_decimal
 from models.framework import (
     ChecklistRule,
@@ -236,8 +237,14 @@ def sheet_workbook(
     return out.getvalue()
 
 
-class _Bad(ValueError):
-    """A cell that cannot be read; the message is the Vietnamese reason."""
+class _Bad(Invalid):
+    """A cell that cannot be read; the message is the Vietnamese reason (collected per cell)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("bad_cell", reason, reason, field="file")
+
+    def __str__(self) -> str:
+        return self.message_vi
 
 
 def _is_formula(cell: Cell) -> bool:
