@@ -112,7 +112,15 @@ async def temporal_ts() -> AsyncIterator[WorkflowEnvironment]:
 
 _TEMPORAL_FIXTURES = frozenset({"temporal_dev", "temporal_ts"})
 # Modules that start Temporal (or the whole dev stack) in a child process, not via a fixture.
-_TEMPORAL_MODULES = frozenset({"test_dev_stack", "test_workflow_devserver", "test_workflow_cli"})
+_TEMPORAL_MODULES = frozenset(
+    {
+        "test_dev_stack",
+        "test_workflow_devserver",
+        "test_workflow_cli",
+        "test_multiprocess",
+        "test_backup",
+    }
+)
 _BROWSER_MODULES = frozenset({"test_web_browser"})
 
 

@@ -184,6 +184,7 @@ def test_two_workers_two_apis_one_database(database: str, tmp_path: Path) -> Non
         "APPRAISAL_TEMPORAL_ADDRESS": settings.temporal_address,
         "APPRAISAL_SMTP_PORT": str(settings.smtp_port),
         "APPRAISAL_ADMIN_PASSWORD": PASSWORD,
+        "APPRAISAL_TRUSTED_PROXIES": "127.0.0.1",  # the test plays the proxy
         "APPRAISAL_DB_POOL_SIZE": str(POOL),
         "APPRAISAL_DB_MAX_OVERFLOW": str(OVERFLOW),
         "APPRAISAL_WORKER_SHUTDOWN_SECONDS": "20",
