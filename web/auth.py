@@ -86,6 +86,13 @@ PAGE_RULES: dict[str, str] = {
     f"GET {_PU}/assignments": f"GET {_U}",
     f"POST {_PU}/assignments": f"PUT {_U}/assignments",
     f"GET {_P}/council": f"GET {_C}",
+    # Documents (web/reports.py, issue 11): the rules of the API routes they mirror.
+    f"GET {_PU}/reports/self": f"GET {_U}/reports/self",
+    f"GET {_PU}/reports/appraisal": f"GET {_U}/reports/appraisal",
+    f"GET {_PU}/reports/analysis": f"GET {_U}/reports/analysis",
+    f"GET {_P}/reports/results": f"GET {_C}/reports/results",
+    f"GET {_PU}/sheet.xlsx": f"GET {_U}/sheet.xlsx",
+    f"POST {_PU}/sheet.xlsx": f"POST {_U}/sheet.xlsx",
 }
 
 
