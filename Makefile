@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: dev test test-fast lint typecheck pytest install browser migration bench chaos clean
+.PHONY: dev test test-fast lint typecheck pytest install browser office migration bench chaos clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,13 +20,19 @@ dev: install
 	$(BIN)/appraisal dev --demo
 
 ## ruff, mypy and the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL).
-test: install browser lint typecheck pytest
+test: install browser office lint typecheck pytest
 
 ## Debian's Chromium for the one real-browser test (Playwright drives it; nothing is downloaded).
 browser:
 	@command -v chromium >/dev/null 2>&1 || test -x "$${APPRAISAL_CHROMIUM:-/nonexistent}" || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is needed for the browser test: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+## LibreOffice (DOCX → PDF of the reports) and poppler (their first page as PNG in the tests).
+office:
+	@{ command -v soffice && command -v pdftoppm; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libreoffice-writer-nogui libreoffice-calc-nogui poppler-utils >/dev/null; \
+	  else echo "LibreOffice is needed for the report tests: sudo apt-get install -y libreoffice-writer-nogui libreoffice-calc-nogui poppler-utils" >&2; exit 1; fi; }
 
 ## The inner loop: ruff, mypy and the tests that need no Temporal server and no browser.
 test-fast: install lint typecheck

@@ -34,6 +34,7 @@ from contracts.messages import (
     UnitCommand,
     UnitStatus,
 )
+from core.db import release
 from core.errors import Conflict, Invalid
 from services import audit
 from services.accounts import Principal
@@ -120,6 +121,7 @@ async def submit(
     check as it stood just before the sheet was frozen.
     """
     check = submit_check(session, unit=unit)
+    release(session)  # the check's read ends here: nothing held while the workflow works
     command = SubmitCommand(actor=principal.username, proposed_class=proposed_class)
     status = await send(client=client, unit=unit, command=command, key=key)
     return SubmitAnswer(**status.model_dump(), check=check)
@@ -224,6 +226,7 @@ async def finalise(
             field="reason",
         )
     command = FinaliseCommand(actor=principal.username)
+    release(session)  # the check's read ends here: nothing held while the workflow works
     status = await send(client=client, unit=unit, command=command, key=key)
     if not check.ready:
         audit.record(

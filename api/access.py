@@ -128,6 +128,13 @@ POLICY: dict[str, Rule] = {
     f"POST {UNIT}/finalise": _r(K, scope=Scope.unit),
     f"POST {UNIT}/followups/{{followup}}/done": _r(O, scope=Scope.unit),
     f"GET {UNIT}/audit": _r(C, V, O, K, scope=Scope.unit),
+    # Documents (issue 11, helper "reports"): the same visibility as the sheet they print.
+    f"GET {UNIT}/reports/self": _r(*ALL, scope=Scope.unit),
+    f"GET {UNIT}/reports/appraisal": _r(*ALL, scope=Scope.unit),
+    f"GET {UNIT}/reports/analysis": _r(*ALL, scope=Scope.unit),
+    f"GET {CYCLE}/reports/results": _r(*ALL, scope=Scope.cycle),
+    f"GET {UNIT}/sheet.xlsx": _r(*ALL, scope=Scope.unit),
+    f"POST {UNIT}/sheet.xlsx": _r(S, O, K, C, scope=Scope.unit),
 }
 
 

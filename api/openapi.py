@@ -38,6 +38,8 @@ FORM_EXAMPLES: dict[str, dict[str, Any]] = {
         "doc_date": "15/01/2024",
         "issuer": "UBND xã Bình Thành",
     },
+    # The unit's sheet filled in offline (api/routes/reports.py, issue 11).
+    "Body_sheet_upload_": {"file": "phieu-tu-cham-binh-thanh.xlsx"},
 }
 
 

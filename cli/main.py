@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "cli.backup",
     "cli.cycle",
     "cli.demo",
+    "cli.report",
 )
 
 

@@ -94,6 +94,14 @@ EXPECTED: dict[str, tuple[str, str]] = {
     f"POST {_UN}/finalise": ("K", "unit"),
     f"POST {_UN}/followups/{{followup}}/done": ("O", "unit"),
     f"GET {_UN}/audit": ("C V O K", "unit"),
+    # documents (issue 11): whoever may read the sheet (or the results) downloads them; the
+    # sheet through Excel is uploaded by those who edit it (the edit gate decides per criterion)
+    f"GET {_UN}/reports/self": (ANY, "unit"),
+    f"GET {_UN}/reports/appraisal": (ANY, "unit"),
+    f"GET {_UN}/reports/analysis": (ANY, "unit"),
+    f"GET {_CY}/reports/results": (ANY, "cycle"),
+    f"GET {_UN}/sheet.xlsx": (ANY, "unit"),
+    f"POST {_UN}/sheet.xlsx": ("C O S K", "unit"),
 }
 LETTERS = {"C": Role.coordinator, "V": Role.viewer, "O": Role.unit_office, "S": Role.staff}
 LETTERS["K"] = Role.council

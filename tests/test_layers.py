@@ -21,6 +21,7 @@ OURS = frozenset(
         "frameworks",
         "notifications",
         "services",
+        "reports",
         "activities",
         "workflows",
         "actions",
@@ -40,12 +41,13 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "notifications": frozenset({"core"}),
     # notifications: the password-link mails, sent at once by the API (no workflow involved).
     "services": _BELOW_SERVICES | {"notifications"},
+    "reports": _BELOW_SERVICES | {"services"},
     "activities": _BELOW_SERVICES | {"services", "notifications"},
     # The workflow definitions: contracts and the pure state module only (the sandbox loads them).
     "workflows": frozenset({"contracts", "models"}),
-    "actions": _BELOW_SERVICES | {"services", "workflows"},
-    "api": _BELOW_SERVICES | {"services", "actions", "workflows"},
-    "web": _BELOW_SERVICES | {"services", "actions", "api"},
+    "actions": _BELOW_SERVICES | {"services", "reports", "workflows"},
+    "api": _BELOW_SERVICES | {"services", "reports", "actions", "workflows"},
+    "web": _BELOW_SERVICES | {"services", "reports", "actions", "api"},
     "cli": OURS - {"cli", "web"},
 }
 # Modules that assemble a process and so reach wider than their package.

@@ -116,6 +116,13 @@ PAGE_RULES: dict[str, str] = {
     "GET /frameworks/{framework_id}": "GET /api/frameworks/{framework_id}",
     "POST /frameworks/{framework_id}/publish": "POST /api/frameworks/{framework_id}/publish",
     "POST /frameworks/{framework_id}/classification": "POST /api/frameworks/import",
+    # Documents (web/reports.py, issue 11): the rules of the API routes they mirror.
+    f"GET {_PU}/reports/self": f"GET {_U}/reports/self",
+    f"GET {_PU}/reports/appraisal": f"GET {_U}/reports/appraisal",
+    f"GET {_PU}/reports/analysis": f"GET {_U}/reports/analysis",
+    f"GET {_P}/reports/results": f"GET {_C}/reports/results",
+    f"GET {_PU}/sheet.xlsx": f"GET {_U}/sheet.xlsx",
+    f"POST {_PU}/sheet.xlsx": f"POST {_U}/sheet.xlsx",
 }
 
 

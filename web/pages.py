@@ -44,6 +44,7 @@ from web import (
     criterion_page,
     cycles,
     reload,
+    reports,
     unit_commands,
     unit_forms,
     unit_page,
@@ -311,6 +312,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     criterion_page.router,
     assignment_page.router,
     council_queue.router,
+    reports.router,
 )
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)

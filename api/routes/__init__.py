@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, auth, cycles, evidence, frameworks, sheet, units, users
+from api.routes import audit, auth, cycles, evidence, frameworks, reports, sheet, units, users
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -15,4 +15,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     sheet.router,
     evidence.router,
     audit.router,
+    reports.router,
 )

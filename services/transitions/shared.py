@@ -6,26 +6,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
 from contracts.messages import TransitionArgs
-from core.vn import VN_TZ
-from models.framework import DerivedRule, DerivedSource
+from core.vn import VN_TZ, vn_decimal
+from models.framework import DerivedRule, DerivedSource, Framework, Node
 from models.inputs import CriterionInput
+from models.states import CycleState
 from models.tables import (
     Assignment,
     Cycle,
     CycleUnit,
     Entry,
     ExplanationRequest,
+    FrameworkRecord,
     Snapshot,
     Unit,
     UnitState,
     User,
 )
 from scoring.rules import RuleInputError, evaluate
-from services.sheet import build_snapshot, framework_for
+from services.sheet import build_snapshot, framework_for, score_entries
 
 __all__ = [
     "Step",
@@ -33,6 +36,8 @@ __all__ = [
     "days_late",
     "fill_derived",
     "open_request",
+    "outside_source",
+    "previous_result",
     "responsible",
     "snapshot",
 ]
@@ -87,17 +92,101 @@ def snapshot(step: Step, kind: str) -> Snapshot:
     return snap
 
 
+# A derived criterion about an index measured outside this system (the province's CCHC index,
+# the satisfaction index SIPAS) is the council's input with its source named, never this
+# system's own rank or score (issue 11: "not this system's own rank").
+_OUTSIDE_INDEX = ("chỉ số cchc", "chỉ số hài lòng", "par index", "sipas")
+
+
+def outside_source(node: Node) -> str:
+    """The outside index a derived criterion measures ("" when the system knows the value)."""
+    text = f"{node.title}\n{node.guidance}".lower()
+    found = [name for name in _OUTSIDE_INDEX if name in text]
+    if not found:
+        return ""
+    return "Chỉ số CCHC, Chỉ số hài lòng của tỉnh (nguồn ngoài hệ thống; Hội đồng thẩm định nhập)"
+
+
+def _lineage(record: FrameworkRecord) -> tuple[str, str]:
+    return record.unit_kind, str((record.spec or {}).get("issuer", ""))
+
+
+def previous_result(session: Session, cycle: Cycle, unit_id: int) -> tuple[Cycle, CycleUnit] | None:
+    """The unit's result in the latest earlier published cycle of the same framework lineage
+    (the same kind of unit and the same issuing body), if it took part and was classified."""
+    this = session.get(FrameworkRecord, cycle.framework_id)
+    if this is None:
+        return None
+    rows = session.exec(
+        select(Cycle, CycleUnit, FrameworkRecord)
+        .join(CycleUnit, col(CycleUnit.cycle_id) == Cycle.id)
+        .join(FrameworkRecord, col(FrameworkRecord.id) == Cycle.framework_id)
+        .where(
+            CycleUnit.unit_id == unit_id,
+            Cycle.year < cycle.year,
+            Cycle.state == CycleState.published,
+        )
+        .order_by(col(Cycle.year).desc(), col(Cycle.published_at).desc())
+    ).all()
+    for before, cu, record in rows:
+        if _lineage(record) == _lineage(this) and cu.final_total is not None:
+            return before, cu
+    return None
+
+
+def _own_total(framework: Framework, entries: list[Entry], *, appraised: bool) -> Decimal:
+    """A sheet's total without its derived criteria (they would compare themselves)."""
+    derived = {n.code for n in framework.leaves() if isinstance(n.rule, DerivedRule)}
+    kept = [e for e in entries if e.criterion_code not in derived]
+    return score_entries(framework, kept, appraised=appraised).total
+
+
+def _derived_value(step: Step, framework: Framework, node: Node, late: int) -> tuple[Decimal, str]:
+    """The value of a derived criterion the system knows and the note added to its sentence;
+    NaN when the council supplies it (an outside index, this year's rank, no earlier cycle)."""
+    rule = node.rule
+    assert isinstance(rule, DerivedRule)
+    if rule.source is DerivedSource.submission_days_late:
+        return Decimal(late), ""
+    if rule.source is not DerivedSource.score_change or outside_source(node):
+        return Decimal("NaN"), ""
+    found = previous_result(step.session, step.cycle, step.unit_id)
+    if found is None:
+        return Decimal("NaN"), ""
+    before, _cu = found
+    session = step.session
+    earlier = list(
+        session.exec(
+            select(Entry).where(Entry.cycle_id == before.id, Entry.unit_id == step.unit_id)
+        ).all()
+    )
+    now = list(
+        session.exec(
+            select(Entry).where(Entry.cycle_id == step.cycle.id, Entry.unit_id == step.unit_id)
+        ).all()
+    )
+    last = _own_total(framework_for(session, before), earlier, appraised=True)
+    this = _own_total(framework, now, appraised=False)
+    note = (
+        f" (tự chấm năm nay {vn_decimal(this)} điểm; kỳ {before.id}: {vn_decimal(last)} điểm "
+        "sau thẩm định, không tính tiêu chí tự động)"
+    )
+    return this - last, note
+
+
 def fill_derived(step: Step, late: int) -> None:
-    """Writes the value the system knows into derived criteria (days late of the submission)."""
+    """Writes the value the system knows into derived criteria: days late of the submission,
+    and the change of the unit's score against the previous cycle of the same framework
+    lineage; an outside index or this year's rank is left to the council."""
     session, cycle = step.session, step.cycle
     framework = framework_for(session, cycle)
     for node in framework.leaves():
-        rule = node.rule
-        if not isinstance(rule, DerivedRule) or rule.source is not (
-            DerivedSource.submission_days_late
-        ):
+        if not isinstance(node.rule, DerivedRule):
             continue
-        inputs = CriterionInput(value=late)
+        value, note = _derived_value(step, framework, node, late)
+        if value.is_nan():
+            continue
+        inputs = CriterionInput(value=value)
         try:
             result = evaluate(
                 node, inputs, decimal_places=framework.decimal_places, rounding=framework.rounding
@@ -113,7 +202,7 @@ def fill_derived(step: Step, late: int) -> None:
         ).first() or Entry(cycle_id=cycle.id, unit_id=step.unit_id, criterion_code=node.code)
         entry.inputs = inputs.to_json_dict()
         entry.self_score = result.score
-        entry.self_reason = result.explanation
+        entry.self_reason = result.explanation + note
         entry.updated_at = step.args.at
         entry.updated_by = "system"
         session.add(entry)
