@@ -57,7 +57,7 @@ bench: install
 
 ## Fault tests (issue 13) at full size: worker SIGKILLs, dev server restart, SMTP down, API restart.
 chaos: install
-	CHAOS_FULL=1 $(BIN)/pytest -q -s tests/test_chaos_smtp.py tests/test_chaos_api.py tests/test_chaos_worker.py tests/test_chaos_devserver.py $(PYTEST_ARGS)
+	CHAOS_FULL=1 $(BIN)/pytest -q -s tests/workflows/test_chaos_smtp.py tests/workflows/test_chaos_api.py tests/workflows/test_chaos_worker.py tests/workflows/test_chaos_devserver.py $(PYTEST_ARGS)
 
 ## Regenerates the single initial migration from the tables (before the first release only).
 migration: install

@@ -13,7 +13,7 @@ Only then does a visible resource answer 403 for a role that may not act on it. 
 are checked by the edit gate of the sheet service.
 
 ``create_app`` refuses to start when an /api route has no rule here, and the role × endpoint
-matrix test (tests/test_api_matrix.py) is generated from the app's route table and this table.
+matrix test (tests/api/test_api_matrix.py) is generated from the app's route table and this table.
 """
 
 from __future__ import annotations

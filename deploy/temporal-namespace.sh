@@ -27,7 +27,7 @@ until existing="$(temporal operator search-attribute list --namespace "$NS" 2>/d
   [ "$tries" -ge 30 ] && { echo "namespace $NS not usable after 30 s" >&2; exit 1; }
   sleep 1
 done
-# name:type pairs, the same as workflows/search_attributes.py (tests/test_compose.py checks).
+# name:type pairs, the same as workflows/search_attributes.py (tests/deploy/test_compose.py checks).
 for pair in AppraisalYear:Int AppraisalCycle:Keyword AppraisalUnit:Keyword AppraisalState:Keyword; do
   name="${pair%%:*}"
   type="${pair#*:}"

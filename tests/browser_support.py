@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from notifications.sink import free_port
 from tests.api_support import PASSWORD
-from tests.test_web_browser import LAUNCH_ARGS, _chromium
+from tests.web.test_web_browser import LAUNCH_ARGS, _chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path(os.environ.get("APPRAISAL_SCREENSHOTS", ROOT / ".artifacts" / "browser"))

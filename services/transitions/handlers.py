@@ -2,7 +2,7 @@
 
 Each is registered next to its command type with ``handles``; the commands that only move the
 unit to the workflow's target state (and the timers' moves, which carry no command) share
-``move_to_target``. ``tests/test_transition_registry.py`` checks every command has one.
+``move_to_target``. ``tests/services/test_switchboards.py`` checks every command has one.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Shared helpers of the workflow tests: seed a cycle of Định Hóa communes and drive it.
 
 Used by tests/test_workflow_*.py and by ``python -m tests.histories.generate`` (which rewrites
-the committed histories replayed by tests/test_workflow_replay.py).
+the committed histories replayed by tests/workflows/test_workflow_replay.py).
 """
 
 from __future__ import annotations
