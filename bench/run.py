@@ -360,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         setup = args.lock_setup
         report = asyncio.run(run_benchmarks(units, Path(tmp), lock_setup_s=setup))
         for n in (int(n) for n in args.larger.split(",") if n):
-            report.larger.append(asyncio.run(run_benchmarks(n, Path(tmp), lock_setup_s=setup)))
+            own = Path(tmp) / f"n{n}"  # a database of its own: the seeded unit codes repeat
+            own.mkdir()
+            report.larger.append(asyncio.run(run_benchmarks(n, own, lock_setup_s=setup)))
             report.seconds += report.larger[-1].seconds
         sizes = [int(n) for n in ("100,200" if args.quick else args.scoring).split(",") if n]
         started = time.perf_counter()
