@@ -2,46 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from core.vn import parse_vn_decimal, vn_date, vn_datetime, vn_decimal
-from models.inputs import CriterionInput
-
-SEEDS = Path(__file__).parent.parent / "fixtures" / "seeds"
-_NUM = r"(?<![0-9.,])([0-9]+(?:[,.][0-9]+)?)"
-
-
-def seed(name: str) -> str:
-    """A seed document with its whitespace collapsed (cells are tab- or line-separated)."""
-    return " ".join((SEEDS / name).read_text(encoding="utf-8").split())
-
-
-def numbers(text: str, template: str) -> list[Decimal]:
-    """The numbers at ``{n}`` in ``template`` as found in the text; ``{any}`` skips text."""
-    template = re.sub(r"\s*\{any\}\s*", "{any}", " ".join(template.split()))
-    pieces = re.split(r"(\{n\}|\{any\})", template)
-    pattern = "".join(
-        _NUM if p == "{n}" else ".*?" if p == "{any}" else re.escape(p) for p in pieces
-    )
-    match = re.search(pattern, text)
-    assert match, f"not in the seed: {template}"
-    return [parse_vn_decimal(g) for g in match.groups()]
-
-
-DH = seed("dinh-hoa-commune-2024-framework-and-assignment.txt")
-QD = seed("quang-dien-departments-2023-draft-framework.txt")
-
-D = Decimal
-
-
-def inp(**kwargs: object) -> CriterionInput:
-    return CriterionInput.model_validate(kwargs)
-
+from tests.scoring.test_rules import DH, D
 
 # --- Vietnamese formats --------------------------------------------------------------------
 

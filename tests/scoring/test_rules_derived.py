@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
-from pathlib import Path
-
 import pytest
 
-from core.vn import parse_vn_decimal
 from models.framework import (
     Band,
     BandsRule,
@@ -20,40 +15,8 @@ from models.framework import (
     NotApplicablePolicy,
     Option,
 )
-from models.inputs import CriterionInput
 from scoring.rules import RuleInputError, evaluate
-from tests.scoring.test_rules import qd_1_1
-
-SEEDS = Path(__file__).parent.parent / "fixtures" / "seeds"
-_NUM = r"(?<![0-9.,])([0-9]+(?:[,.][0-9]+)?)"
-
-
-def seed(name: str) -> str:
-    """A seed document with its whitespace collapsed (cells are tab- or line-separated)."""
-    return " ".join((SEEDS / name).read_text(encoding="utf-8").split())
-
-
-def numbers(text: str, template: str) -> list[Decimal]:
-    """The numbers at ``{n}`` in ``template`` as found in the text; ``{any}`` skips text."""
-    template = re.sub(r"\s*\{any\}\s*", "{any}", " ".join(template.split()))
-    pieces = re.split(r"(\{n\}|\{any\})", template)
-    pattern = "".join(
-        _NUM if p == "{n}" else ".*?" if p == "{any}" else re.escape(p) for p in pieces
-    )
-    match = re.search(pattern, text)
-    assert match, f"not in the seed: {template}"
-    return [parse_vn_decimal(g) for g in match.groups()]
-
-
-DH = seed("dinh-hoa-commune-2024-framework-and-assignment.txt")
-QD = seed("quang-dien-departments-2023-draft-framework.txt")
-
-D = Decimal
-
-
-def inp(**kwargs: object) -> CriterionInput:
-    return CriterionInput.model_validate(kwargs)
-
+from tests.scoring.test_rules import DH, QD, D, inp, numbers, qd_1_1
 
 # --- not applicable ------------------------------------------------------------------------
 
