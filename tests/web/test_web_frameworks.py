@@ -15,7 +15,9 @@ from models.tables import FrameworkRecord
 from tests.api_support import PASSWORD, build_world, make_app
 from tests.web.test_web_pages import text_of
 
-ANNEX = Path(__file__).parent.parent / "fixtures/seeds/dinh-hoa-commune-2024-framework-and-assignment.txt"
+ANNEX = (
+    Path(__file__).parent.parent / "fixtures/seeds/dinh-hoa-commune-2024-framework-and-assignment.txt"
+)
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
