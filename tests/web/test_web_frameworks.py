@@ -16,7 +16,8 @@ from tests.api_support import PASSWORD, build_world, make_app
 from tests.web.test_web_pages import text_of
 
 ANNEX = (
-    Path(__file__).parent.parent / "fixtures/seeds/dinh-hoa-commune-2024-framework-and-assignment.txt"
+    Path(__file__).parent.parent
+    / "fixtures/seeds/dinh-hoa-commune-2024-framework-and-assignment.txt"
 )
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
