@@ -490,9 +490,10 @@ def load_table(rows: Sequence[LoadRow]) -> str:
         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
+        factor = "—" if r.factor != r.factor else f"**{r.factor:,.2f}×**"  # NaN: no raw baseline
         lines.append(
             f"| {r.measurement} | {r.database} | {r.clients} | {_num(r.project_rate)} "
-            f"| {_num(r.raw_rate)} | **{r.factor:,.2f}×** | {_num(r.p50)} | {_num(r.p95)} "
+            f"| {_num(r.raw_rate)} | {factor} | {_num(r.p50)} | {_num(r.p95)} "
             f"| {_num(r.p99)} | {r.errors} |"
         )
     return "\n".join(lines)

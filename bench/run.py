@@ -274,8 +274,8 @@ def markdown(report: Report, command: str) -> str:
     m = report.machine
     return (
         "# Benchmarks\n\n"
-        "Written by `bench/run.py`; reproduce with the command at the end (a full run takes "
-        "well under three minutes on two cores).\n\n"
+        "Written by `bench/run.py`; reproduce with `make bench` (the command and the time this "
+        "run took are at the end).\n\n"
         "## How to read it\n\n"
         f"{HOW_TO_READ}\n"
         f"## Results (N = {report.units})\n\n"
