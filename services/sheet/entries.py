@@ -59,6 +59,33 @@ def _entry_view(entry: Entry) -> dict[str, Any]:
     }
 
 
+def _stamp_and_audit(
+    session: Session,
+    entry: Entry,
+    *,
+    editor: Editor,
+    now: datetime,
+    action: str,
+    before: dict[str, Any] | None,
+) -> None:
+    """Marks who changed the entry and when, writes it, and audits before → after."""
+    entry.updated_at = now
+    entry.updated_by = editor.username
+    session.add(entry)
+    session.flush()
+    audit.record(
+        session,
+        actor=editor.username,
+        entity="entry",
+        action=action,
+        entity_key=entry.criterion_code,
+        cycle_id=entry.cycle_id,
+        unit_id=entry.unit_id,
+        before=before,
+        after=_entry_view(entry),
+    )
+
+
 def save_draft(
     session: Session,
     *,
@@ -71,7 +98,7 @@ def save_draft(
     explanation: str | None = None,
 ) -> DraftResult:
     """Saves a criterion's inputs and/or explanation; the rule computes the self score."""
-    cycle, unit, _cu, node, entry = check_draft(
+    cycle, _unit, _cu, node, entry = check_draft(
         session, cycle_id, unit_code, criterion_code, editor, now
     )
     framework = framework_for(session, cycle)
@@ -84,21 +111,7 @@ def save_draft(
         entry.self_reason = result.explanation
     if explanation is not None:
         entry.explanation = explanation
-    entry.updated_at = now
-    entry.updated_by = editor.username
-    session.add(entry)
-    session.flush()
-    audit.record(
-        session,
-        actor=editor.username,
-        entity="entry",
-        action="draft",
-        entity_key=criterion_code,
-        cycle_id=cycle_id,
-        unit_id=unit.id,
-        before=before,
-        after=_entry_view(entry),
-    )
+    _stamp_and_audit(session, entry, editor=editor, now=now, action="draft", before=before)
     return DraftResult(
         entry=entry,
         score=entry.self_score,
@@ -126,21 +139,7 @@ def save_appraisal(
     entry.appraised_inputs = inputs.to_json_dict()
     entry.appraised_score = result.score
     entry.appraisal_comment = comment
-    entry.updated_at = now
-    entry.updated_by = editor.username
-    session.add(entry)
-    session.flush()
-    audit.record(
-        session,
-        actor=editor.username,
-        entity="entry",
-        action="appraise",
-        entity_key=criterion_code,
-        cycle_id=cycle_id,
-        unit_id=unit.id,
-        before=before,
-        after=_entry_view(entry),
-    )
+    _stamp_and_audit(session, entry, editor=editor, now=now, action="appraise", before=before)
     return DraftResult(entry=entry, score=result.score, explanation=result.explanation)
 
 
