@@ -139,7 +139,12 @@ def _landscape(doc: DocxDocument) -> None:
 
 
 def _grid(
-    doc: DocxDocument, heads: list[tuple[str, float]], cells: list[str], *, shaded: bool = False
+    doc: DocxDocument,
+    heads: list[tuple[str, float]],
+    cells: list[str],
+    *,
+    shaded: bool = False,
+    loop: str = "r in rows",
 ) -> Table:
     """A bordered table: the heading row, then one row repeated per item (docxtpl ``tr``)."""
     table: Table = doc.add_table(rows=4, cols=len(heads))
@@ -147,7 +152,7 @@ def _grid(
     _widths(table, [w for _, w in heads])
     for i, (text, _width) in enumerate(heads):
         _cell(table.rows[0].cells[i], text, bold=True, size=TABLE_PT, align=CENTER)
-    table.rows[1].cells[0].text = "{%tr for r in rows %}"
+    table.rows[1].cells[0].text = "{%tr for " + loop + " %}"
     for i, text in enumerate(cells):
         prefix = "{% cellbg r.bg %}" if shaded else ""
         _cell(table.rows[2].cells[i], prefix + text, size=TABLE_PT)
@@ -155,8 +160,8 @@ def _grid(
     return table
 
 
-def build_self(path: Path) -> None:
-    """The unit's self-assessment report (báo cáo kết quả tự đánh giá, chấm điểm)."""
+def _opening(heading: str) -> DocxDocument:
+    """A new official letter: page number, motto block, then heading, title and recipient."""
     doc = _new()
     _page_mark(doc)
     _motto_block(
@@ -164,9 +169,15 @@ def build_self(path: Path) -> None:
         number="{{ header.number }}",
     )  # fmt: skip
     _para(doc)
-    _para(doc, "BÁO CÁO", bold=True, size=14, align=CENTER)
+    _para(doc, heading, bold=True, size=14, align=CENTER)
     _para(doc, "{{ title }}", bold=True, size=14, align=CENTER)
     _para(doc, "Kính gửi: {{ recipient }}.", size=14, align=CENTER)
+    return doc
+
+
+def build_self(path: Path) -> None:
+    """The unit's self-assessment report (báo cáo kết quả tự đánh giá, chấm điểm)."""
+    doc = _opening("BÁO CÁO")
     _para(doc, "{{ basis }}", align=JUSTIFY)
     _para(doc, "{{ intro }}", align=JUSTIFY)
     _para(doc, "{%p for a in areas %}")
@@ -197,16 +208,7 @@ def build_self(path: Path) -> None:
 
 def build_appraisal(path: Path) -> None:
     """The council's appraisal result of one unit (kết quả thẩm định)."""
-    doc = _new()
-    _page_mark(doc)
-    _motto_block(
-        doc, parent="{{ header.parent_body }}", body="{{ header.issuing_body }}",
-        number="{{ header.number }}",
-    )  # fmt: skip
-    _para(doc)
-    _para(doc, "KẾT QUẢ THẨM ĐỊNH", bold=True, size=14, align=CENTER)
-    _para(doc, "{{ title }}", bold=True, size=14, align=CENTER)
-    _para(doc, "Kính gửi: {{ recipient }}.", size=14, align=CENTER)
+    doc = _opening("KẾT QUẢ THẨM ĐỊNH")
     _para(doc, "{{ intro }}", align=JUSTIFY)
     _para(doc, "- Tổng điểm tự chấm: {{ self_total }}/{{ max_total }} điểm.")
     _para(doc, "- Tổng điểm thẩm định: {{ appraised_total }}/{{ max_total }} điểm.", bold=True)
@@ -234,40 +236,20 @@ def build_appraisal(path: Path) -> None:
     _para(doc)
     _para(doc, "CÁC VÒNG GIẢI TRÌNH, BỔ SUNG TÀI LIỆU KIỂM CHỨNG", bold=True, align=CENTER)
     _para(doc, "{{ rounds_note }}", italic=True, align=CENTER)
-    table = doc.add_table(rows=4, cols=5)
-    table.style = "Table Grid"
-    heads = [("Vòng", 1.5), ("Mã", 1.6), ("Yêu cầu giải trình", 7.5), ("Nội dung giải trình", 8.0)]
-    heads.append(("Kết quả", 6.5))
-    _widths(table, [w for _, w in heads])
-    for i, (text, _width) in enumerate(heads):
-        _cell(table.rows[0].cells[i], text, bold=True, size=TABLE_PT, align=CENTER)
-    table.rows[1].cells[0].text = "{%tr for q in rounds %}"
-    for i, text in enumerate(
-        [
-            "{{ q.round_no }}",
-            "{{ q.code }}",
-            "{{ q.question }}",
-            "{{ q.answer }}",
-            "{{ q.decision }}",
-        ]
-    ):
-        _cell(table.rows[2].cells[i], text, size=TABLE_PT)
-    table.rows[3].cells[0].text = "{%tr endfor %}"
+    _grid(
+        doc,
+        [("Vòng", 1.5), ("Mã", 1.6), ("Yêu cầu giải trình", 7.5), ("Nội dung giải trình", 8.0),
+         ("Kết quả", 6.5)],
+        ["{{ q.round_no }}", "{{ q.code }}", "{{ q.question }}", "{{ q.answer }}",
+         "{{ q.decision }}"],
+        loop="q in rounds",
+    )  # fmt: skip
     doc.save(str(path))
 
 
 def build_analysis(path: Path) -> None:
     """The unit's draft analysis of the criteria that lost points (after publication)."""
-    doc = _new()
-    _page_mark(doc)
-    _motto_block(
-        doc, parent="{{ header.parent_body }}", body="{{ header.issuing_body }}",
-        number="{{ header.number }}",
-    )  # fmt: skip
-    _para(doc)
-    _para(doc, "BÁO CÁO", bold=True, size=14, align=CENTER)
-    _para(doc, "{{ title }}", bold=True, size=14, align=CENTER)
-    _para(doc, "Kính gửi: {{ recipient }}.", size=14, align=CENTER)
+    doc = _opening("BÁO CÁO")
     _para(doc, "{{ intro }}", align=JUSTIFY)
     _para(doc, "I. KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI", bold=True)
     _para(doc, "Tổng điểm sau thẩm định: {{ appraised_total }}/{{ max_total }} điểm; "
@@ -307,23 +289,18 @@ def build_results(path: Path) -> None:
     _para(doc, "{{ attached }}", italic=True, size=13, align=CENTER)
     _para(doc, "{%p for g in groups %}")
     _para(doc, "{{ g.heading }}", bold=True)
-    table = doc.add_table(rows=4, cols=7)
-    table.style = "Table Grid"
-    heads = [
-        ("Xếp hạng", 1.8), ("Mã", 2.5), ("Đơn vị", 5.0), ("Điểm theo lĩnh vực", 7.0),
-        ("Tổng điểm", 2.0), ("Xếp loại", 4.0), ("Ghi chú", 3.4),
-    ]  # fmt: skip
-    _widths(table, [w for _, w in heads])
-    for i, (text, _width) in enumerate(heads):
-        _cell(table.rows[0].cells[i], text, bold=True, size=TABLE_PT, align=CENTER)
-    table.rows[1].cells[0].text = "{%tr for r in g.rows %}"
-    cells = [
-        "{{ r.rank }}", "{{ r.code }}", "{{ r.name }}", "{{ r.areas }}", "{{ r.total }}",
-        "{{ r.classification }}", "{{ r.note }}",
-    ]  # fmt: skip
-    for i, text in enumerate(cells):
-        _cell(table.rows[2].cells[i], text, size=TABLE_PT)
-    table.rows[3].cells[0].text = "{%tr endfor %}"
+    _grid(
+        doc,
+        [
+            ("Xếp hạng", 1.8), ("Mã", 2.5), ("Đơn vị", 5.0), ("Điểm theo lĩnh vực", 7.0),
+            ("Tổng điểm", 2.0), ("Xếp loại", 4.0), ("Ghi chú", 3.4),
+        ],
+        [
+            "{{ r.rank }}", "{{ r.code }}", "{{ r.name }}", "{{ r.areas }}", "{{ r.total }}",
+            "{{ r.classification }}", "{{ r.note }}",
+        ],
+        loop="r in g.rows",
+    )  # fmt: skip
     _para(doc, "{%p endfor %}")
     _para(doc, "{{ max_note }}", italic=True)
     doc.save(str(path))
