@@ -54,6 +54,7 @@ __all__ = [
     "html_to_text",
     "import_annex",
     "import_annex_text",
+    "is_agency_name",
 ]
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -241,6 +242,26 @@ def fold(text: str) -> str:
     t = "".join(c for c in t if not unicodedata.combining(c)).lower()
     t = re.sub(r"[^\w%]+", " ", t)
     return " ".join(t.split())
+
+
+# The first words of an agency's name ("Phòng Nội vụ", "Văn phòng HĐND và UBND huyện", "Thanh
+# tra huyện", "Các phòng chuyên môn"), folded. "Ban hành…", "Hội nghị…" are not agencies.
+_AGENCY_HEAD = re.compile(
+    r"(?:cac )?(?:phong|van phong|thanh tra|cong an|ban (?!hanh)|so |ubnd|uy ban|trung tam"
+    r"|huyen uy|tinh uy|thanh uy|dang uy|chi cuc|cuc |kho bac|bao hiem|mat tran|lien doan"
+    r"|doan |hoi (?:dong|lien hiep|nong dan|phu nu|cuu chien binh)|toa an|vien kiem sat"
+    r"|bo phan|ban chi huy|co quan|cong chuc|hdnd|thuong truc|chu tich|lanh dao)"
+)
+
+
+def is_agency_name(text: str) -> bool:
+    """Whether a cell of the agency column names an agency: short, one line, opening with an
+    agency's head word and not ending like a sentence ("Phòng Nội vụ" yes; "Văn bản triển khai,
+    giới thiệu gương điển hình tiên tiến." and "Kế hoạch khắc phục hạn chế," no)."""
+    one = " ".join(html_to_text(text).split())
+    if not one or len(one) > 120 or one[-1] in ".,;:":
+        return False
+    return _AGENCY_HEAD.match(fold(one) + " ") is not None
 
 
 def _preview(text: str, limit: int = 60) -> str:
@@ -1112,8 +1133,28 @@ class _Builder:
             (METHOD, draft.guidance),
         ):
             text = html_to_text(row.get(role))
-            if text:
+            if text and role == AGENCY and not is_agency_name(text):
+                self._misplaced_agency(draft, row, text)
+            elif text:
                 target.append(text)
+
+    def _misplaced_agency(self, draft: _Draft, row: _Row, text: str) -> None:
+        """Text in the agency column that names no agency ("Kế hoạch khắc phục hạn chế,"): a
+        line of the evidence cell wrapped one column over in the export. Kept with the
+        evidence (or the note when the table has no evidence column), never as an agency."""
+        into, role = (
+            (draft.evidence, EVIDENCE) if EVIDENCE in self.columns else (draft.comment, COMMENT)
+        )
+        into.append(text)
+        self.guessed += 1
+        label, moved = self._label(AGENCY), self._label(role)
+        self.warnings.append(
+            AnnexWarning(
+                row.line,
+                f"Cột “{label}” của {draft.written} ghi “{_preview(text)}”, không phải tên cơ "
+                f"quan: chuyển sang cột “{moved}” — cần kiểm tra",
+            )
+        )
 
     def _uncoded(self, row: _Row, title_text: str) -> None:
         draft = self.current
