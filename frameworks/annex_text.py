@@ -56,7 +56,9 @@ _AGENCY_HEAD = re.compile(
     r"(?:cac )?(?:phong|van phong|thanh tra|cong an|ban (?!hanh)|so |ubnd|uy ban|trung tam"
     r"|huyen uy|tinh uy|thanh uy|dang uy|chi cuc|cuc |kho bac|bao hiem|mat tran|lien doan"
     r"|doan |hoi (?:dong|lien hiep|nong dan|phu nu|cuu chien binh)|toa an|vien kiem sat"
-    r"|bo phan|ban chi huy|co quan|cong chuc|hdnd|thuong truc|chu tich|lanh dao)"
+    r"|bo phan|ban chi huy|co quan|cong chuc|hdnd|thuong truc|chu tich|lanh dao|ubmttq"
+    r"|huyen doan|tinh doan|thanh doan|dai |tram |benh vien|hat kiem lam|ngan hang|chi nhanh"
+    r"|truong (?!hop)|bo (?!sung))"
 )
 
 
