@@ -10,19 +10,23 @@ The scheme is data (``models.framework.ClassificationScheme``); this module appl
 2. Bands: a unit earns the highest band whose ``min_total`` ≤ its measure; a measure below every
    band's minimum earns the lowest band (the scheme's "else").
 3. Vetoes: a condition the council records against a unit (``UnitTotal.vetoes``: a disciplinary
-   decision, a conclusion of the competent level — Nghị định 335/2025/NĐ-CP, "Không hoàn thành
-   nhiệm vụ thuộc một trong các trường hợp sau") forces the lowest band whatever the score;
+   decision, a conclusion of the competent level — Nghị định 335/2025/NĐ-CP, the article on the
+   levels, khoản 4 điểm b–d: "Không hoàn thành nhiệm vụ thuộc một trong các trường hợp sau")
+   forces the lowest band whatever the score;
    when the scheme names ``veto_max_band``, a critical criterion scored 0 caps the unit there.
 4. Quota on the top band, per group (communes apart from departments). With ``quota_basis:
-   next_band`` (the rule in force: Nghị định 90/2020/NĐ-CP Điều 20 as amended by Nghị định
-   48/2023/NĐ-CP; Nghị định 335/2025/NĐ-CP) the units kept in the top band may be at most
+   next_band`` (the rule in force: Nghị định 335/2025/NĐ-CP, the article on the levels, khoản 5
+   điểm a: "không vượt quá 20% tổng số … được xếp loại 'Hoàn thành tốt nhiệm vụ' trong phạm vi
+   cùng một cơ quan … và trong từng nhóm … có nhiệm vụ tương đồng"; the article's number is not
+   in the copies read, see docs/regulation.md) the units kept in the top band may be at most
    ``top_quota_percent`` % of the units rated in the next band ("Hoàn thành tốt nhiệm vụ") of
    the group *after* the quota — so with ``p`` %, ``g`` units naturally "tốt" and ``c``
    candidates, ``k = floor(p × (g + c) / (100 + p))`` stay (k ≤ p % × (g + c − k), the largest
    such k). With ``quota_basis: group`` it is ``floor(p × n / 100)`` of the ``n`` units of the
    group. ``min_top`` (default 0: no minimum unless the framework sets one) keeps that many
    whatever the percentage. Units with an approved exception (``exceptions``: the number of the
-   competent level's decision, "trường hợp … có thành tích xuất sắc, nổi trội") keep the top
+   competent level's decision, khoản 5 điểm b: "Trường hợp tổ chức có thành tích xuất sắc, nổi
+   trội …") keep the top
    band outside the quota and take no place in it. Candidates are ordered by measure, then by
    the scheme's ``tie_break`` (the critical criteria's sum, or the unit code), then by the unit
    code. Units pushed out fall to the next band, with the reason.
@@ -164,8 +168,9 @@ def top_quota(percent: Decimal, group_size: int, *, min_top: int = 0) -> int:
 
 def quota_of_next_band(percent: Decimal, good: int, candidates: int, *, min_top: int = 0) -> int:
     """Candidates that may keep the top band when it may hold at most ``percent`` % of the units
-    rated in the next band after the quota (Nghị định 90/2020/NĐ-CP Điều 20 as amended by
-    48/2023/NĐ-CP; Nghị định 335/2025/NĐ-CP): the largest k with k ≤ p % × (good + candidates
+    rated in the next band after the quota (Nghị định 335/2025/NĐ-CP, the article on the levels,
+    khoản 5 điểm a: the count "được xếp loại 'Hoàn thành tốt nhiệm vụ'" is the final one, so a
+    unit moved down by the quota counts there): the largest k with k ≤ p % × (good + candidates
     − k), i.e. ``floor(p × (good + candidates) / (100 + p))``, at least ``min_top``."""
     if percent <= 0:
         return min(candidates, min_top)

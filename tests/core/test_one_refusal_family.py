@@ -19,7 +19,7 @@ FAMILY = set(core.errors.__all__)
 ALLOWED: dict[tuple[str, str], str] = {
     # Parser errors with a line number, read by services.frameworks, which turns them into an
     # ``Invalid`` refusal; another helper owns frameworks/ and scoring/ while this lands.
-    ("frameworks/annex.py", "AnnexError"): "importer error → Invalid in services.frameworks",
+    ("frameworks/annex_table.py", "AnnexError"): "importer error → Invalid in services.frameworks",
     ("frameworks/yaml_io.py", "FrameworkYamlError"): "importer error → Invalid",
     ("frameworks/annex.py", "_RowError"): "one unreadable row (an AnnexError): reported, skipped",
     ("scoring/input_checks.py", "RuleInputError"): "a rule's input error, shown by the criterion",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from frameworks.annex import (
     html_to_text,
     import_annex,
     import_annex_text,
+    is_agency_name,
 )
 from models.framework import (
     BandsRule,
@@ -23,6 +25,7 @@ from models.framework import (
     DeductionRule,
     Framework,
     LevelsRule,
+    Node,
     NodeKind,
     ProportionalRule,
     SurveyRule,
@@ -89,9 +92,75 @@ def test_dinh_hoa_warnings_are_exactly_the_skipped_prose_and_the_shifted_cells(
     assert got[-1][1].startswith(
         "Bỏ qua dòng 451–491 sau bảng (bắt đầu: “PHÂN CÔNG CHẤM ĐIỂM THỰC HIỆN NHIỆM VỤ CƠ QUAN"
     )
-    # Evidence that slipped into the agency column on lines without a code: kept, but flagged.
+    # Evidence that slipped into the agency column on lines without a code: moved back to the
+    # evidence, never taken as an agency, and flagged.
     for (_, message), code in zip(got[1:5], ["3.6.2", "3.7.1", "3.7.2", "IX"], strict=True):
-        assert f"ghép vào mục {code} — cần kiểm tra" in message
+        assert f"của {code} ghi “" in message
+        assert "không phải tên cơ quan: chuyển sang cột “Tài liệu kiểm chứng”" in message
+
+
+def _walk(nodes: Sequence[Node]) -> Iterator[Node]:
+    for n in nodes:
+        yield n
+        yield from _walk(n.children)
+
+
+def _agencies(nodes: Sequence[Node]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for n in nodes:
+        if n.agency:
+            found[n.code] = n.agency
+        found.update(_agencies(n.children))
+    return found
+
+
+def test_dinh_hoa_every_imported_agency_is_a_clean_agency_name(dinh_hoa: AnnexImport) -> None:
+    """The coordinator console lists these names: none carries evidence text that wrapped into
+    the agency column ("Kế hoạch khắc phục hạn chế," under IX, line 444)."""
+    agencies = _agencies(dinh_hoa.nodes)
+    assert set(agencies.values()) == {
+        "Phòng Nội vụ",
+        "Phòng Nội vụ TH",  # as written on row I (line 95)
+        "Phòng Tài chính - Kế hoạch",
+        "Phòng Tư pháp",
+        "Phòng Văn hóa và Thông tin",
+        "Thanh tra huyện",
+        "Văn phòng HĐND và UBND huyện",
+        "Văn phòng HDND và UBND huyện",  # as written on 3.4 (line 185)
+    }
+    assert all(is_agency_name(a) and "\n" not in a for a in agencies.values())
+    # The moved lines are kept with the evidence of the criterion they belong to.
+    by_code = {n.code: n for n in _walk(dinh_hoa.nodes)}
+    # IX's evidence, whose first line had wrapped one column over, reads whole again.
+    assert by_code["IX"].evidence_required == "Kế hoạch khắc phục hạn chế,\nyếu kém của địa phương."
+    assert "Văn bản triển khai, giới thiệu gương điển hình tiên tiến." in (
+        by_code["3.7.2"].evidence_required
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Phòng Nội vụ", True),
+        ("Văn phòng HĐND và UBND huyện", True),
+        ("Thanh tra huyện", True),
+        ("Các phòng chuyên môn", True),
+        ("Ban Chỉ huy Quân sự xã", True),
+        ("Sở Nội vụ", True),
+        ("Đài Truyền thanh huyện", True),
+        ("Trạm Y tế xã", True),
+        ("Huyện đoàn", True),
+        ("Trường hợp không phát sinh", False),
+        ("Bổ sung hồ sơ", False),
+        ("Kế hoạch khắc phục hạn chế,", False),
+        ("Văn bản triển khai, giới thiệu gương điển hình tiên tiến.", False),
+        ("Ban hành kế hoạch CCHC", False),
+        ("Quyết định công nhận phạm vi ảnh hưởng cấp tỉnh", False),
+        ("", False),
+    ],
+)
+def test_is_agency_name(text: str, expected: bool) -> None:
+    assert is_agency_name(text) is expected
 
 
 def test_dinh_hoa_every_table_row_is_placed(dinh_hoa: AnnexImport) -> None:

@@ -21,7 +21,8 @@ FW = load_framework_yaml(PATH.read_text(encoding="utf-8"))
 
 
 def test_general_criteria_30_and_task_results_70_nd335_2025() -> None:
-    """Nghị định 335/2025/NĐ-CP: tiêu chí chung tối đa 30 điểm, kết quả thực hiện nhiệm vụ 70."""
+    """Nghị định 335/2025/NĐ-CP, Điều 12 khoản 2 và 3 (docs/regulation.md [Q5]): tiêu chí chung
+    tối đa 30 điểm, kết quả thực hiện nhiệm vụ tối đa 70."""
     assert [(n.code, n.title, n.max_points) for n in FW.nodes] == [
         ("I", "Tiêu chí chung", D(30)),
         ("II", "Kết quả thực hiện nhiệm vụ", D(70)),
@@ -35,6 +36,8 @@ def test_general_criteria_30_and_task_results_70_nd335_2025() -> None:
 
 
 def test_bands_90_70_50_and_the_quota_rule_nd335_2025() -> None:
+    """Nghị định 335/2025/NĐ-CP, the article on the levels: khoản 1–3 and 4 điểm a (90 / 70 /
+    50), khoản 5 điểm a (≤ 20% of those rated "Hoàn thành tốt", no minimum)."""
     scheme = FW.classification
     assert scheme is not None
     assert [(b.key, b.min_total) for b in scheme.bands] == [

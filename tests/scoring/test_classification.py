@@ -85,8 +85,9 @@ def test_total_below_every_band_gets_the_lowest() -> None:
 
 
 def test_quota_is_20_percent_of_the_units_rated_good_nd48_2023_nd335_2025() -> None:
-    """Nghị định 90/2020/NĐ-CP Điều 20 as amended by Nghị định 48/2023/NĐ-CP, and Nghị định
-    335/2025/NĐ-CP: "xuất sắc" ≤ 20% of the units rated "Hoàn thành tốt" of the group."""
+    """Nghị định 335/2025/NĐ-CP, the article on the levels, khoản 5 điểm a: "xuất sắc" "không
+    vượt quá 20% tổng số … được xếp loại 'Hoàn thành tốt nhiệm vụ'" of the same agency and group
+    (the final count rated "tốt", docs/regulation.md [Q1])."""
     totals = ["98", "97", "95", "93", "91", "85", "80", "72", "60", "40"]
     results = [unit(f"u{i}", t) for i, t in enumerate(totals)]
     out = classify(scheme(top_quota_percent=D(20), source="Nghị định 335/2025/NĐ-CP"), results)
@@ -164,8 +165,9 @@ def test_no_minimum_of_one_unless_the_framework_sets_it() -> None:
 
 
 def test_approved_exception_keeps_the_top_band_with_its_decision_number() -> None:
-    """Nghị định 335/2025/NĐ-CP: an organisation with outstanding results may exceed the ratio
-    when the competent level decides; the decision's number is carried in the reasons."""
+    """Nghị định 335/2025/NĐ-CP, the article on the levels, khoản 5 điểm b: an organisation with
+    outstanding results may exceed the ratio when the competent level decides; the decision's
+    number is carried in the reasons."""
     results = [unit("a", "99"), unit("b", "95"), unit("c", "91")]
     out = {
         c.unit_id: c
@@ -218,8 +220,9 @@ def test_veto_caps_the_band_and_takes_no_quota_place() -> None:
 
 
 def test_veto_condition_forces_fail_whatever_the_score_nd335_2025() -> None:
-    """Nghị định 335/2025/NĐ-CP: "Không hoàn thành nhiệm vụ" in any of the listed cases,
-    whatever the score (a disciplinary decision, a conclusion of the competent level)."""
+    """Nghị định 335/2025/NĐ-CP, the article on the levels, khoản 4 điểm b–d: "Không hoàn thành
+    nhiệm vụ" in any of the listed cases, whatever the score (a disciplinary decision, a
+    conclusion of the competent level)."""
     (out,) = classify(
         scheme(source="Nghị định 335/2025/NĐ-CP"),
         [unit("a", "99", vetoes=("Người đứng đầu bị kỷ luật khiển trách năm 2026",))],

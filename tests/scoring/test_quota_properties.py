@@ -1,5 +1,5 @@
-"""Property tests of the top-band quota (Nghị định 90/2020/NĐ-CP Điều 20 as amended by Nghị định
-48/2023/NĐ-CP; Nghị định 335/2025/NĐ-CP): per group, the units kept "xuất sắc" are at most the
+"""Property tests of the top-band quota (Nghị định 335/2025/NĐ-CP, the article on the levels,
+khoản 5 điểm a; docs/regulation.md quotes it): per group, the units kept "xuất sắc" are at most the
 percentage of the units finally rated "Hoàn thành tốt", as many as that allows, the best ones,
 and an approved exception never counts against the quota nor loses its band."""
 
@@ -40,7 +40,7 @@ units_st = st.lists(
 def test_quota_is_a_share_of_the_good_units_and_as_large_as_allowed(
     raw: list[tuple[Decimal, str, bool, bool]], pct: Decimal, min_top: int
 ) -> None:
-    """Property (Nghị định 335/2025/NĐ-CP; 90/2020 Điều 20 as amended by 48/2023): per group,
+    """Property (Nghị định 335/2025/NĐ-CP, article on the levels, khoản 5 điểm a): per group,
     kept ≤ pct % × good, and one more would break it, unless ``min_top`` keeps more."""
     units = [
         UnitTotal(unit_id=f"u{i:02d}", total=t, group=g, critical_zero=("1.1",) if veto else ())
