@@ -809,9 +809,13 @@ class _Builder:
         codes = self._codes()
         entries: dict[int, ImportedNode] = {}
 
-        def build(d: _Draft, depth: int) -> Node:
+        def build(d: _Draft, depth: int, inherited: str) -> Node:
+            # An agency written on a criterion's row appraises its sub-criteria too (Định Hóa
+            # writes "Phòng Nội vụ" once on 1. and not on 1.1–1.5): a row without its own agency
+            # takes the nearest ancestor's, so no leaf falls to the coordinator by layout alone.
+            agency = "\n".join(d.agency) or inherited
             children = tuple(
-                build(c, depth + (0 if d.form == "section" else 1)) for c in d.children
+                build(c, depth + (0 if d.form == "section" else 1), agency) for c in d.children
             )
             rule: Rule | None = None
             rule_kind = rule_note = rule_source = ""
@@ -871,7 +875,7 @@ class _Builder:
                     max_points=max_points,
                     guidance="\n".join(d.guidance),
                     evidence_required="\n".join(d.evidence),
-                    agency="\n".join(d.agency),
+                    agency=agency,
                     rule=rule,
                     children=children,
                 )
@@ -901,7 +905,7 @@ class _Builder:
             )
             return node
 
-        nodes = tuple(build(d, 0) for d in self.roots)
+        nodes = tuple(build(d, 0, "") for d in self.roots)
         return nodes, tuple(entries[id(d)] for d in self.drafts)
 
     def _fold_numbered_levels(self, d: _Draft) -> None:

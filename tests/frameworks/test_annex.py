@@ -212,6 +212,35 @@ def test_dinh_hoa_tree(dinh_hoa: AnnexImport) -> None:
     assert sum(leaf.max_points for leaf in fw.leaves()) == D(100)
 
 
+def test_dinh_hoa_every_leaf_has_the_agency_written_above_it(dinh_hoa: AnnexImport) -> None:
+    """Định Hóa writes each agency once, on the area or criterion row ("Phòng Nội vụ" on 3.6,
+    nothing on 3.6.1–3.6.2): every leaf is appraised by the nearest agency written above it, so
+    none falls to the coordinator by layout alone — the built-in transcription agrees."""
+    fw = _framework(dinh_hoa)
+    assert all(leaf.agency for leaf in fw.leaves())
+    assert fw.node("3.6.2").agency == "Phòng Nội vụ"
+    assert fw.node("2.1.3").agency == "Thanh tra huyện"
+    assert fw.node("3.2.6").agency == "Phòng Tài chính - Kế hoạch"
+    assert fw.node("1.1").agency == "Phòng Nội vụ TH"  # as written on row I
+
+
+def test_a_row_with_its_own_agency_keeps_it_and_its_children_inherit_it() -> None:
+    imp = import_annex_text(
+        "TT\tNội dung\tĐiểm tối đa\tCơ quan thẩm định\n"
+        "I\tLĩnh vực\t3\tPhòng Nội vụ\n"
+        "1.1\tA\t1\t\n"
+        "1.2\tB\t2\tPhòng Tư pháp\n"
+        "1.2.1\tB1\t1\t\n"
+        "1.2.2\tB2\t1\t\n"
+    )
+    fw = _framework(imp)
+    assert {leaf.code: leaf.agency for leaf in fw.leaves()} == {
+        "1.1": "Phòng Nội vụ",
+        "1.2.1": "Phòng Tư pháp",
+        "1.2.2": "Phòng Tư pháp",
+    }
+
+
 def test_dinh_hoa_rules_recognised(dinh_hoa: AnnexImport) -> None:
     fw = _framework(dinh_hoa)
     kinds = [e.rule_kind for e in dinh_hoa.entries if e.rule_kind]
