@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from core.vn import VN_TZ
 from models.labels import COMMAND_LABELS, CYCLE_STATE_VI, UNIT_STATE_VI
 from models.states import CycleState, UnitState
 from models.tables import AuditLog, Unit
 
-__all__ = ["AuditFilters", "AuditLine", "action_vi", "entity_vi", "trail"]
+__all__ = ["PAGE_SIZE", "AuditFilters", "AuditLine", "AuditPage", "action_vi", "entity_vi", "trail"]
 
 # What an audit row is about, and what was done, in the words of the pages.
 ENTITY_VI: dict[str, str] = {
@@ -75,7 +75,7 @@ SHOWN = (
     "reason",
     "before_deadlines",
 )
-LIMIT = 500
+PAGE_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -137,11 +137,28 @@ def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tup
     return tuple(out)
 
 
-def trail(
-    session: Session, *, cycle_id: str, filters: AuditFilters
-) -> tuple[list[AuditLine], list[str], list[str]]:
-    """The cycle's rows (newest first, at most ``LIMIT``), the people and the actions seen."""
-    query = select(AuditLog, Unit).outerjoin(Unit, col(Unit.id) == AuditLog.unit_id)
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of the trail, newest first: its rows, where it sits among the filtered rows
+    (``first`` is the 1-based position of its first row in ``total``), and the cursors of the
+    pages next to it (``newer``: show rows with a greater id; ``older``: with a smaller id)."""
+
+    lines: list[AuditLine]
+    total: int
+    first: int
+    newer: int | None
+    older: int | None
+    people: list[str]
+    actions: list[str]
+
+    @property
+    def last(self) -> int:
+        """The position of the page's last row."""
+        return self.first + len(self.lines) - 1
+
+
+def _filtered(query: Any, cycle_id: str, filters: AuditFilters) -> Any:
+    """``query`` (over AuditLog outer-joined to Unit) narrowed to the cycle and the filters."""
     query = query.where(AuditLog.cycle_id == cycle_id)
     if filters.unit:
         query = query.where(Unit.code == filters.unit)
@@ -151,7 +168,35 @@ def trail(
         query = query.where(AuditLog.action == filters.action)
     if filters.criterion:
         query = query.where(AuditLog.entity_key == filters.criterion)
-    rows = session.exec(query.order_by(col(AuditLog.id).desc()).limit(LIMIT)).all()
+    return query
+
+
+def _count(session: Session, cycle_id: str, filters: AuditFilters, *where: Any) -> int:
+    query = select(func.count(col(AuditLog.id))).select_from(AuditLog)
+    query = query.outerjoin(Unit, col(Unit.id) == AuditLog.unit_id)
+    return int(session.exec(_filtered(query, cycle_id, filters).where(*where)).one())
+
+
+def trail(
+    session: Session,
+    *,
+    cycle_id: str,
+    filters: AuditFilters,
+    before: int | None = None,
+    after: int | None = None,
+) -> AuditPage:
+    """A page of the cycle's rows, newest first (keyset paging on the row id, which only grows):
+    the newest ``PAGE_SIZE``; with ``before``, those just older than that row; with ``after``,
+    those just newer. The people and the actions seen in the cycle come with it."""
+    query = select(AuditLog, Unit).outerjoin(Unit, col(Unit.id) == AuditLog.unit_id)
+    query = _filtered(query, cycle_id, filters)
+    if after is not None:
+        query = query.where(col(AuditLog.id) > after).order_by(col(AuditLog.id).asc())
+        rows = list(reversed(session.exec(query.limit(PAGE_SIZE)).all()))
+    else:
+        if before is not None:
+            query = query.where(col(AuditLog.id) < before)
+        rows = list(session.exec(query.order_by(col(AuditLog.id).desc()).limit(PAGE_SIZE)).all())
     people = session.exec(
         select(AuditLog.actor).where(AuditLog.cycle_id == cycle_id).distinct()
     ).all()
@@ -170,4 +215,17 @@ def trail(
         )
         for r, u in rows
     ]
-    return lines, sorted(people), sorted(actions)
+    total = _count(session, cycle_id, filters)
+    newer_rows = older_rows = 0
+    if rows:
+        newer_rows = _count(session, cycle_id, filters, col(AuditLog.id) > rows[0][0].id)
+        older_rows = _count(session, cycle_id, filters, col(AuditLog.id) < rows[-1][0].id)
+    return AuditPage(
+        lines=lines,
+        total=total,
+        first=newer_rows + 1 if rows else 0,
+        newer=rows[0][0].id if newer_rows else None,
+        older=rows[-1][0].id if older_rows else None,
+        people=sorted(people),
+        actions=sorted(actions),
+    )

@@ -3,10 +3,12 @@ filtered by person, action and criterion, with the before → after of every sco
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlencode
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from actions.audit import LIMIT, AuditFilters, action_vi, entity_vi, trail
+from actions.audit import PAGE_SIZE, AuditFilters, action_vi, entity_vi, trail
 from api.deps import SessionDep
 from api.views import visible_units
 from core.errors import Forbidden
@@ -46,15 +48,18 @@ def audit_page(
     actor: str = Query("", max_length=64),
     action: str = Query("", max_length=64),
     criterion: str = Query("", max_length=32),
+    before: int | None = Query(None, ge=0),
+    after: int | None = Query(None, ge=0),
 ) -> HTMLResponse:
-    """Every change of the cycle, newest first, filtered."""
+    """Every change of the cycle, newest first, filtered, ``PAGE_SIZE`` rows a page; the page
+    links keep the filters."""
     if not (caller.principal.has(Role.coordinator) or caller.principal.has(Role.viewer)):
         raise Forbidden(
             "forbidden", "Chỉ cơ quan thường trực xem nhật ký của cả kỳ.", "Coordinators only."
         )
     cycle = load_cycle(session, cycle_id)
     filters = AuditFilters(unit=unit, actor=actor, action=action, criterion=criterion)
-    lines, people, actions = trail(session, cycle_id=cycle.id, filters=filters)
+    page = trail(session, cycle_id=cycle.id, filters=filters, before=before, after=after)
     units = [(u.code, u.name) for _, u in visible_units(session, caller.principal, cycle.id)]
     return render(
         request,
@@ -62,14 +67,27 @@ def audit_page(
         {
             **base(caller),
             "cycle": cycle,
-            "lines": lines,
-            "people": people,
-            "actions": actions,
+            "page": page,
+            "people": page.people,
+            "actions": page.actions,
+            "newest_url": _page_url(cycle.id, filters, {}),
+            "newer_url": _page_url(cycle.id, filters, {"after": page.newer}),
+            "older_url": _page_url(cycle.id, filters, {"before": page.older}),
             "units": units,
             "f": filters,
             "field_vi": FIELD_VI,
             "action_vi": action_vi,
             "entity_vi": entity_vi,
-            "limit": LIMIT,
+            "page_size": PAGE_SIZE,
         },
     )
+
+
+def _page_url(cycle_id: str, filters: AuditFilters, cursor: dict[str, int | None]) -> str:
+    """The trail's URL with the filters that are set and a page cursor ("" if there is none)."""
+    if cursor and all(v is None for v in cursor.values()):
+        return ""
+    params = [(k, v) for k, v in vars(filters).items() if v]
+    params += [(k, str(v)) for k, v in cursor.items() if v is not None]
+    query = urlencode(params)
+    return f"/cycles/{quote(cycle_id)}/audit" + (f"?{query}" if query else "")
