@@ -12,11 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import select
 
 from actions.passwords import RESET_ANSWER, link_mail_job
 from api.deps import SessionDep, SettingsDep, client_address
 from core.vn import vn_datetime
-from models.tables import Role
+from models.tables import Cycle, Role
 from services.accounts import (
     AccountError,
     InvalidCredentials,
@@ -38,6 +39,7 @@ from services.passwords import (
 )
 from services.sessions import list_sessions
 from web.auth import read_session
+from web.nav import nav_links
 from web.render import error_page, templates
 
 router = APIRouter(include_in_schema=False)
@@ -68,11 +70,13 @@ def _change_page(
         {"started": vn_datetime(r.created_at), "address": r.address, "current": r.id == sid}
         for r in rows
     ]
+    public = user_public(session, user)
     return _page(
         request,
         "change",
         status,
-        user=user_public(session, user),
+        user=public,
+        nav=nav_links(g.role for g in public.roles),
         csrf_token=str(raw.get("csrf", "")),
         sessions=sessions,
         **extra,
@@ -206,11 +210,15 @@ def audit_page(request: Request, session: SessionDep, settings: SettingsDep) -> 
     if not any(g.role is Role.coordinator for g in public.roles):
         return error_page(request, 403, "Chỉ cơ quan thường trực xem được trang này.", user=public)
     reports = []
+    titles = {c.id: c.title for c in session.exec(select(Cycle)).all()}
     for cycle_id in chains(session):
         report = verify(session, cycle_id)
         reports.append(
             {
-                "name": cycle_id or "(ngoài kỳ đánh giá: tài khoản, đăng nhập)",
+                "cycle_id": cycle_id,
+                "name": titles.get(cycle_id or "", "")
+                or cycle_id
+                or "(ngoài kỳ đánh giá: tài khoản, đăng nhập)",
                 "rows": report.rows,
                 "verified": report.verified,
                 "broken_id": report.broken_id,
@@ -220,5 +228,10 @@ def audit_page(request: Request, session: SessionDep, settings: SettingsDep) -> 
     return templates.TemplateResponse(
         request,
         "audit.html",
-        {"user": public, "csrf_token": str(raw.get("csrf", "")), "reports": reports},
+        {
+            "user": public,
+            "csrf_token": str(raw.get("csrf", "")),
+            "nav": nav_links(g.role for g in public.roles),
+            "reports": reports,
+        },
     )

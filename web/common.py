@@ -13,6 +13,7 @@ from core.errors import NotFound
 from models.tables import Cycle
 from web.auth import PageCaller
 from web.forms import text_field
+from web.nav import nav_links
 
 __all__ = [
     "back",
@@ -30,7 +31,11 @@ __all__ = [
 
 def base(caller: PageCaller) -> dict[str, Any]:
     """What every page's template needs: the person and the CSRF token of their forms."""
-    return {"user": caller.user, "csrf_token": caller.csrf_token}
+    return {
+        "user": caller.user,
+        "csrf_token": caller.csrf_token,
+        "nav": nav_links(caller.principal.roles),
+    }
 
 
 def load_cycle(session: Session, cycle_id: str) -> Cycle:

@@ -51,6 +51,7 @@ from web import (
 )
 from web.account import router as account_router
 from web.auth import read_session, safe_next
+from web.nav import nav_links
 from web.render import STATIC_DIR, render, templates
 
 router = APIRouter(include_in_schema=False)
@@ -203,11 +204,13 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
     user, raw = found
     expires = datetime.fromtimestamp(int(str(raw["exp"])), tz=UTC)
     assert user.id is not None
+    public = user_public(session, user)
     return render(
         request,
         "home.html",
         {
-            "user": user_public(session, user),
+            "user": public,
+            "nav": nav_links(g.role for g in public.roles),
             "csrf_token": str(raw.get("csrf", "")),
             "role_labels": ROLE_LABELS,
             "expires_at": vn_datetime(expires),
