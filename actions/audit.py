@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from core.vn import VN_TZ
+from core.vn import VN_TZ, vn_decimal
 from models.labels import COMMAND_LABELS, CYCLE_STATE_VI, UNIT_STATE_VI
 from models.states import CycleState, UnitState
 from models.tables import AuditLog, Unit
@@ -125,6 +126,18 @@ def _state(value: Any) -> str:
     return _text(value)
 
 
+# Fields holding a number of points: written with the decimal comma ("1.000" reads as a thousand).
+POINTS = frozenset({"self_score", "appraised_score", "total"})
+
+
+def _points(value: Any) -> str:
+    """A stored number of points as the pages write it: "1.500" → "1,5"; anything else as is."""
+    try:
+        return vn_decimal(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return _text(value)
+
+
 def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[Any, ...]:
     b, a = before or {}, after or {}
     keys = [k for k in SHOWN if k in a or k in b] or [k for k in a if k not in ("units",)][:4]
@@ -132,7 +145,7 @@ def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tup
     for k in keys:
         if b.get(k) == a.get(k) and k not in a:
             continue
-        show = _state if k == "state" else _text
+        show = _state if k == "state" else _points if k in POINTS else _text
         out.append((k, show(b.get(k)), show(a.get(k))))
     return tuple(out)
 

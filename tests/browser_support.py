@@ -61,8 +61,8 @@ class Journey:
     shots: list[Path] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
 
-    async def person(self, username: str) -> Any:
-        """A new browser context signed in as ``username``; other hosts' requests aborted."""
+    async def page(self) -> Any:
+        """A new browser context and page, signed out; other hosts' requests aborted."""
         context = await self.browser.new_context(
             viewport={"width": WIDTHS[0], "height": 900}, locale="vi-VN"
         )
@@ -77,20 +77,44 @@ class Journey:
         await context.route("**/*", only_ours)
         page = await context.new_page()
         page.set_default_timeout(20_000)
-        await page.goto(f"{self.base}/login")
-        await page.get_by_label("Tên đăng nhập").fill(username)
-        await page.get_by_label("Mật khẩu").fill(PASSWORD)
-        await page.get_by_role("button", name="Đăng nhập").click()
-        await page.wait_for_url(f"{self.base}/")
         return page
 
-    async def check(self, page: Any, label: str) -> None:
-        """Screenshots at each width, and the page never scrolls sideways at any of them."""
+    async def person(self, username: str, password: str = PASSWORD) -> Any:
+        """A new browser context signed in as ``username``; other hosts' requests aborted."""
+        page = await self.page()
+        await self.sign_in(page, username, password)
+        return page
+
+    async def sign_in(self, page: Any, username: str, password: str = PASSWORD) -> None:
+        """Signs in on the sign-in page and lands on the start page."""
+        await page.goto(f"{self.base}/login")
+        await page.get_by_label("Tên đăng nhập").fill(username)
+        await page.get_by_label("Mật khẩu").fill(password)
+        await page.get_by_role("button", name="Đăng nhập").click()
+        await page.wait_for_url(f"{self.base}/")
+
+    async def welcome(self, link: str, username: str, password: str) -> Any:
+        """A new person follows the one-time link of their welcome e-mail (``link``: its path
+        and query), sets their own password, then signs in with it."""
+        from playwright.async_api import expect
+
+        page = await self.page()
+        await page.goto(self.base + link)
+        await expect(page.get_by_role("heading", name="Đặt mật khẩu mới")).to_be_visible()
+        await page.get_by_label("Mật khẩu mới").fill(password)
+        await page.get_by_role("button", name="Đặt mật khẩu").click()
+        await expect(page.get_by_role("status")).to_contain_text("Đã đặt mật khẩu mới.")
+        await self.sign_in(page, username, password)
+        return page
+
+    async def check(self, page: Any, label: str, *, full: bool = True) -> None:
+        """Screenshots at each width (the whole page unless ``full`` is off), and the page never
+        scrolls sideways at any of them."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         for width in WIDTHS:
             await page.set_viewport_size({"width": width, "height": 900})
             path = SHOTS / f"{self.name}-{len(self.shots) // 2:02d}-{label}-{width}.png"
-            await page.screenshot(path=str(path), full_page=True)
+            await page.screenshot(path=str(path), full_page=full)
             self.shots.append(path)
             wide = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             if wide > 0:

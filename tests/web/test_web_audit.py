@@ -51,7 +51,7 @@ def _seed(engine, cycle_id: str) -> None:
                 action="draft",
                 entity_key=f"K-{i:04d}",
                 cycle_id=cycle_id,
-                after={"self_score": str(i)},
+                after={"self_score": f"{i}.500"},
             )
 
 
@@ -71,6 +71,7 @@ async def test_the_audit_trail_pages_keep_filters_and_reach_every_row_once(
     assert seen == [f"K-{i:04d}" for i in reversed(range(ROWS))]  # newest first, each once
     first, second, third = (text_of(html) for _, html in pages)
     assert "Dòng 1–500 trên 1200 dòng" in first
+    assert "Điểm tự chấm: — → 1199,5" in first  # points with the decimal comma
     assert "Dòng 501–1000 trên 1200 dòng" in second
     assert "Dòng 1001–1200 trên 1200 dòng" in third
     assert "Trang mới hơn" not in first and "Trang cũ hơn" not in third
