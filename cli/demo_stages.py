@@ -56,6 +56,12 @@ def _local(year: int, month: int, day: int, hour: int = 17) -> datetime:
     return datetime(year, month, day, hour, tzinfo=VN_TZ).astimezone(UTC)
 
 
+def _at_17(now: datetime, days: int) -> datetime:
+    """17:00 local time ``days`` after today: deadlines read as an office's close of day."""
+    day = (now.astimezone(VN_TZ) + timedelta(days=days)).date()
+    return _local(day.year, day.month, day.day)
+
+
 def load_last_year(
     session: Session, *, cycle_id: str, framework_id: int, framework: Framework, year: int
 ) -> bool:
@@ -223,8 +229,8 @@ async def stage_units(
             principal=coordinator,
             cycle_id=cycle_id,
             units=stale,
-            submission_deadline=now + timedelta(days=7),
-            hard_lock_at=now + timedelta(days=9),
+            submission_deadline=_at_17(now, 7),
+            hard_lock_at=_at_17(now, 9),
             reason="Các xã đề nghị thêm thời gian tổng hợp số liệu.",
             key=f"demo-extend-{cycle_id}",
         )

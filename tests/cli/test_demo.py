@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.demo import CYCLE_ID, load_demo
 from core.settings import Settings
+from core.vn import VN_TZ
 from models.tables import CycleUnit, Evidence, Unit, UnitState, User
 from tests.web.test_web_pages import text_of
 from workflows.worker import build_worker
@@ -63,6 +64,11 @@ async def test_the_demo_has_history_and_stages(
         }
         assert states["binh-thanh"][0] is UnitState.submitted
         assert states["kim-phuong"][1] < datetime.now(UTC) < states["dinh-bien"][1]
+        # Every deadline reads as an office's close of day, 17:00 in Việt Nam.
+        assert {
+            (d if d.tzinfo else d.replace(tzinfo=UTC)).astimezone(VN_TZ).strftime("%H:%M")
+            for _, d in states.values()
+        } == {"17:00"}
         assert s.exec(select(Evidence).where(Evidence.cycle_id == CYCLE_ID)).first() is not None
         names = {u.full_name for u in s.exec(select(User)).all()}
         assert {"Nguyễn Thị Lan", "Nguyễn Thị Thu Hà", "Trần Thị Mai"} <= names
