@@ -237,8 +237,8 @@ NEW_USER = {
 }
 
 
-def _journey(world: World) -> list[tuple[str, str, dict[str, Any], Any, int]]:
-    """(persona, operation, path parameters, body, expected status), in order."""
+def _journey(world: World) -> list[tuple[str, str, dict[str, Any], Any, int | str]]:
+    """(persona, operation, path parameters, body, expected status or "409 <problem code>")."""
     a = {"cycle_id": CYCLE, "unit_id": world.unit_a}
     b = {"cycle_id": CYCLE, "unit_id": world.unit_b}
     c = {"cycle_id": OTHER, "unit_id": world.unit_c}
@@ -246,43 +246,73 @@ def _journey(world: World) -> list[tuple[str, str, dict[str, Any], Any, int]]:
     unit = {"code": "st-xa-trung", "name": "UBND xã Trùng", "group": "commune"}
     return [
         ("coordinator", "POST /api/units", {}, unit, 201),
-        ("coordinator", "POST /api/units", {}, unit, 409),  # the same code again
-        ("coordinator", "POST /api/units", {}, {**unit, "code": "st-unit-a"}, 409),
+        ("coordinator", "POST /api/units", {}, unit, "409 conflict"),  # the same code again
+        ("coordinator", "POST /api/units", {}, {**unit, "code": "st-unit-a"}, "409 conflict"),
         ("coordinator", "POST /api/users", {}, NEW_USER, 201),
-        ("coordinator", "POST /api/users", {}, NEW_USER, 409),
-        ("coordinator", "POST /api/users", {}, {**NEW_USER, "username": "st-council"}, 409),
+        ("coordinator", "POST /api/users", {}, NEW_USER, "409 conflict"),
+        (
+            "coordinator",
+            "POST /api/users",
+            {},
+            {**NEW_USER, "username": "st-council"},
+            "409 conflict",
+        ),
         ("coordinator", "POST /api/cycles/{cycle_id}/start", {"cycle_id": CYCLE}, None, 202),
         # unit A: assigned, drafted, under review, one criterion returned to its staff
         ("office_a", f"PUT {UNIT}/assignments", a, _assign("st-staff-a"), 200),
         ("staff_a", f"PUT {UNIT}/criteria/{{code}}/draft", {**a, "code": "2.1.1"}, _DRAFT, 200),
         ("office_a", f"POST {UNIT}/start-review", a, None, 200),
-        ("staff_a", f"PUT {UNIT}/criteria/{{code}}/draft", {**a, "code": "2.1.1"}, _DRAFT, 409),
+        (
+            "staff_a",
+            f"PUT {UNIT}/criteria/{{code}}/draft",
+            {**a, "code": "2.1.1"},
+            _DRAFT,
+            "409 under_review",
+        ),
         ("office_a", f"POST {UNIT}/return", a, {"codes": ["2.1.1"], "comment": "Ghi rõ số."}, 200),
         ("staff_a", f"PUT {UNIT}/criteria/{{code}}/draft", {**a, "code": "2.1.1"}, _DRAFT, 200),
         # unit B: assigned, submitted, appraised with one explanation round, finalised
         ("office_b", f"PUT {UNIT}/assignments", b, _assign("st-staff-b"), 200),
         ("staff_b", f"PUT {UNIT}/criteria/{{code}}/draft", {**b, "code": "2.1.1"}, _DRAFT, 200),
         ("office_b", f"POST {UNIT}/submit", b, {"proposed_class": "good"}, 200),
-        ("staff_b", f"PUT {UNIT}/criteria/{{code}}/draft", {**b, "code": "2.1.1"}, _DRAFT, 409),
+        (
+            "staff_b",
+            f"PUT {UNIT}/criteria/{{code}}/draft",
+            {**b, "code": "2.1.1"},
+            _DRAFT,
+            "409 invalid_state",
+        ),
         ("council", f"POST {UNIT}/start-appraisal", b, None, 200),
         ("council", f"PUT {UNIT}/criteria/{{code}}/appraisal", {**b, "code": "2.1.1"}, _LOW, 200),
         ("council", f"POST {UNIT}/explanation-requests", b, _QUESTION, 201),
-        ("council", f"POST {UNIT}/finalise", b, None, 409),  # a round is open
+        ("council", f"POST {UNIT}/finalise", b, _OVERRIDE, "409 invalid_state"),  # a round is open
         ("council", f"POST {UNIT}/explanation-requests/{{request_id}}/close", b, None, 200),
-        ("council", f"POST {UNIT}/finalise", b, None, 409),  # other agencies have not appraised
-        ("council", f"POST {UNIT}/finalise", b, {"override": True, "reason": "Đủ hồ sơ."}, 200),
-        ("coordinator", f"POST {UNIT}/reopen", b, {"reason": "Đơn vị bổ sung"}, 409),
+        ("council", f"POST {UNIT}/finalise", b, None, "409 agencies_unfinished"),
+        ("council", f"POST {UNIT}/finalise", b, _OVERRIDE, 200),
+        ("coordinator", f"POST {UNIT}/reopen", b, {"reason": "Bổ sung"}, "409 invalid_state"),
         # the other cycle: its unit submitted and finalised, the cycle closed, classified,
         # published; closing before the unit was done and cancelling after are refused
-        ("coordinator", "POST /api/cycles/{cycle_id}/close-appraisal", other, None, 409),
+        (
+            "coordinator",
+            "POST /api/cycles/{cycle_id}/close-appraisal",
+            other,
+            None,
+            "409 units_pending",
+        ),
         ("office_c", f"PUT {UNIT}/assignments", c, _assign("st-office-c"), 200),
         ("office_c", f"POST {UNIT}/submit", c, None, 200),
         ("council", f"POST {UNIT}/start-appraisal", c, None, 200),
-        ("council", f"POST {UNIT}/finalise", c, {"override": True, "reason": "Đủ hồ sơ."}, 200),
+        ("council", f"POST {UNIT}/finalise", c, _OVERRIDE, 200),
         ("coordinator", "POST /api/cycles/{cycle_id}/close-appraisal", other, None, 200),
         ("coordinator", "POST /api/cycles/{cycle_id}/classify", other, None, 200),
         ("coordinator", "POST /api/cycles/{cycle_id}/publish", other, None, 200),
-        ("coordinator", "POST /api/cycles/{cycle_id}/cancel", other, {"reason": "Thử"}, 409),
+        (
+            "coordinator",
+            "POST /api/cycles/{cycle_id}/cancel",
+            other,
+            _REASON,
+            "409 invalid_cycle_state",
+        ),
     ]
 
 
@@ -292,6 +322,8 @@ def _assign(username: str) -> dict[str, Any]:
 
 _DRAFT = {"inputs": {"level": "full"}, "explanation": "Kế hoạch số 15/KH-UBND."}
 _LOW = {"inputs": {"level": "not_full"}, "comment": "Thiếu văn bản chỉ đạo."}
+_OVERRIDE = {"override": True, "reason": "Đủ hồ sơ."}
+_REASON = {"reason": "Thử hủy"}
 _QUESTION = {"items": [{"code": "2.1.1", "question": "Bổ sung văn bản chỉ đạo."}]}
 
 
@@ -314,7 +346,12 @@ def test_success_paths_and_clashes(live: Live) -> None:
             kwargs.update(body=body, media_type="application/json")
         case = op.Case(**kwargs)
         resp = case.call_and_validate(headers=live.headers(persona), checks=[not_a_server_error])
-        assert resp.status_code == expected, (persona, label, resp.status_code, resp.text)
+        status, _, code = str(expected).partition(" ")
+        assert resp.status_code == int(status), (persona, label, resp.status_code, resp.text)
+        if code == "conflict":  # a clash of names: the field at fault is named
+            assert resp.json()["errors"][0]["field"] in ("code", "username"), resp.text
+        elif code:
+            assert resp.json()["code"] == code, (persona, label, resp.text)
         if label == f"POST {UNIT}/submit":
             assert resp.json()["state"] == "submitted" and resp.json()["snapshot_hash"]
     states = {u: _state(live, u) for u in (live.world.unit_a, live.world.unit_b, live.world.unit_c)}
