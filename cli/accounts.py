@@ -13,8 +13,8 @@ the pages and the API do. ``--print-link`` (the first coordinator of a fresh ins
 mail works) prints the link on the operator's terminal instead, for the operator to hand over
 or open; the audit trail records that it was printed. Either way nobody but the account's
 owner ever chooses or knows its password. `user reset-password` likewise takes none: the old
-password stops working, every session ends, and a one-time link goes out the same way (a
-new welcome link for an account whose owner never set one).
+password stops working, every session ends, and a one-time link (valid a week) goes out the
+same way (a new welcome link for an account whose owner never set one).
 Exit codes: 0 done, 1 refused or the mail not sent (the reason is printed), 2 wrong usage.
 """
 
@@ -97,15 +97,19 @@ def _grant(args: argparse.Namespace) -> RoleGrantIn:
     return RoleGrantIn(role=Role(args.role), unit_code=args.unit, agency=args.agency)
 
 
+Mailing = Callable[[], Awaitable[Exception | None]]
+
+
 def _link(
     session: Session, settings: Settings, user: User, *, purpose: str, printed: bool
-) -> str | Callable[[], Awaitable[Exception | None]]:
-    """The one-time link to print (audited as printed), or its mailing to run after commit."""
+) -> tuple[str, int] | Mailing:
+    """The one-time link to print and its minutes (audited as printed), or its mailing to run
+    after the commit."""
     if not printed:
         return link_mail_job(
             session=session, settings=settings, user=user, purpose=purpose, actor=ACTOR
         )
-    link, _minutes = password_link(
+    link, minutes = password_link(
         session=session, settings=settings, user=user, purpose=purpose, actor=ACTOR
     )
     record(
@@ -115,17 +119,16 @@ def _link(
         action=f"{purpose}_link_printed",
         entity_key=user.username,
     )
-    return link
+    return link, minutes
 
 
-def _deliver(
-    sent: str | Callable[[], Awaitable[Exception | None]], *, username: str, email: str
-) -> int:
+def _deliver(sent: tuple[str, int] | Mailing, *, username: str, email: str) -> int:
     """Prints the link for the operator, or mails it now (SMTP, as the pages do)."""
-    if isinstance(sent, str):
+    if isinstance(sent, tuple):
+        link, minutes = sent
         print(
-            "Liên kết đặt mật khẩu (dùng được một lần; chỉ trao cho chính chủ tài khoản, "
-            f"không gửi qua kênh công khai):\n{sent}"
+            f"Liên kết đặt mật khẩu (dùng được một lần, trong {minutes // (24 * 60)} ngày; chỉ "
+            f"trao cho chính chủ tài khoản, không gửi qua kênh công khai):\n{link}"
         )
         return 0
 

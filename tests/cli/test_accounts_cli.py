@@ -153,6 +153,7 @@ def test_the_first_coordinator_gets_the_link_on_the_terminal(
     out = capsys.readouterr().out
     found = LINK.search(out)
     assert found is not None, out
+    assert "dùng được một lần, trong 7 ngày" in out
     assert not mail.messages  # printed, not mailed
     assert _actions(engine, "cli-boss") == [
         ("cli", "create"),
