@@ -2,38 +2,49 @@
 
 appraisal unit create CODE --name NAME [--group GROUP] [--email EMAIL]
 appraisal unit list
-appraisal user create USERNAME --role ROLE [--unit CODE] [--agency NAME] [--password-stdin]
+appraisal user create USERNAME --role ROLE [--unit CODE] [--agency NAME] [--full-name NAME]
+                      (--email EMAIL | --print-link)
 appraisal user grant USERNAME --role ROLE [--unit CODE] [--agency NAME]
-appraisal user reset-password USERNAME [--password-stdin]
+appraisal user reset-password USERNAME [--print-link]
 
-Without --password-stdin a random password is generated and printed once.
-Exit codes: 0 done, 1 refused (the reason is printed), 2 wrong usage.
+`user create` takes no password: the account is created without one and its owner sets it
+through a one-time link that expires (a week), e-mailed to ``--email`` over SMTP at once, as
+the pages and the API do. ``--print-link`` (the first coordinator of a fresh install, before
+mail works) prints the link on the operator's terminal instead, for the operator to hand over
+or open; the audit trail records that it was printed. Either way nobody but the account's
+owner ever chooses or knows its password. `user reset-password` likewise takes none: the old
+password stops working, every session ends, and a one-time link (valid a week) goes out the
+same way (a new welcome link for an account whose owner never set one).
+Exit codes: 0 done, 1 refused or the mail not sent (the reason is printed), 2 wrong usage.
 """
 
 from __future__ import annotations
 
 import argparse
-import secrets
+import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from actions.passwords import link_mail_job, password_link
 from core.db import make_engine, session_scope
 from core.errors import Refusal
-from core.settings import get_settings
-from models.tables import Role, RoleGrant
+from core.settings import Settings, get_settings
+from models.tables import Role, RoleGrant, User
 from services.accounts import (
+    UNUSABLE_HASH,
     AccountError,
     RoleGrantIn,
     UserCreate,
     create_user,
     get_user,
-    reset_password,
 )
 from services.audit import record
+from services.passwords import set_password
 from services.units import UnitCreate, create_unit, get_unit_by_code, list_units
 
 ACTOR = "cli"
@@ -41,13 +52,6 @@ ACTOR = "cli"
 
 def _engine() -> Engine:
     return make_engine(get_settings().sqlalchemy_url)
-
-
-def _password(args: argparse.Namespace) -> tuple[str, bool]:
-    """(password, generated): from the first line of stdin, or a new random one."""
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n"), False
-    return secrets.token_urlsafe(12), True
 
 
 def _fail(message: str) -> int:
@@ -93,30 +97,81 @@ def _grant(args: argparse.Namespace) -> RoleGrantIn:
     return RoleGrantIn(role=Role(args.role), unit_code=args.unit, agency=args.agency)
 
 
+Mailing = Callable[[], Awaitable[Exception | None]]
+
+
+def _link(
+    session: Session, settings: Settings, user: User, *, purpose: str, printed: bool
+) -> tuple[str, int] | Mailing:
+    """The one-time link to print and its minutes (audited as printed), or its mailing to run
+    after the commit."""
+    if not printed:
+        return link_mail_job(
+            session=session, settings=settings, user=user, purpose=purpose, actor=ACTOR
+        )
+    link, minutes = password_link(
+        session=session, settings=settings, user=user, purpose=purpose, actor=ACTOR
+    )
+    record(
+        session,
+        actor=ACTOR,
+        entity="user",
+        action=f"{purpose}_link_printed",
+        entity_key=user.username,
+    )
+    return link, minutes
+
+
+def _deliver(sent: tuple[str, int] | Mailing, *, username: str, email: str) -> int:
+    """Prints the link for the operator, or mails it now (SMTP, as the pages do)."""
+    if isinstance(sent, tuple):
+        link, minutes = sent
+        print(
+            f"Liên kết đặt mật khẩu (dùng được một lần, trong {minutes // (24 * 60)} ngày; chỉ "
+            f"trao cho chính chủ tài khoản, không gửi qua kênh công khai):\n{link}"
+        )
+        return 0
+
+    async def mail() -> Exception | None:
+        return await sent()
+
+    error = asyncio.run(mail())
+    if error is not None:
+        return _fail(
+            f"chưa gửi được thư tới {email} ({error}). Gửi lại: "
+            f"`appraisal user reset-password {username}` (hoặc thêm --print-link)."
+        )
+    print(f"Đã gửi liên kết đặt mật khẩu (dùng được một lần) tới {email}.")
+    return 0
+
+
 def _user_create(args: argparse.Namespace) -> int:
-    password, generated = _password(args)
     try:
         user_in = UserCreate(
             username=args.username,
             full_name=args.full_name,
             email=args.email,
-            password=password,
             roles=[_grant(args)],
         )
     except ValidationError as exc:
         return _fail(_validation(exc))
+    if not user_in.email and not args.print_link:
+        return _fail(
+            "cần --email để gửi liên kết đặt mật khẩu lần đầu "
+            "(hoặc --print-link để in liên kết ra màn hình)."
+        )
+    settings = get_settings()
     engine = _engine()
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             user = create_user(session, user_in=user_in, actor=ACTOR)
-            print(f"Đã tạo tài khoản {user.username} (vai trò {args.role}).")
-            if generated:
-                print(f"Mật khẩu: {password}")
+            sent = _link(session, settings, user, purpose="welcome", printed=args.print_link)
     except AccountError as exc:
         return _fail(exc.reason_vi)
     finally:
         engine.dispose()
-    return 0
+    print(f"Đã tạo tài khoản {user_in.username} (vai trò {args.role}); chưa có mật khẩu.")
+    return _deliver(sent, username=user_in.username, email=user_in.email)
 
 
 def _user_grant(args: argparse.Namespace) -> int:
@@ -161,19 +216,30 @@ def _user_grant(args: argparse.Namespace) -> int:
 
 
 def _user_reset(args: argparse.Namespace) -> int:
-    password, generated = _password(args)
+    settings = get_settings()
     engine = _engine()
     try:
-        with session_scope(engine) as session:
-            user = reset_password(session, username=args.username, password=password, actor=ACTOR)
-            print(f"Đã đặt lại mật khẩu của {user.username}; các phiên cũ hết hiệu lực.")
-            if generated:
-                print(f"Mật khẩu: {password}")
-    except AccountError as exc:
-        return _fail(exc.reason_vi)
+        with session_scope(engine, write=True) as session:
+            user = get_user(session, username=args.username)
+            if user is None:
+                return _fail(f"Không có tài khoản '{args.username}'.")
+            if not user.email and not args.print_link:
+                return _fail(
+                    f"tài khoản '{user.username}' không có thư điện tử: dùng --print-link."
+                )
+            # never set (its welcome link was lost): a new welcome link; else the old password
+            # stops working and every session ends before the reset link goes out
+            purpose = "welcome" if user.password_hash == UNUSABLE_HASH else "operator_reset"
+            if purpose == "operator_reset":
+                set_password(
+                    session, user, new_hash=UNUSABLE_HASH, actor=ACTOR, reason="reset_password"
+                )
+            sent = _link(session, settings, user, purpose=purpose, printed=args.print_link)
+            username, email = user.username, user.email
     finally:
         engine.dispose()
-    return 0
+    print(f"Đã đặt lại mật khẩu của {username}: mật khẩu cũ hết hiệu lực, các phiên đã kết thúc.")
+    return _deliver(sent, username=username, email=email)
 
 
 def _role_args(parser: argparse.ArgumentParser) -> None:
@@ -202,8 +268,14 @@ def register(subparsers: Any) -> None:
     ucreate.add_argument("username")
     _role_args(ucreate)
     ucreate.add_argument("--full-name", default="")
-    ucreate.add_argument("--email", default="")
-    ucreate.add_argument("--password-stdin", action="store_true", help="đọc mật khẩu từ stdin")
+    ucreate.add_argument(
+        "--email", default="", help="thư điện tử: nhận liên kết tự đặt mật khẩu (dùng một lần)"
+    )
+    ucreate.add_argument(
+        "--print-link",
+        action="store_true",
+        help="in liên kết đặt mật khẩu ra màn hình thay vì gửi thư (tài khoản đầu tiên)",
+    )
     ucreate.set_defaults(func=_user_create)
 
     grant = user.add_parser("grant", help="thêm vai trò")
@@ -211,7 +283,9 @@ def register(subparsers: Any) -> None:
     _role_args(grant)
     grant.set_defaults(func=_user_grant)
 
-    reset = user.add_parser("reset-password", help="đặt lại mật khẩu")
+    reset = user.add_parser("reset-password", help="đặt lại mật khẩu: gửi liên kết tự đặt")
     reset.add_argument("username")
-    reset.add_argument("--password-stdin", action="store_true", help="đọc mật khẩu từ stdin")
+    reset.add_argument(
+        "--print-link", action="store_true", help="in liên kết ra màn hình thay vì gửi thư"
+    )
     reset.set_defaults(func=_user_reset)

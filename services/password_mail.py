@@ -16,6 +16,20 @@ __all__ = ["link_mail", "send_link_mail"]
 _SUBJECTS = {
     "reset": "Đặt lại mật khẩu hệ thống đánh giá, xếp loại",
     "welcome": "Tài khoản mới trên hệ thống đánh giá, xếp loại: đặt mật khẩu",
+    "operator_reset": "Mật khẩu hệ thống đánh giá, xếp loại đã được đặt lại",
+}
+_LEADS = {
+    "reset": "Có yêu cầu đặt lại mật khẩu cho tài khoản của anh/chị.",
+    "welcome": "Anh/chị vừa được cấp tài khoản trên hệ thống đánh giá, xếp loại.",
+    "operator_reset": (
+        "Quản trị hệ thống đã đặt lại mật khẩu tài khoản của anh/chị: mật khẩu cũ không còn "
+        "dùng được và mọi phiên đăng nhập đã kết thúc."
+    ),
+}
+_TAILS = {
+    "reset": "Nếu anh/chị không yêu cầu, xin bỏ qua thư này: mật khẩu hiện tại vẫn giữ nguyên.",
+    "welcome": "Nếu anh/chị không yêu cầu, xin bỏ qua thư này: mật khẩu hiện tại vẫn giữ nguyên.",
+    "operator_reset": "Nếu anh/chị không biết vì sao, xin liên hệ cơ quan thường trực.",
 }
 
 
@@ -23,24 +37,19 @@ def link_mail(
     *, purpose: str, full_name: str, username: str, link: str, minutes: int
 ) -> tuple[str, str, str]:
     """(subject, text, html) of the link's message, in Vietnamese."""
-    subject = _SUBJECTS[purpose]
-    lead = (
-        "Có yêu cầu đặt lại mật khẩu cho tài khoản của anh/chị."
-        if purpose == "reset"
-        else "Anh/chị vừa được cấp tài khoản trên hệ thống đánh giá, xếp loại."
-    )
+    subject, lead, tail = _SUBJECTS[purpose], _LEADS[purpose], _TAILS[purpose]
     hours = f"{minutes // 60} giờ" if minutes % 60 == 0 else f"{minutes} phút"
     text = (
         f"Kính gửi {full_name or username},\n\n{lead}\n"
         f"Tên đăng nhập: {username}\n\n"
         f"Mở liên kết sau để đặt mật khẩu (dùng được một lần, trong {hours}):\n{link}\n\n"
-        "Nếu anh/chị không yêu cầu, xin bỏ qua thư này: mật khẩu hiện tại vẫn giữ nguyên.\n"
+        f"{tail}\n"
     )
     body = (
         f"<p>Kính gửi {html.escape(full_name or username)},</p><p>{lead}<br>"
         f"Tên đăng nhập: <strong>{html.escape(username)}</strong></p>"
         f'<p><a href="{html.escape(link)}">Đặt mật khẩu</a> (dùng được một lần, trong {hours}).</p>'
-        "<p>Nếu anh/chị không yêu cầu, xin bỏ qua thư này: mật khẩu hiện tại vẫn giữ nguyên.</p>"
+        f"<p>{tail}</p>"
     )
     return subject, text, body
 
