@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.db import utcnow
+from core.errors import Unavailable
 from core.hashing import bounded
 from models.tables import Role, RoleGrant, Unit, User
 from services import audit, throttle
@@ -449,7 +450,11 @@ def authenticate(
         stored = found.password_hash if found is not None else _DUMMY_HASH
         active = found is not None and found.is_active
     # Argon2 runs here, outside every transaction (it is slow on purpose).
-    ok = bounded(verify_password, stored, password) and active
+    try:
+        ok = bounded(verify_password, stored, password) and active
+    except Unavailable:
+        throttle.release(engine, reservation)  # "busy, retry": this try was never checked
+        raise
     throttle.settle(engine, reservation, ok=ok, now=now)
     if not ok:
         raise InvalidCredentials()

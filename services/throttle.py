@@ -190,6 +190,24 @@ def settle(engine: Engine, reservation: Reservation, *, ok: bool, now: datetime)
         session.commit()
 
 
+def release(engine: Engine, reservation: Reservation) -> None:
+    """Gives the tries back unchecked (no hashing slot was free: the client was told "busy,
+    retry"): a password that was never checked counts neither as a failure nor as a success."""
+    with Session(engine) as session:
+        for key, limit, count in reservation.tries:
+            values: dict[str, object] = {
+                "failures": case(
+                    (col(LoginThrottle.failures) > 0, col(LoginThrottle.failures) - 1), else_=0
+                )
+            }
+            if count >= limit:
+                values["locked_until"] = None  # the hold this try took until its check
+            session.execute(
+                update(LoginThrottle).where(col(LoginThrottle.key) == key).values(**values)
+            )
+        session.commit()
+
+
 def clear(session: Session, username: str) -> None:
     """Forgets the account's failures (after a password reset), in the caller's transaction."""
     row = session.get(LoginThrottle, user_key(username))

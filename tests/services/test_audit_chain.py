@@ -205,7 +205,12 @@ def test_the_coordinators_page_says_verified_or_names_the_broken_row(engine, wor
     _sign_in(coordinator, "aud-coordinator")
     page = coordinator.get("/audit")
     assert page.status_code == 200
-    row_ok = re.search(r"<td>aud-page-ok</td>\s*<td>2</td>\s*<td>(.*?)</td>", page.text, re.S)
-    assert row_ok and "Đã xác minh — verified" in row_ok.group(1)
-    row_bad = re.search(r"<td>aud-page-bad</td>\s*<td>\d+</td>\s*<td>(.*?)</td>", page.text, re.S)
+    name = r"<td>(?:<a [^>]*>)?{}(?:</a>)?</td>"
+    row_ok = re.search(
+        name.format("aud-page-ok") + r"\s*<td>2</td>\s*<td>(.*?)</td>", page.text, re.S
+    )
+    assert row_ok and "Đã xác minh: chuỗi nguyên vẹn" in row_ok.group(1)
+    row_bad = re.search(
+        name.format("aud-page-bad") + r"\s*<td>\d+</td>\s*<td>(.*?)</td>", page.text, re.S
+    )
     assert row_bad and f"Hỏng tại dòng #{ids[1]}" in row_bad.group(1)

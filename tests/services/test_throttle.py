@@ -3,6 +3,7 @@ of an office, every throttle event audited (issue 14's attacks, replayed first).
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -12,10 +13,11 @@ from sqlmodel import Session, col, select
 from starlette.requests import Request
 
 from api.deps import client_address
-from core.db import session_scope
+from core.db import Busy, session_scope
 from core.settings import Settings
 from models.tables import AuditLog, LoginThrottle
 from services.accounts import InvalidCredentials, LoginThrottled, authenticate
+from services import throttle
 from services.throttle import MAX_FAILURES_PER_USER
 from tests.api_support import PASSWORD, build_world, make_app
 
@@ -26,14 +28,22 @@ def world(engine):
 
 
 def _attempt(engine, username: str, password: str, now: datetime, address: str = "") -> str:
-    try:
-        with session_scope(engine) as session:
-            authenticate(session, username=username, password=password, address=address, now=now)
-        return "ok"
-    except InvalidCredentials:
-        return "checked"
-    except LoginThrottled:
-        return "throttled"
+    # A guess that finds every hashing slot taken is answered "busy, retry" (503) before any
+    # count or check; like a client honouring Retry-After, it comes back until it is answered.
+    for _ in range(200):
+        try:
+            with session_scope(engine) as session:
+                authenticate(
+                    session, username=username, password=password, address=address, now=now
+                )
+            return "ok"
+        except InvalidCredentials:
+            return "checked"
+        except LoginThrottled:
+            return "throttled"
+        except Busy:
+            time.sleep(0.05)
+    return "busy"
 
 
 def test_forty_parallel_guesses_check_only_five_passwords(engine, world) -> None:
@@ -69,6 +79,20 @@ def test_forty_parallel_guesses_check_only_five_passwords(engine, world) -> None
 def _peer_request(peer: str, forwarded: str | None) -> Request:
     headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
     return Request({"type": "http", "client": (peer, 4000), "headers": headers})
+
+
+def test_a_try_that_found_no_hashing_slot_is_given_back(engine, world) -> None:
+    """"Busy, retry" (503) comes after the try was taken: the try is released, so a storm that
+    keeps the hashing slots full cannot spend an account's five checks without checking any."""
+    now = datetime.now(UTC)
+    for _ in range(MAX_FAILURES_PER_USER + 3):  # the last one reaches the limit and is held
+        taken = throttle.reserve(engine, username="thr-staff-b", address="192.0.2.77", now=now)
+        throttle.release(engine, taken)
+    with Session(engine) as session:
+        for key in (throttle.user_key("thr-staff-b"), throttle.address_key("192.0.2.77")):
+            row = session.get(LoginThrottle, key)
+            assert row is not None and row.failures == 0 and row.locked_until is None
+    assert _attempt(engine, "thr-staff-b", PASSWORD, now, "192.0.2.77") == "ok"
 
 
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy() -> None:
