@@ -24,7 +24,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 import frameworks
 from contracts.messages import AssignmentSpec
@@ -43,7 +42,7 @@ from scoring.rules import full_marks_inputs
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
 from services.sheet import Editor, save_appraisal, save_draft
-from workflows.worker import build_worker
+from workflows.worker import AppWorkers, build_worker
 
 BUILTIN = Path(frameworks.__file__).parent / "builtin"
 FRAMEWORK_FILE = BUILTIN / "dinh-hoa-commune-2024.yaml"
@@ -256,7 +255,7 @@ def appraise_derived(engine: Engine, cycle_id: str, unit: str, now: datetime) ->
                 )
 
 
-def worker_for(client: Client, engine: Engine, settings: Settings, task_queue: str) -> Worker:
+def worker_for(client: Client, engine: Engine, settings: Settings, task_queue: str) -> AppWorkers:
     """A worker with the real activities on a test task queue."""
     return build_worker(client, engine=engine, settings=settings, task_queue=task_queue)
 
