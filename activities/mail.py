@@ -113,9 +113,11 @@ class MailActivities(MailActivitiesInterface):
         ones, each claimed right before it is sent and marked right after the server's answer;
         heartbeats each message (a retry resumes from the outbox: only unsettled rows)."""
         send = _Send(self, req)
+        # Also while rendering or waiting on a slow SMTP answer: the heartbeat says the worker
+        # is alive (a crash stops it); a hung server is bounded by the mailer's timeouts.
         async with heartbeating(send.progress):
             rows = await asyncio.to_thread(self._prepare, req)
-        return await send.run(rows)
+            return await send.run(rows)
 
 
 class _Send:

@@ -25,7 +25,9 @@ import aiosmtplib
 from core.settings import Settings
 
 __all__ = [
+    "Before",
     "Mailer",
+    "OnResult",
     "Skipped",
     "SmtpMailer",
     "build_message",

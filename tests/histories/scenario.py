@@ -386,10 +386,17 @@ async def completed(env: WorkflowEnvironment, *wf_ids: str) -> None:
 
 
 async def write_histories(env: WorkflowEnvironment, cycle_id: str, names: dict[str, str]) -> None:
-    """Saves the histories of the main paths for the replay test (on demand only)."""
-    if not os.environ.get("APPRAISAL_WRITE_HISTORIES"):
+    """Saves the histories of the main paths for the replay test (on demand only).
+
+    ``APPRAISAL_WRITE_HISTORIES=1`` writes ``<name>.json``; any other value ``v`` writes
+    ``<name>-v.json`` beside them (a new generation after a ``workflow.patched`` change: the
+    older files stay, as the proof that workflows begun before it still replay).
+    """
+    generation = os.environ.get("APPRAISAL_WRITE_HISTORIES")
+    if not generation:
         return
+    suffix = "" if generation == "1" else f"-{generation}"
     for name, wf_id in names.items():
         history = await env.client.get_workflow_handle(wf_id).fetch_history()
         compact = json.dumps(json.loads(history.to_json()), separators=(",", ":"))
-        (HISTORIES / f"{name}.json").write_text(compact + "\n", encoding="utf-8")
+        (HISTORIES / f"{name}{suffix}.json").write_text(compact + "\n", encoding="utf-8")
