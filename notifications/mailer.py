@@ -195,7 +195,14 @@ class SmtpMailer:
                     continue
                 error: Exception | None = None
                 try:
-                    await smtp.send_message(msg)
+                    # One bound for the whole message (each SMTP command also has its own): the
+                    # outbox's claim lease counts on a send never lasting longer.
+                    async with asyncio.timeout(self.timeout):
+                        await smtp.send_message(msg)
+                except TimeoutError as exc:
+                    raise aiosmtplib.SMTPTimeoutError(
+                        f"message not sent in {self.timeout} s"
+                    ) from exc
                 except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
                     raise  # the connection is gone: every message left fails (transient)
                 except (aiosmtplib.SMTPException, ValueError) as exc:

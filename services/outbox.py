@@ -47,9 +47,10 @@ __all__ = [
 ]
 
 
-# A claim older than this may be taken over: far longer than one message's send (the mailer's
-# timeouts), so the attempt that claimed it has finished or died by then.
-CLAIM_LEASE = timedelta(seconds=90)
+# A claim older than this may be taken over: longer than one message's send may last
+# (``SmtpMailer`` bounds each message by its 30 s timeout), so the attempt that claimed the row
+# has finished or died by then.
+CLAIM_LEASE = timedelta(seconds=45)
 # Rows still to send: pending, or claimed by an attempt that may have died.
 UNSETTLED = ("pending", "sending")
 
