@@ -1,18 +1,26 @@
-"""Helpers shared by the activity classes: the activity's clock and refusals."""
+"""Helpers shared by the activity classes: the activity's clock, heartbeats and refusals."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from core.errors import Refusal
 
-__all__ = ["activity_now", "refusal"]
+__all__ = ["activity_now", "attempt_token", "heartbeat", "heartbeating", "refusal"]
 
 log = logging.getLogger("appraisal.worker")
+
+# Well within the 20 s heartbeat timeouts of the workflows (the SDK throttles what it sends).
+HEARTBEAT_EVERY_S = 5.0
 
 
 def activity_now() -> datetime:
@@ -44,3 +52,42 @@ def refusal(err: Refusal) -> ApplicationError:
         non_retryable=True,
         category=ApplicationErrorCategory.BENIGN,
     )
+
+
+def attempt_token() -> str:
+    """This activity attempt's identity (its claims in the outbox carry it): workflow, activity
+    and attempt, plus a random part (unique also outside an activity, in tests)."""
+    tail = uuid.uuid4().hex[:8]
+    if not activity.in_activity():
+        return f"direct/{tail}"
+    info = activity.info()
+    return f"{info.workflow_id}/{info.activity_id}#{info.attempt}/{tail}"[-200:]
+
+
+def heartbeat(*details: Any) -> None:
+    """``activity.heartbeat`` (nothing outside an activity: the helpers' tests call them)."""
+    if activity.in_activity():
+        activity.heartbeat(*details)
+
+
+@asynccontextmanager
+async def heartbeating(
+    details: Callable[[], Any], every: float = HEARTBEAT_EVERY_S
+) -> AsyncIterator[None]:
+    """Heartbeats ``details()`` every ``every`` seconds while the block runs (a long step — a
+    batch of starts, rendering a large notice — stays within the heartbeat timeout; a crashed
+    worker stops heartbeating and its attempt is retried elsewhere)."""
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(every)
+            heartbeat(*details())
+
+    ticker = asyncio.create_task(tick()) if activity.in_activity() else None
+    try:
+        yield
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+            with suppress(asyncio.CancelledError):
+                await ticker

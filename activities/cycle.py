@@ -2,10 +2,11 @@
 
 Unit workflows stay open for months, so the cycle does not hold them as children (a parent may
 have at most 2,000 unfinished children): ``start_units`` starts them as independent workflows
-with business-key ids, in batches, resuming from its last heartbeat after a crash; a unit that
-is already started is fine (no twins: ``REJECT_DUPLICATE``). ``fan_out`` sends one command to
-many units as updates whose ids are derived from the cycle's own update, so a retried fan-out is
-deduplicated by Temporal and no unit sees a command twice.
+with business-key ids, in batches, heartbeating every few seconds and resuming from its last
+heartbeat after a crash; a unit that is already started is fine (no twins:
+``REJECT_DUPLICATE``). ``fan_out`` sends one command to many units as updates whose ids are
+derived from the cycle's own update, so a retried fan-out is deduplicated by Temporal and no
+unit sees a command twice.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.common import refusal
+from activities.common import heartbeating, refusal
 from contracts import search_attributes as sa
 from contracts.activities import (
     CYCLE_FAN_OUT,
@@ -124,10 +125,15 @@ class CycleActivities(CycleActivitiesInterface):
         units = await asyncio.to_thread(load)
         details = activity.info().heartbeat_details
         start = int(details[0]) if details else 0
-        for i in range(start, len(units), args.batch_size):
-            batch = units[i : i + args.batch_size]
-            await _bounded(batch, self.concurrency, lambda u: self._start_one(u, args.task_queue))
-            activity.heartbeat(i + len(batch))
+        done = start  # every unit before this one is started: where a retry resumes
+        async with heartbeating(lambda: (done,)):
+            for i in range(start, len(units), args.batch_size):
+                batch = units[i : i + args.batch_size]
+                await _bounded(
+                    batch, self.concurrency, lambda u: self._start_one(u, args.task_queue)
+                )
+                done = i + len(batch)
+                activity.heartbeat(done)
         return len(units)
 
     # --- fan-out -----------------------------------------------------------------------------
@@ -176,11 +182,14 @@ class CycleActivities(CycleActivitiesInterface):
         details = activity.info().heartbeat_details
         start = int(details[0]) if details else 0
         skipped: list[str] = list(details[1]) if len(details) > 1 else []
-        for i in range(start, len(codes), args.batch_size):
-            batch = codes[i : i + args.batch_size]
-            results = await _bounded(batch, self.concurrency, lambda c: self._send(args, c))
-            skipped.extend(r for r in results if r is not None)
-            activity.heartbeat(i + len(batch), skipped)
+        done = start  # every unit before this one has the command: where a retry resumes
+        async with heartbeating(lambda: (done, skipped)):
+            for i in range(start, len(codes), args.batch_size):
+                batch = codes[i : i + args.batch_size]
+                results = await _bounded(batch, self.concurrency, lambda c: self._send(args, c))
+                skipped.extend(r for r in results if r is not None)
+                done = i + len(batch)
+                activity.heartbeat(done, skipped)
         if skipped:
             log.info("fan-out %s skipped %d unit(s): %s", args.update_id, len(skipped), skipped)
         return FanOutResult(reached=len(codes) - len(skipped), skipped=tuple(skipped))

@@ -2,23 +2,30 @@
 
 Exactly once from the reader's view: the messages of one notice are rendered and stored in
 one transaction under their idempotency keys the first time; every later attempt (a retry, a
-replay, a restarted worker) finds them and only sends what is still ``pending``. Each message is
-marked sent right after the SMTP server accepted it. An SMTP failure fails the activity, whose
-retry policy backs off; a message whose deadline passed meanwhile is dropped, not sent late.
+replay, a restarted worker) finds them and only sends what is still unsettled. Each message is
+claimed right before it is sent (two attempts never send one row at once) and marked sent in
+its own short transaction right after the SMTP server accepted it (``services.outbox``); the
+activity heartbeats after each message, so a crashed worker's notice is retried within the
+heartbeat timeout. An SMTP failure fails the activity, whose retry policy backs off; a message
+whose deadline passed meanwhile is dropped, not sent late.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common import activity_now
+from activities.common import activity_now, attempt_token, heartbeat, heartbeating
 from contracts.activities import MAIL_NOTIFY, MailActivitiesInterface
 from contracts.messages import NoticeRequest, NotifyResult
 from core.db import session_scope
@@ -33,6 +40,8 @@ __all__ = ["MailActivities", "notice_prefix"]
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 
 def notice_prefix(req: NoticeRequest) -> str:
     """The idempotency keys of one notice's messages all start with this."""
@@ -46,6 +55,11 @@ class MailActivities(MailActivitiesInterface):
         self.engine = engine
         self.settings = settings
         self.mailer = mailer
+        # One thread per mail slot (and one for the main queue's older workflows): a message's
+        # claim and "sent" never wait for a thread.
+        self._writes = ThreadPoolExecutor(
+            max_workers=settings.worker_max_mail_activities + 1, thread_name_prefix="outbox"
+        )
 
     def _prepare(self, req: NoticeRequest) -> list[OutboxMessage]:
         prefix = notice_prefix(req)
@@ -81,33 +95,73 @@ class MailActivities(MailActivitiesInterface):
                     select(OutboxMessage)
                     .where(
                         col(OutboxMessage.idempotency_key).startswith(prefix, autoescape=True),
-                        OutboxMessage.status == "pending",
+                        col(OutboxMessage.status).in_(outbox.UNSETTLED),
                     )
                     .order_by(col(OutboxMessage.id))
                 ).all()
             )
 
+    async def _db(self, fn: Callable[..., _T], *args: Any, **kw: Any) -> _T:
+        """An outbox write on the activity's own threads: never queued behind rendering or
+        other activities' database work, so "sent" is committed right after the "250"."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writes, functools.partial(fn, *args, **kw))
+
     @activity.defn(name=MAIL_NOTIFY)
     async def notify(self, req: NoticeRequest) -> NotifyResult:
-        """Renders and stores the notice's digests (first attempt only) and sends the pending."""
-        rows = await asyncio.to_thread(self._prepare, req)
+        """Renders and stores the notice's digests (first attempt only) and sends the unsettled
+        ones, each claimed right before it is sent and marked right after the server's answer;
+        heartbeats each message (a retry resumes from the outbox: only unsettled rows)."""
+        send = _Send(self, req)
+        # Also while rendering or waiting on a slow SMTP answer: the heartbeat says the worker
+        # is alive (a crash stops it); a hung server is bounded by the mailer's timeouts.
+        async with heartbeating(send.progress):
+            rows = await asyncio.to_thread(self._prepare, req)
+            return await send.run(rows)
+
+
+class _Send:
+    """One attempt of ``notify``: claims, sends and settles the notice's unsettled rows."""
+
+    def __init__(self, acts: MailActivities, req: NoticeRequest) -> None:
+        self.acts = acts
+        self.req = req
+        self.token = attempt_token()
+        self.sent = 0
+        self.dropped = 0
+        self.failures: list[str] = []
+        self.busy: list[str] = []
+        self.holding: set[int] = set()  # rows this attempt has claimed and not settled
+        self.claimed: dict[int, bool] = {}  # index → the claim taken with the last settle
+        self.rows: list[OutboxMessage] = []
+
+    def progress(self) -> tuple[int, int]:
+        """The heartbeat details: messages sent and dropped by this attempt so far."""
+        return self.sent, self.dropped
+
+    def _claim(self, row: OutboxMessage) -> outbox.Claim:
+        assert row.id is not None
+        return outbox.Claim(row.id, self.token, datetime.now(UTC))
+
+    async def run(self, rows: list[OutboxMessage]) -> NotifyResult:
+        """Drops the expired rows, sends the others over one connection, then reports."""
         # The attempt's scheduled time can be long past (a worker down across the deadline):
         # the wall clock decides whether a reminder is still worth sending.
         now = max(activity_now(), datetime.now(UTC))
-        dropped = 0
-        to_send: list[OutboxMessage] = []
         for row in rows:
-            assert row.id is not None
             if row.expires_at is not None and now >= row.expires_at:
-                await asyncio.to_thread(
-                    outbox.mark_dropped, self.engine, row.id, "deadline passed before sending"
-                )
-                dropped += 1
+                reason = "deadline passed before sending"
+                engine = self.acts.engine
+                if await self.acts._db(outbox.mark_dropped, engine, self._claim(row), reason):
+                    self.dropped += 1
+                else:
+                    self.busy.append(row.idempotency_key)
             else:
-                to_send.append(row)
+                self.rows.append(row)
+        s = self.acts.settings
         messages = [
             build_message(
-                from_addr=self.settings.mail_from,
+                from_addr=s.mail_from,
                 to_addr=row.to_addr,
                 subject=row.subject,
                 text=row.body_text,
@@ -115,26 +169,71 @@ class MailActivities(MailActivitiesInterface):
                 key=row.idempotency_key,
                 date=now,
             )
-            for row in to_send
+            for row in self.rows
         ]
-        failures: list[str] = []
-
-        async def on_result(i: int, error: Exception | None) -> None:
-            row_id = to_send[i].id
-            assert row_id is not None
-            if error is None:
-                await asyncio.to_thread(outbox.mark_sent, self.engine, row_id, now)
-            elif is_permanent(error):
-                log.warning("message %s refused for good: %s", to_send[i].idempotency_key, error)
-                await asyncio.to_thread(outbox.mark_failed, self.engine, row_id, str(error), True)
-            else:
-                failures.append(f"{to_send[i].idempotency_key}: {error}")
-                await asyncio.to_thread(outbox.mark_failed, self.engine, row_id, str(error))
-
-        await self.mailer.send_many(messages, on_result)
-        if failures:
-            log.warning("SMTP failed for %d message(s): %s", len(failures), failures[0])
-            raise ApplicationError(
-                f"SMTP failed for {len(failures)} message(s): {failures[0]}", type="smtp_failed"
+        try:
+            await self.acts.mailer.send_many(
+                messages, lambda i, e: self._settle(i, e, now), before=self._before
             )
-        return NotifyResult(messages=len(rows), sent=len(to_send), dropped=dropped)
+        finally:
+            if self.holding:  # an exception left claims: give them back at once
+                await self.acts._db(outbox.release, self.acts.engine, self.token, self.holding)
+        self._raise_unsettled()
+        return NotifyResult(messages=len(rows), sent=self.sent, dropped=self.dropped)
+
+    async def _before(self, i: int) -> bool:
+        row = self.rows[i]
+        ok = self.claimed.pop(i, None)
+        if ok is None:
+            ok = await self.acts._db(outbox.claim, self.acts.engine, self._claim(row))
+        if ok:
+            assert row.id is not None
+            self.holding.add(row.id)
+        else:
+            self.busy.append(row.idempotency_key)
+        return ok
+
+    async def _settle(self, i: int, error: Exception | None, at: datetime) -> None:
+        row = self.rows[i]
+        assert row.id is not None
+        engine = self.acts.engine
+        # The next row is claimed in the same transaction, unless this connection is in doubt.
+        nxt = None
+        if i + 1 < len(self.rows) and (error is None or is_permanent(error)):
+            nxt = self._claim(self.rows[i + 1])
+        if error is None:
+            got = await self.acts._db(outbox.mark_sent, engine, row.id, at, claim_next=nxt)
+            self.sent += 1
+        else:
+            permanent = is_permanent(error)
+            if permanent:
+                log.warning("message %s refused for good: %s", row.idempotency_key, error)
+            else:
+                self.failures.append(f"{row.idempotency_key}: {error}")
+            got = await self.acts._db(
+                outbox.mark_failed,
+                engine,
+                row.id,
+                str(error),
+                permanent,
+                token=self.token,
+                claim_next=nxt,
+            )
+        self.holding.discard(row.id)
+        if nxt is not None:
+            self.claimed[i + 1] = got
+        heartbeat(*self.progress())
+
+    def _raise_unsettled(self) -> None:
+        if self.failures:
+            log.warning("SMTP failed for %d message(s): %s", len(self.failures), self.failures[0])
+            raise ApplicationError(
+                f"SMTP failed for {len(self.failures)} message(s): {self.failures[0]}",
+                type="smtp_failed",
+            )
+        if self.busy:
+            # Claimed by an attempt that may still be sending them: retried after its lease.
+            raise ApplicationError(
+                f"{len(self.busy)} message(s) being sent by another attempt: {self.busy[0]}",
+                type="outbox_claimed",
+            )

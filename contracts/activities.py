@@ -32,6 +32,7 @@ __all__ = [
     "CycleActivitiesInterface",
     "MailActivitiesInterface",
     "UnitActivitiesInterface",
+    "mail_task_queue",
 ]
 
 # The recorded activity type names (the histories hold them).
@@ -40,6 +41,15 @@ CYCLE_START_UNITS = "cycle.start_units"
 CYCLE_FAN_OUT = "cycle.fan_out"
 CYCLE_STEP = "cycle.step"
 MAIL_NOTIFY = "mail.notify"
+
+
+def mail_task_queue(task_queue: str) -> str:
+    """The mail activity's task queue beside a workflow task queue (its own worker slots).
+
+    The same rule as ``core.settings.Settings.mail_task_queue``; workflows derive it from their
+    own queue, so a worker on queue ``q`` must also poll ``q-mail`` (``workflows.worker``).
+    """
+    return f"{task_queue}-mail"
 
 
 class UnitActivitiesInterface:

@@ -342,12 +342,20 @@ class OutboxMessage(SQLModel, table=True):
     subject: str = Field(max_length=500)
     body_text: str = Field(sa_type=Text)
     body_html: str = Field(sa_type=Text)
-    status: str = Field(default="pending", max_length=16, description="pending | sent | dropped")
+    status: str = Field(
+        default="pending",
+        max_length=16,
+        description="pending | sending (claimed) | sent | dropped | failed",
+    )
     attempts: int = 0
     last_error: str = Field(default="", sa_type=Text)
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
     expires_at: datetime | None = _ts(description="Not sent after this instant (a passed deadline)")
     sent_at: datetime | None = _ts()
+    claimed_by: str | None = Field(
+        default=None, max_length=200, description="The send attempt holding the row (sending)"
+    )
+    claimed_at: datetime | None = _ts(description="When that attempt claimed it (wall clock)")
 
 
 __all__ = [

@@ -24,7 +24,17 @@ import aiosmtplib
 
 from core.settings import Settings
 
-__all__ = ["Mailer", "SmtpMailer", "build_message", "is_permanent", "mailbox", "message_id"]
+__all__ = [
+    "Before",
+    "Mailer",
+    "OnResult",
+    "Skipped",
+    "SmtpMailer",
+    "build_message",
+    "is_permanent",
+    "mailbox",
+    "message_id",
+]
 
 
 def mailbox(name: str, email: str) -> str:
@@ -79,15 +89,25 @@ def _encoded_mailbox(value: str) -> str:
 
 
 OnResult = Callable[[int, Exception | None], Awaitable[None]]
+Before = Callable[[int], Awaitable[bool]]
+
+
+class Skipped(Exception):
+    """The outcome of a message the ``before`` hook declined: not sent, nothing to report."""
 
 
 class Mailer(Protocol):
     """Sends messages; one outcome per message (None: sent, else the error)."""
 
     async def send_many(
-        self, messages: Sequence[Message], on_result: OnResult | None = None
+        self,
+        messages: Sequence[Message],
+        on_result: OnResult | None = None,
+        *,
+        before: Before | None = None,
     ) -> list[Exception | None]:
-        """Sends every message it can, calling ``on_result`` right after each one."""
+        """Sends every message it can: ``before(i)`` right before message i (False: skip it,
+        outcome ``Skipped``), ``on_result`` right after each one sent or failed."""
         ...
 
 
@@ -151,11 +171,16 @@ class SmtpMailer:
                 smtp.close()
 
     async def send_many(
-        self, messages: Sequence[Message], on_result: OnResult | None = None
+        self,
+        messages: Sequence[Message],
+        on_result: OnResult | None = None,
+        *,
+        before: Before | None = None,
     ) -> list[Exception | None]:
         """Sends the batch; a connection failure is the failure of every message not sent.
 
-        ``on_result`` runs right after each message (the outbox marks it sent at once, so a
+        ``before(i)`` runs right before message i (the outbox claims it; False skips it) and
+        ``on_result`` right after the server's answer (the outbox marks it sent at once, so a
         crash later in the batch never sends it again).
         """
         if not messages:
@@ -165,9 +190,19 @@ class SmtpMailer:
         try:
             smtp = await self._borrow()
             for i, msg in enumerate(messages):
+                if before is not None and not await before(i):
+                    outcomes.append(Skipped())
+                    continue
                 error: Exception | None = None
                 try:
-                    await smtp.send_message(msg)
+                    # One bound for the whole message (each SMTP command also has its own): the
+                    # outbox's claim lease counts on a send never lasting longer.
+                    async with asyncio.timeout(self.timeout):
+                        await smtp.send_message(msg)
+                except TimeoutError as exc:
+                    raise aiosmtplib.SMTPTimeoutError(
+                        f"message not sent in {self.timeout} s"
+                    ) from exc
                 except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
                     raise  # the connection is gone: every message left fails (transient)
                 except (aiosmtplib.SMTPException, ValueError) as exc:

@@ -63,6 +63,9 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["DIGEST_GRACE", "CycleWorkflow", "due_reminder"]
 
 DIGEST_GRACE = timedelta(minutes=1)
+# start_units and fan_out heartbeat every few seconds: a crashed worker's batch is retried by
+# another worker this long after its last heartbeat (it resumes from the heartbeat details).
+FAN_OUT_HEARTBEAT = timedelta(seconds=20)
 STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -134,7 +137,7 @@ class CycleWorkflow:
                 batch_size=inp.batch_size,
             ),
             start_to_close_timeout=timedelta(hours=1),
-            heartbeat_timeout=timedelta(minutes=2),
+            heartbeat_timeout=FAN_OUT_HEARTBEAT,
             retry_policy=LONG_RETRY,
         )
         self._details()
@@ -300,7 +303,7 @@ class CycleWorkflow:
                 only_states=only_states,
             ),
             start_to_close_timeout=timedelta(hours=1),
-            heartbeat_timeout=timedelta(minutes=2),
+            heartbeat_timeout=FAN_OUT_HEARTBEAT,
             retry_policy=LONG_RETRY,
         )
         self.skipped = result.skipped

@@ -29,7 +29,11 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from contracts import search_attributes as sa
-    from contracts.activities import MailActivitiesInterface, UnitActivitiesInterface
+    from contracts.activities import (
+        MailActivitiesInterface,
+        UnitActivitiesInterface,
+        mail_task_queue,
+    )
     from contracts.ids import UNIT_WORKFLOW, cycle_workflow_id, request_key
     from contracts.messages import (
         ActivityResult,
@@ -69,7 +73,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.timeline import Reminder, at_local, local_text, plan_reminders
 
-__all__ = ["UnitWorkflow", "send_notice"]
+__all__ = ["MAIL_QUEUE_PATCH", "UnitWorkflow", "send_notice"]
 
 S = UnitState
 UPDATE_RETRY = RetryPolicy(
@@ -98,6 +102,9 @@ REMINDER_KIND = {
     DeadlineKind.plan: NoticeKind.followup_reminder,
 }
 MAX_SLEEP = timedelta(days=30)
+# The mail activity's own task queue and its heartbeat (see ``send_notice``).
+MAIL_QUEUE_PATCH = "mail-task-queue"
+MAIL_HEARTBEAT = timedelta(seconds=20)
 
 
 async def send_notice(req: NoticeRequest) -> None:
@@ -105,10 +112,22 @@ async def send_notice(req: NoticeRequest) -> None:
 
     Retries until sent; a notice with a deadline stops an hour after it (the activity drops
     it once the deadline has passed). A failure never fails the workflow.
+
+    Since ``MAIL_QUEUE_PATCH`` the activity runs on the mail task queue (``<queue>-mail``, its
+    own worker slots: a burst of reminders never takes the slots user commands need) and
+    heartbeats each message (``MAIL_HEARTBEAT``: a crashed worker's mail resumes within
+    seconds, not after the start-to-close timeout). A workflow whose history has no marker
+    (begun before the patch) keeps the main queue, as the histories it replays recorded.
     """
     horizon = timedelta(days=7)
     if req.expires_at is not None:
         horizon = max(req.expires_at - req.at, timedelta(minutes=1)) + timedelta(hours=1)
+    routing: dict[str, Any] = {}
+    if workflow.patched(MAIL_QUEUE_PATCH):
+        routing = {
+            "task_queue": mail_task_queue(workflow.info().task_queue),
+            "heartbeat_timeout": MAIL_HEARTBEAT,
+        }
     try:
         await workflow.execute_activity_method(
             MailActivitiesInterface.notify,
@@ -116,6 +135,7 @@ async def send_notice(req: NoticeRequest) -> None:
             start_to_close_timeout=timedelta(minutes=2),
             schedule_to_close_timeout=horizon,
             retry_policy=MAIL_RETRY,
+            **routing,
         )
     except ActivityError as exc:
         workflow.logger.warning("notice %s/%s not delivered: %s", req.kind, req.key, exc)

@@ -24,7 +24,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 import frameworks
 from contracts.messages import AssignmentSpec
@@ -43,7 +42,7 @@ from scoring.rules import full_marks_inputs
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
 from services.sheet import Editor, save_appraisal, save_draft
-from workflows.worker import build_worker
+from workflows.worker import AppWorkers, build_worker
 
 BUILTIN = Path(frameworks.__file__).parent / "builtin"
 FRAMEWORK_FILE = BUILTIN / "dinh-hoa-commune-2024.yaml"
@@ -256,7 +255,7 @@ def appraise_derived(engine: Engine, cycle_id: str, unit: str, now: datetime) ->
                 )
 
 
-def worker_for(client: Client, engine: Engine, settings: Settings, task_queue: str) -> Worker:
+def worker_for(client: Client, engine: Engine, settings: Settings, task_queue: str) -> AppWorkers:
     """A worker with the real activities on a test task queue."""
     return build_worker(client, engine=engine, settings=settings, task_queue=task_queue)
 
@@ -387,10 +386,17 @@ async def completed(env: WorkflowEnvironment, *wf_ids: str) -> None:
 
 
 async def write_histories(env: WorkflowEnvironment, cycle_id: str, names: dict[str, str]) -> None:
-    """Saves the histories of the main paths for the replay test (on demand only)."""
-    if not os.environ.get("APPRAISAL_WRITE_HISTORIES"):
+    """Saves the histories of the main paths for the replay test (on demand only).
+
+    ``APPRAISAL_WRITE_HISTORIES=1`` writes ``<name>.json``; any other value ``v`` writes
+    ``<name>-v.json`` beside them (a new generation after a ``workflow.patched`` change: the
+    older files stay, as the proof that workflows begun before it still replay).
+    """
+    generation = os.environ.get("APPRAISAL_WRITE_HISTORIES")
+    if not generation:
         return
+    suffix = "" if generation == "1" else f"-{generation}"
     for name, wf_id in names.items():
         history = await env.client.get_workflow_handle(wf_id).fetch_history()
         compact = json.dumps(json.loads(history.to_json()), separators=(",", ":"))
-        (HISTORIES / f"{name}.json").write_text(compact + "\n", encoding="utf-8")
+        (HISTORIES / f"{name}{suffix}.json").write_text(compact + "\n", encoding="utf-8")

@@ -25,7 +25,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.mail import MailActivities
 from contracts.messages import (
@@ -63,7 +62,7 @@ from tests.histories.scenario import (
 from workflows import commands as C
 from workflows.cycle import due_reminder
 from workflows.timeline import plan_reminders
-from workflows.worker import build_worker
+from workflows.worker import AppWorkers, build_worker
 
 PT, DB = "phuong-tien", "dinh-bien"
 COORD = "coordinator"
@@ -95,7 +94,7 @@ def appraise(
             )
 
 
-def uncached_worker(client: Client, engine: Engine, settings: Settings, queue: str) -> Worker:
+def uncached_worker(client: Client, engine: Engine, settings: Settings, queue: str) -> AppWorkers:
     """``build_worker`` without a workflow cache (no sticky queue)."""
     return build_worker(
         client, engine=engine, settings=settings, task_queue=queue, max_cached_workflows=0

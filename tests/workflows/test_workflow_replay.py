@@ -4,6 +4,12 @@ A change to the workflows that would break the determinism of running workflows 
 (guard such changes with ``workflow.patched``). Regenerate the histories after an intended,
 compatible change with ``APPRAISAL_WRITE_HISTORIES=1 pytest tests/workflows/test_workflow_cycle.py
 tests/workflows/test_workflow_deadlines.py tests/workflows/test_workflow_council_reminders.py``.
+
+Two generations: the histories without a suffix were recorded before the mail task queue
+(``MAIL_QUEUE_PATCH``) and send mail on the workflow's own queue; ``*-mail-queue.json``
+(``APPRAISAL_WRITE_HISTORIES=mail-queue pytest tests/workflows/test_workflow_cycle.py``) carry
+the patch marker and send it on ``<queue>-mail``. Both must replay; never regenerate the first
+generation (it is the proof that workflows begun before the patch go on).
 """
 
 from __future__ import annotations
@@ -11,10 +17,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from contracts.activities import MAIL_NOTIFY, mail_task_queue
 from core.temporal import DATA_CONVERTER
+from workflows.unit import MAIL_QUEUE_PATCH
 from workflows.worker import WORKFLOWS, sandbox_runner
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -30,10 +39,16 @@ EXPECTED = {
     "unit-reopened-resubmitted",
     "unit-locked-reopened-late",
 }
+MAIL_QUEUE = {
+    "cycle-published-mail-queue",
+    "unit-two-rounds-published-mail-queue",
+    "unit-late-published-mail-queue",
+    "unit-not-submitted-published-mail-queue",
+}
 
 
 def test_every_main_path_has_a_committed_history() -> None:
-    assert {f.stem for f in FILES} == EXPECTED
+    assert {f.stem for f in FILES} == EXPECTED | MAIL_QUEUE
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
@@ -45,3 +60,37 @@ async def test_history_replays(path: Path) -> None:
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None
     assert len(history.events) > 10
+
+
+def _mail_routing(path: Path) -> tuple[bool, set[str], str]:
+    """Whether the history has the mail-queue patch marker, the queues its mail activities
+    were scheduled on, and the workflow's own queue."""
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    marked = False
+    queues: set[str] = set()
+    own = history.events[0].workflow_execution_started_event_attributes.task_queue.name
+    for e in history.events:
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = e.marker_recorded_event_attributes
+            marked |= marker.marker_name == "core_patch" and any(
+                f'"id":"{MAIL_QUEUE_PATCH}"'.encode() in p.data
+                for payloads in marker.details.values()
+                for p in payloads.payloads
+            )
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = e.activity_task_scheduled_event_attributes
+            if attrs.activity_type.name == MAIL_NOTIFY:
+                queues.add(attrs.task_queue.name)
+    return marked, queues, own
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
+def test_each_generation_sends_mail_where_it_recorded(path: Path) -> None:
+    """Both branches of ``MAIL_QUEUE_PATCH`` are replayed above: the old histories (no
+    marker, mail on the workflow's queue) and the new ones (marker, mail on ``<queue>-mail``)."""
+    marked, queues, own = _mail_routing(path)
+    assert queues, "no mail activity in this history"
+    if path.stem in MAIL_QUEUE:
+        assert marked and queues == {mail_task_queue(own)}
+    else:
+        assert not marked and queues == {own}

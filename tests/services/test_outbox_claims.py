@@ -1,0 +1,149 @@
+"""The outbox's claims (issue 13): a row is claimed by one send attempt before it is sent and
+settled in one short transaction right after the server's answer. Two attempts never send the
+same row at once; a row left ``sending`` by a dead attempt is taken over once its lease passed;
+a retried attempt of the mail activity sends only what is unsettled."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+from temporalio.exceptions import ApplicationError
+
+from activities.mail import MailActivities, notice_prefix
+from contracts.messages import NoticeKind, NoticeRequest
+from core.db import session_scope
+from models.tables import OutboxMessage
+from notifications.mailer import SmtpMailer
+from notifications.sink import MailSink
+from services import outbox
+from services.outbox import CLAIM_LEASE, Claim
+from tests.histories.scenario import Seeded, local, seed_cycle, settings_for
+
+YEAR = 2031
+T0 = datetime(2031, 11, 20, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def seeded(engine: Engine) -> Seeded:
+    return seed_cycle(
+        engine,
+        year=YEAR,
+        opens_at=local(YEAR, 11, 14, 8),
+        units=(("claim-xa", "UBND xã Thử Claim"),),
+        real_table_for=(),
+    )
+
+
+def _rows(engine: Engine, n: int, tag: str) -> list[int]:
+    keys = [f"claims|{tag}|{i}" for i in range(n)]
+    items = [
+        outbox.OutboxItem(key=k, to_addr="a@x.test", subject="s", text="t", html="h") for k in keys
+    ]
+    outbox.enqueue_all(engine, items, at=T0)
+    return [r.id or 0 for r in outbox.pending(engine, keys)]
+
+
+def _row(engine: Engine, row_id: int) -> OutboxMessage:
+    with session_scope(engine) as s:
+        row = s.get(OutboxMessage, row_id)
+        assert row is not None
+        return row
+
+
+def test_one_attempt_at_a_time_until_the_lease_passes(engine: Engine) -> None:
+    [row] = _rows(engine, 1, "lease")
+    assert outbox.claim(engine, Claim(row, "attempt-1", T0))
+    assert outbox.claim(engine, Claim(row, "attempt-1", T0))  # its own claim again: fine
+    # Another attempt while the first may still be sending: refused, also for dropping.
+    assert not outbox.claim(engine, Claim(row, "attempt-2", T0 + CLAIM_LEASE))
+    assert not outbox.mark_dropped(engine, Claim(row, "attempt-2", T0), "late")
+    # A failure reported by the other attempt does not touch the first one's claim.
+    outbox.mark_failed(engine, row, "boom", token="attempt-2")
+    got = _row(engine, row)
+    assert (got.status, got.claimed_by, got.attempts) == ("sending", "attempt-1", 0)
+    # Once the lease passed, the first attempt has finished or died: the row may be taken.
+    later = T0 + CLAIM_LEASE + timedelta(seconds=1)
+    assert outbox.claim(engine, Claim(row, "attempt-2", later))
+    assert not outbox.claim(engine, Claim(row, "attempt-1", later))
+    assert outbox.mark_sent(engine, row, later)
+    got = _row(engine, row)
+    assert (got.status, got.claimed_by, got.attempts) == ("sent", "attempt-2", 1)
+    # Settled: nobody claims it again, whatever the clock.
+    assert not outbox.claim(engine, Claim(row, "attempt-3", later + CLAIM_LEASE * 10))
+
+
+def test_settling_a_row_claims_the_next_in_the_same_transaction(engine: Engine) -> None:
+    first, second, third = _rows(engine, 3, "next")
+    assert outbox.claim(engine, Claim(first, "a", T0))
+    assert outbox.claim(engine, Claim(third, "other", T0))
+    assert outbox.mark_sent(engine, first, T0, claim_next=Claim(second, "a", T0))
+    assert _row(engine, second).status == "sending"
+    # A transient failure puts the row back (claim released) and may claim the next one:
+    # here the next one is another attempt's, so the claim is refused.
+    assert not outbox.mark_failed(
+        engine, second, "4xx", token="a", claim_next=Claim(third, "a", T0)
+    )
+    got = _row(engine, second)
+    assert (got.status, got.claimed_by, got.last_error) == ("pending", None, "4xx")
+    assert _row(engine, third).claimed_by == "other"
+    outbox.release(engine, "other", [third])
+    assert (_row(engine, third).status, _row(engine, third).claimed_by) == ("pending", None)
+
+
+async def test_a_retry_sends_only_what_a_dead_attempt_left_unsettled(
+    engine: Engine, seeded: Seeded, smtp: tuple[int, MailSink]
+) -> None:
+    """A worker killed mid-notice: one row sent, one claimed (in doubt), one untouched. The
+    next attempt sends the untouched one at once, refuses the one in doubt while its lease
+    runs (retried: ``outbox_claimed``), and re-sends it after the lease; never the sent one."""
+    port, sink = smtp
+    settings = settings_for(port)
+    req = NoticeRequest(
+        kind=NoticeKind.results_published,
+        cycle_id=seeded.cycle_id,
+        key="published-claims",
+        at=local(YEAR, 12, 20, 9),
+    )
+    mail = MailActivities(engine, settings, SmtpMailer(settings))
+    rows = await _prepared(mail, req)
+    assert len(rows) == 2  # the coordinator and the council
+    now = datetime.now(UTC)
+    sent, doubt = rows[0].id or 0, rows[1].id or 0
+    assert outbox.claim(engine, Claim(sent, "dead", now)) and outbox.mark_sent(engine, sent, now)
+    assert outbox.claim(engine, Claim(doubt, "dead", now))
+    with pytest.raises(ApplicationError) as exc:
+        await mail.notify(req)
+    assert exc.value.type == "outbox_claimed" and not exc.value.non_retryable
+    assert len(sink.messages) == 0
+    # The lease of the dead attempt's claim passes.
+    with session_scope(engine, write=True) as s:
+        row = s.get(OutboxMessage, doubt)
+        assert row is not None
+        row.claimed_at = now - CLAIM_LEASE - timedelta(seconds=1)
+        s.add(row)
+    result = await mail.notify(req)
+    assert (result.messages, result.sent) == (1, 1)
+    [msg] = await sink.wait_for(1)
+    assert str(msg["X-Appraisal-Key"]).strip() == rows[1].idempotency_key
+    assert {r.status for r in await _prepared(mail, req, every=True)} == {"sent"}
+
+
+async def _prepared(
+    mail: MailActivities, req: NoticeRequest, *, every: bool = False
+) -> list[OutboxMessage]:
+    import asyncio
+
+    unsettled = await asyncio.to_thread(mail._prepare, req)
+    if not every:
+        return unsettled
+    with session_scope(mail.engine) as s:
+        return list(
+            s.exec(
+                select(OutboxMessage).where(
+                    col(OutboxMessage.idempotency_key).startswith(notice_prefix(req))
+                )
+            ).all()
+        )
