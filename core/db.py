@@ -109,9 +109,9 @@ class Busy(Unavailable):
         self.retry_after = retry_after
 
 
-_SLOTS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[int, anyio.Semaphore]
-] = weakref.WeakKeyDictionary()
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, anyio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @asynccontextmanager

@@ -92,7 +92,9 @@ def test_a_read_request_due_a_touch_writes_it_outside_its_read(
     engine: Engine, app: Any, world: Any
 ) -> None:
     token, sid = _session(engine, world, "viewer", TOUCH_EVERY + timedelta(seconds=5))
-    resp = client(app).get(f"/api/cycles/{world.cycle_id}/units/{world.unit_a}", headers=_bearer(token))
+    resp = client(app).get(
+        f"/api/cycles/{world.cycle_id}/units/{world.unit_a}", headers=_bearer(token)
+    )
     assert resp.status_code == 200, resp.text
     assert datetime.now(UTC) - _seen(engine, sid) < timedelta(seconds=30)
 
