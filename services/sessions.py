@@ -138,8 +138,8 @@ def session_user(
 def touch_session(engine: Engine, session_id: str, now: datetime) -> bool:
     """Marks a session seen at ``now`` in a short write transaction of its own, once per
     TOUCH_EVERY whoever races (the UPDATE is conditional). Best effort: False when SQLite's
-    writer queue (or PostgreSQL's row lock) did not free up within TOUCH_WAIT_S; the idle timeout then counts from the
-    previous touch, and the session's next request tries again."""
+    writer queue (or PostgreSQL's row lock) did not free up within TOUCH_WAIT_S; the idle
+    timeout then counts from the previous touch, and the session's next request tries again."""
     try:
         with writer(engine, wait=TOUCH_WAIT_S).begin() as conn:
             if conn.dialect.name == "postgresql":  # nor wait long for the row (a revocation)
