@@ -4,6 +4,7 @@ Retry-After (never 500), and argon2 in a bounded executor."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -232,6 +233,18 @@ def test_hashing_is_bounded_and_sheds_load_beyond_its_queue() -> None:
         t.join(5)
     assert results == ["ok"] * places
     assert peak[0] == core.hashing.CONCURRENCY
+
+
+def test_hashing_runs_below_the_requests_cpu_priority() -> None:
+    """A login storm's argon2 yields the CPU to readers: its threads are niced (Linux)."""
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = niceness()
+    theirs = core.hashing.bounded(niceness)
+    assert theirs == min(19, mine + core.hashing.NICE)
+    assert niceness() == mine  # the caller's own thread keeps its priority
 
 
 def test_login_storm_sheds_with_503_not_500(
