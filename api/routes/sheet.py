@@ -66,7 +66,10 @@ def unit_ref(session: Session, principal: Principal, cycle_id: str, unit_id: int
     workflow (issue 13), and an edit's write transaction (SQLite's write lock) starts after it.
     """
     with reading(session):
-        _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
+        unit_visible(session, principal, cycle_id, unit_id)  # the rule's check read it: no query
+        unit = session.get(Unit, unit_id)  # the projection's unit: its cycle exists (foreign key)
+        if unit is None:
+            raise not_found()
     release(session)  # reading() ended it, unless the session was already in a transaction
     return UnitRef(cycle_id=cycle_id, unit_id=unit_id, unit_code=unit.code)
 
