@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
@@ -57,6 +58,11 @@ def _async_route(request: Request) -> bool:
     return inspect.iscoroutinefunction(endpoint)
 
 
+def _writes(request: Request) -> bool:
+    """A sync route of an unsafe method: its session's transactions take the write lock."""
+    return request.method not in SAFE_METHODS and not _async_route(request)
+
+
 def _commit_and_close(session: Session) -> None:
     # One thread hop for both: on SQLite the write lock is held until the connection is back.
     session.commit()
@@ -68,7 +74,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     committed before the response is sent, rolled back on error; BEGIN IMMEDIATE for a sync
     route's write (its checks read before it: ``authorise``, ``core.db.reading``)."""
     engine = request.app.state.engine
-    if request.method not in SAFE_METHODS and not _async_route(request):
+    if _writes(request):
         engine = writer(engine)
     settings: Settings = request.app.state.settings
     async with admitted(settings.db_pool_size):
@@ -187,12 +193,13 @@ def authorise(
     rule = access.POLICY.get(f"{method} {path}")
     if rule is None:  # create_app refuses such routes; this guards routers added later
         raise RuntimeError(f"no access rule for {method} {path}")
-    # The checks read in a transaction of their own: on SQLite a write request's checks neither
-    # wait for nor hold the write lock, and a read request never upgrades its read to a write.
-    with reading(session):
+    # A write request's checks read in a transaction of their own: on SQLite they neither wait
+    # for nor hold the write lock. A read request's checks and route share one transaction.
+    with reading(session) if _writes(request) else nullcontext(session):
         principal, due = authenticate_request(request, session, settings)
         access.check(session, principal, rule, dict(request.path_params))
-    if due:  # at most once a minute per session, in a short write of its own (best effort)
+    if due:  # at most once a minute per session, in a short write of its own (best effort),
+        release(session)  # after the read has ended: one connection at a time, no upgrade
         touch_session(request.app.state.engine, principal.session_id, utcnow())
     return principal
 
