@@ -195,17 +195,32 @@ def cycle_visible(session: Session, principal: Principal, cycle_id: str) -> Cycl
     raise not_found("Không tìm thấy kỳ đánh giá.")
 
 
+_VISIBLE = "appraisal_visible_units"  # Session.info: (user, cycle, unit) → projection seen
+
+
 def unit_visible(session: Session, principal: Principal, cycle_id: str, unit_id: int) -> CycleUnit:
-    """The unit's projection in the cycle if the caller may see it; 404 otherwise."""
+    """The unit's projection in the cycle if the caller may see it; 404 otherwise.
+
+    Read once per request (the session): the route rule's check and the route's own lookup
+    share it. A write re-reads the projection under the unit's lock (``services.sheet.gate``).
+    """
+    seen: dict[tuple[int, str, int], CycleUnit] = session.info.setdefault(_VISIBLE, {})
+    key = (principal.user_id, cycle_id, unit_id)
+    if key in seen:
+        return seen[key]
     cu = session.exec(
         select(CycleUnit).where(CycleUnit.cycle_id == cycle_id, CycleUnit.unit_id == unit_id)
     ).first()
-    if cu is not None:
-        if principal.is_global or unit_id in principal.units():
-            return cu
-        if principal.has(Role.council) and UnitState(cu.state) in COUNCIL_VISIBLE:
-            return cu
+    if cu is not None and _may_see(principal, cu, unit_id):
+        seen[key] = cu
+        return cu
     raise not_found("Không tìm thấy đơn vị trong kỳ đánh giá.")
+
+
+def _may_see(principal: Principal, cu: CycleUnit, unit_id: int) -> bool:
+    if principal.is_global or unit_id in principal.units():
+        return True
+    return principal.has(Role.council) and UnitState(cu.state) in COUNCIL_VISIBLE
 
 
 def check(session: Session, principal: Principal, rule: Rule, path_params: dict[str, str]) -> None:

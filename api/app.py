@@ -26,7 +26,7 @@ from api.openapi import install_openapi
 from api.routes import ROUTERS
 from api.text_guard import TextGuard
 from core import metrics
-from core.db import POOL_SIZE, RETRY_AFTER_S, Busy, make_engine, session_scope
+from core.db import RETRY_AFTER_S, Busy, make_engine, session_scope
 from core.logs import REQUEST_ID
 from core.settings import Mode, Settings, get_settings
 from core.temporal import connect
@@ -170,9 +170,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Sync routes run in anyio's thread pool: at least one thread per admitted request
-        # (core.db.admitted), so none of them waits for a thread (README, "Scale").
+        # (core.db.admitted, db_pool_size places), so none of them waits for a thread (README,
+        # "Scale").
         threads = to_thread.current_default_thread_limiter()
-        threads.total_tokens = max(threads.total_tokens, POOL_SIZE)
+        threads.total_tokens = max(threads.total_tokens, settings.db_pool_size)
         _ensure_admin(app.state.engine, settings)
         if app.state.temporal is None:
             try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
@@ -23,7 +24,7 @@ from temporalio.client import Client
 
 from api import access
 from api.errors import Problem
-from core.db import admitted, release, utcnow, writer
+from core.db import admitted, reading, release, utcnow, writer
 from core.settings import Settings
 from services.accounts import (
     InvalidToken,
@@ -32,7 +33,7 @@ from services.accounts import (
     same_secret,
     verify_token,
 )
-from services.sessions import session_user
+from services.sessions import check_session, touch_due, touch_session
 
 SESSION_COOKIE = "appraisal_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -57,6 +58,11 @@ def _async_route(request: Request) -> bool:
     return inspect.iscoroutinefunction(endpoint)
 
 
+def _writes(request: Request) -> bool:
+    """A sync route of an unsafe method: its session's transactions take the write lock."""
+    return request.method not in SAFE_METHODS and not _async_route(request)
+
+
 def _commit_and_close(session: Session) -> None:
     # One thread hop for both: on SQLite the write lock is held until the connection is back.
     session.commit()
@@ -64,12 +70,14 @@ def _commit_and_close(session: Session) -> None:
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One session per request, admitted among at most POOL_SIZE (core.db), committed before
-    the response is sent, rolled back on error; BEGIN IMMEDIATE for a sync route's write."""
+    """One session per request, admitted among at most ``db_pool_size`` (core.db.admitted),
+    committed before the response is sent, rolled back on error; BEGIN IMMEDIATE for a sync
+    route's write (its checks read before it: ``authorise``, ``core.db.reading``)."""
     engine = request.app.state.engine
-    if request.method not in SAFE_METHODS and not _async_route(request):
+    if _writes(request):
         engine = writer(engine)
-    async with admitted():
+    settings: Settings = request.app.state.settings
+    async with admitted(settings.db_pool_size):
         session = Session(engine, expire_on_commit=False)
         try:
             yield session
@@ -138,8 +146,11 @@ def _unauthorised(detail: str) -> Problem:
     return Problem(401, detail, slug="unauthorised", headers={"WWW-Authenticate": "Bearer"})
 
 
-def authenticate_request(request: Request, session: Session, settings: Settings) -> Principal:
-    """The caller from a bearer token or a session cookie (with CSRF on unsafe methods)."""
+def authenticate_request(
+    request: Request, session: Session, settings: Settings
+) -> tuple[Principal, bool]:
+    """The caller from a bearer token or a session cookie (with CSRF on unsafe methods), and
+    whether their session is due a last_seen touch (reads only: the caller writes it)."""
     header = request.headers.get("authorization")
     now = utcnow()
     try:
@@ -159,12 +170,14 @@ def authenticate_request(request: Request, session: Session, settings: Settings)
                 sent = request.headers.get(CSRF_HEADER, "")
                 if not sent or not same_secret(sent, str(raw.get("csrf", ""))):
                     raise Problem(403, "Thiếu hoặc sai mã CSRF.", slug="csrf")
-        user = session_user(session, claims, idle_minutes=settings.session_idle_minutes, now=now)
+        user, row = check_session(
+            session, claims, idle_minutes=settings.session_idle_minutes, now=now
+        )
     except InvalidToken as exc:
         if exc.reason == "expired":
             raise _unauthorised("Phiên đăng nhập đã hết hạn, vui lòng đăng nhập lại.") from exc
         raise _unauthorised("Mã truy cập không hợp lệ.") from exc
-    return load_principal(session, user, session_id=claims.session_id)
+    return load_principal(session, user, session_id=claims.session_id), touch_due(row, now)
 
 
 def authorise(
@@ -180,8 +193,14 @@ def authorise(
     rule = access.POLICY.get(f"{method} {path}")
     if rule is None:  # create_app refuses such routes; this guards routers added later
         raise RuntimeError(f"no access rule for {method} {path}")
-    principal = authenticate_request(request, session, settings)
-    access.check(session, principal, rule, dict(request.path_params))
+    # A write request's checks read in a transaction of their own: on SQLite they neither wait
+    # for nor hold the write lock. A read request's checks and route share one transaction.
+    with reading(session) if _writes(request) else nullcontext(session):
+        principal, due = authenticate_request(request, session, settings)
+        access.check(session, principal, rule, dict(request.path_params))
+    if due:  # at most once a minute per session, in a short write of its own (best effort),
+        release(session)  # after the read has ended: one connection at a time, no upgrade
+        touch_session(request.app.state.engine, principal.session_id, utcnow())
     return principal
 
 

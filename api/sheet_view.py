@@ -20,7 +20,7 @@ from models.tables import Cycle, CycleUnit, Entry, Snapshot, Unit, UnitState
 from scoring.aggregate import NodeScore
 from scoring.rules import input_fields
 from services.evidence import EvidencePublic, evidence_public
-from services.sheet import LoadedRound, load_sheet, score_entries, sheet_progress
+from services.sheet import LoadedRound, load_sheet, score_both, sheet_progress
 
 __all__ = [
     "Assignee",
@@ -204,8 +204,7 @@ def sheet_view(session: Session, cycle: Cycle, cu: CycleUnit, unit: Unit) -> She
     assert unit.id is not None
     sheet = load_sheet(session, cycle=cycle, unit=unit, cu=cu)
     entries = sheet.entries
-    self_sheet = score_entries(sheet.framework, entries.values(), appraised=False)
-    appraised_sheet = score_entries(sheet.framework, entries.values(), appraised=True)
+    self_sheet, appraised_sheet = score_both(sheet.framework, entries.values())
     any_appraised = any(
         e.appraised_inputs or e.appraised_score is not None for e in entries.values()
     )

@@ -470,7 +470,8 @@ async def run_load(sizes: LoadSizes, workdir: Path) -> list[LoadRow]:
                                 kind, url, base, engine, world, clients, sizes.edits_per_client
                             )
                         )
-                    rows.append(await bench_storm(kind, base, world, sizes))
+                    if sizes.storm_logins > 0:
+                        rows.append(await bench_storm(kind, base, world, sizes))
             finally:
                 engine.dispose()
     return rows

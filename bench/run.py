@@ -27,6 +27,7 @@ from temporalio.client import Client
 from bench.cases import Result, bench_edit_gate, bench_mail, bench_score, bench_start
 from bench.load import LoadRow, LoadSizes, load_table, run_load
 from bench.lock import bench_lock
+from bench.rows import update_load_rows
 from bench.scoring import ScaleRow, bench_scoring, scale_table
 from bench.stack import open_stack, seed, temporal_binary
 from bench.transition import bench_transition
@@ -317,6 +318,17 @@ def _parser() -> argparse.ArgumentParser:
         help="load: sqlite,postgresql (BENCH_POSTGRES_URL)",
     )
     p.add_argument("--no-load", action="store_true", help="skip the HTTP load rows")
+    p.add_argument(
+        "--only-load",
+        action="store_true",
+        help="only the HTTP load rows (no Temporal, no scoring); --clients '' skips the edits, "
+        "--storm-logins 0 the storm",
+    )
+    p.add_argument(
+        "--update-rows",
+        action="store_true",
+        help="with --only-load: replace the rows it re-ran in BENCHMARKS.md (or --output)",
+    )
     p.add_argument("--larger", default="", help="the same rows again at these N (1000,5000)")
     p.add_argument(
         "--lock-setup", type=float, help="seconds from creating the lock cycle to its lock"
@@ -346,10 +358,41 @@ def load_sizes(args: argparse.Namespace) -> LoadSizes:
     )
 
 
+def only_load(args: argparse.Namespace, command: str) -> int:
+    """``--only-load``: the HTTP load rows alone, printed; ``--update-rows`` writes just those
+    rows into BENCHMARKS.md (bench.rows). 0 when every check passed."""
+    load_start = _load()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="appraisal-bench-") as tmp:
+        rows = asyncio.run(run_load(load_sizes(args), Path(tmp)))
+    seconds = time.perf_counter() - started
+    machine = _machine(load_start)
+    print(load_table(rows))
+    for r in rows:
+        print(f"- {r.measurement}, {r.database}, {r.clients}: {r.detail}")
+    failed = [c for r in rows for c in r.checks if not c.ok]
+    for c in failed:
+        print(f"- [ ] {c.what}: {c.actual} — expected {c.expected}")
+    note = (
+        f"the rows above for {', '.join(sorted({f'{r.database} {r.clients}' for r in rows}))} "
+        f"on {machine.date} with `{command}` ({seconds:.0f} s; load average "
+        f"{machine.load_start:.2f} → {machine.load_end:.2f}; checks "
+        f"{'all passed' if not failed else 'SOME FAILED'}); the other rows are the full run's"
+    )
+    print(f"\n{note}")
+    if args.update_rows:
+        path = args.output or BENCHMARKS_MD
+        done = update_load_rows(path, rows, note)
+        print(f"replaced in {path}: {'; '.join(done)}")
+    return 0 if not failed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; 0 when every check passed."""
     args_list = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(args_list)
+    if args.only_load:
+        return only_load(args, " ".join([COMMAND, *args_list]))
     units = args.units or (QUICK_UNITS if args.quick else DEFAULT_UNITS)
     if units < 1:
         _parser().error("--units must be at least 1")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import threading
 import weakref
@@ -79,12 +78,13 @@ def utcnow() -> datetime:
 # --- sizing: one table of numbers chosen together (README, "Scale") ---------------------------
 #
 # Every API request holds at most one pooled connection, and only while it is admitted
-# (``request_slot``): at most POOL_SIZE requests use the database at once, the others wait
+# (``admitted``): at most ``Settings.db_pool_size`` requests use the database at once (the app
+# passes it; POOL_SIZE is only the default of code that has no settings), the others wait
 # without a thread. The API's thread pool has as many threads as there are slots, so an admitted
 # request never waits for a thread held by a request that waits for a connection (the deadlock
 # behind "QueuePool limit … reached" in issue 13). The overflow is for the rest of the process
 # (readiness probe, cycle start, start-up).
-POOL_SIZE = int(os.environ.get("APPRAISAL_DB_POOL_SIZE", "20"))
+POOL_SIZE = 20  # the default of Settings.db_pool_size (APPRAISAL_DB_POOL_SIZE)
 POOL_OVERFLOW = 10
 POOL_TIMEOUT_S = 10.0
 # How long a SQLite writer waits for the write lock (in this process, then SQLite's own busy
@@ -95,6 +95,9 @@ RETRY_AFTER_S = 2
 # Execution option that picks how a SQLite transaction begins: IMMEDIATE takes the write lock
 # at BEGIN (a write transaction never fails half-way on a stale snapshot); DEFERRED reads.
 BEGIN = "appraisal_sqlite_begin"
+# Execution option: how long (s) an IMMEDIATE transaction waits for this process's writer queue
+# (default BUSY_TIMEOUT_S); a best-effort write (a session's last_seen) waits less.
+WRITER_WAIT = "appraisal_writer_wait"
 _WRITER_HELD = "appraisal_writer_held"
 
 
@@ -106,21 +109,21 @@ class Busy(Unavailable):
         self.retry_after = retry_after
 
 
-_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Semaphore] = (
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, anyio.Semaphore]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 @asynccontextmanager
-async def admitted() -> AsyncIterator[None]:
-    """One of POOL_SIZE places for a request that uses the database; Busy after POOL_TIMEOUT_S.
-
-    Waiting here costs no thread and no connection, unlike waiting on the pool inside a thread.
-    """
+async def admitted(size: int = POOL_SIZE) -> AsyncIterator[None]:
+    """One of ``size`` places (the pool size) for a request that uses the database; Busy after
+    POOL_TIMEOUT_S. Waiting here costs no thread and no connection, unlike waiting on the pool
+    inside a thread."""
     loop = asyncio.get_running_loop()
-    slots = _SLOTS.get(loop)
+    by_size = _SLOTS.setdefault(loop, {})
+    slots = by_size.get(size)
     if slots is None:
-        slots = _SLOTS[loop] = anyio.Semaphore(POOL_SIZE)
+        slots = by_size[size] = anyio.Semaphore(max(size, 0))
     try:
         with anyio.fail_after(POOL_TIMEOUT_S):
             await slots.acquire()
@@ -205,11 +208,11 @@ def _sqlite_engine(url: str, echo: bool, pool_size: int, max_overflow: int) -> E
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get(BEGIN, "DEFERRED")
-        if mode == "IMMEDIATE":
+        options = conn.get_execution_options()
+        if options.get(BEGIN, "DEFERRED") == "IMMEDIATE":
             info = conn.connection.info
             if not info.get(_WRITER_HELD):
-                if not writer.acquire(BUSY_TIMEOUT_S):
+                if not writer.acquire(options.get(WRITER_WAIT, BUSY_TIMEOUT_S)):
                     raise OperationalError(
                         "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
                     )
@@ -243,9 +246,40 @@ def make_engine(
     )
 
 
-def writer(engine: Engine) -> Engine:
-    """The engine whose transactions take SQLite's write lock at BEGIN (no-op elsewhere)."""
-    return engine.execution_options(**{BEGIN: "IMMEDIATE"})
+def writer(engine: Engine, *, wait: float | None = None) -> Engine:
+    """The engine whose transactions take SQLite's write lock at BEGIN (no-op elsewhere);
+    ``wait``: seconds in this process's writer queue before "database is locked"."""
+    options: dict[str, Any] = {BEGIN: "IMMEDIATE"}
+    if wait is not None:
+        options[WRITER_WAIT] = wait
+    return engine.execution_options(**options)
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine whose transactions begin DEFERRED (a plain read on SQLite), whatever ``engine``
+    was made with."""
+    return engine.execution_options(**{BEGIN: "DEFERRED"})
+
+
+@contextmanager
+def reading(session: Session) -> Iterator[Session]:
+    """Runs the statements inside in a read transaction of their own, ended (committed) at the
+    exit, before the session's own writes begin.
+
+    For a write request's checks (who is calling, may they, which unit): on SQLite they then
+    neither wait for nor hold the write lock, so the serialised part of the request is its
+    write transaction only. A session already in a transaction keeps it (its mode is set).
+    """
+    bind = session.bind
+    if bind is None or session.in_transaction() or not isinstance(bind, Engine):
+        yield session
+        return
+    session.bind = reader(bind)
+    try:
+        yield session
+        session.commit()
+    finally:
+        session.bind = bind
 
 
 def write_session(engine: Engine) -> Session:

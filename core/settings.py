@@ -74,7 +74,8 @@ class Settings(BaseSettings):
         default=False, description="production only: a relay on a trusted link without TLS"
     )
     api_workers: int = Field(default=1, ge=1, le=16)
-    # Same variable as core.db.POOL_SIZE (the admission slots): keep them one number.
+    # The one owner of this number: the pool of each process (core.db.make_engine) and the API's
+    # admission places and threads (core.db.admitted, api.app) all take it from here.
     db_pool_size: int = Field(default=20, ge=1, le=50)
     db_max_overflow: int = Field(default=10, ge=0, le=50)
     worker_shutdown_seconds: int = Field(default=60, ge=0, le=3600)

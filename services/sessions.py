@@ -13,26 +13,36 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from core.db import utcnow
+from core.db import utcnow, writer
 from models.tables import AuthSession, User
 from services import audit
 from services.accounts import InvalidToken, TokenClaims, issue_token
 
 __all__ = [
+    "TOUCH_EVERY",
+    "TOUCH_WAIT_S",
     "SessionPublic",
+    "check_session",
     "list_sessions",
     "revoke_all",
     "revoke_session",
     "session_public",
     "session_user",
     "start_session",
+    "touch_due",
+    "touch_session",
 ]
 
 # last_seen_at is written at most this often: the idle timeout does not need a write per request.
 TOUCH_EVERY = timedelta(seconds=60)
+# A request waits at most this long for SQLite's writer queue to touch its session; when the
+# queue is longer it skips the touch and a later request of the session makes it.
+TOUCH_WAIT_S = 0.25
 
 
 class SessionPublic(BaseModel):
@@ -86,10 +96,11 @@ def start_session(
     return token, expires_at, row
 
 
-def session_user(
+def check_session(
     db: Session, claims: TokenClaims, *, idle_minutes: int, now: datetime | None = None
-) -> User:
-    """The user of a verified token whose session is still alive; InvalidToken otherwise."""
+) -> tuple[User, AuthSession]:
+    """The user and session row of a verified token whose session is still alive (reads only);
+    InvalidToken otherwise."""
     now = now or utcnow()
     # Not the password-version check of user_for_claims: a password change ends the *other*
     # sessions here (revoke_all), and the one that made the change goes on.
@@ -103,10 +114,48 @@ def session_user(
         raise InvalidToken("revoked")
     if row.expires_at <= now or row.last_seen_at + timedelta(minutes=idle_minutes) <= now:
         raise InvalidToken("expired")
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    return user, row
+
+
+def touch_due(row: AuthSession, now: datetime) -> bool:
+    """Whether the session's last_seen_at is old enough to be written again (TOUCH_EVERY)."""
+    return now - row.last_seen_at >= TOUCH_EVERY
+
+
+def session_user(
+    db: Session, claims: TokenClaims, *, idle_minutes: int, now: datetime | None = None
+) -> User:
+    """The user of a verified token whose session is still alive; InvalidToken otherwise.
+    Marks the row seen in ``db``'s transaction when due (a caller already writing)."""
+    now = now or utcnow()
+    user, row = check_session(db, claims, idle_minutes=idle_minutes, now=now)
+    if touch_due(row, now):
         row.last_seen_at = now
         db.add(row)
     return user
+
+
+def touch_session(engine: Engine, session_id: str, now: datetime) -> bool:
+    """Marks a session seen at ``now`` in a short write transaction of its own, once per
+    TOUCH_EVERY whoever races (the UPDATE is conditional). Best effort: False when SQLite's
+    writer queue (or PostgreSQL's row lock) did not free up within TOUCH_WAIT_S; the idle
+    timeout then counts from the previous touch, and the session's next request tries again."""
+    try:
+        with writer(engine, wait=TOUCH_WAIT_S).begin() as conn:
+            if conn.dialect.name == "postgresql":  # nor wait long for the row (a revocation)
+                conn.execute(text(f"SET LOCAL lock_timeout = '{int(TOUCH_WAIT_S * 1000)}ms'"))
+            conn.execute(
+                update(AuthSession)
+                .where(
+                    col(AuthSession.id) == session_id,
+                    col(AuthSession.revoked_at).is_(None),
+                    col(AuthSession.last_seen_at) <= now - TOUCH_EVERY,
+                )
+                .values(last_seen_at=now)
+            )
+    except OperationalError:
+        return False
+    return True
 
 
 def revoke_session(db: Session, session_id: str, *, reason: str, actor: str) -> bool:

@@ -35,7 +35,7 @@ from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT, not_found
 from api.views import AuditRow, SheetView, audit_rows, sheet_view
 from contracts.messages import UnitStatus
-from core.db import release
+from core.db import reading, release
 from models.tables import Cycle, CycleUnit, Unit
 from services.accounts import Principal
 from services.sheet import DraftResult
@@ -60,9 +60,17 @@ def load_unit(
 
 
 def unit_ref(session: Session, principal: Principal, cycle_id: str, unit_id: int) -> UnitRef:
-    """The unit of the path as the actions take it (404 when the caller may not see it)."""
-    _cycle, _cu, unit = load_unit(session, principal, cycle_id, unit_id)
-    release(session)  # no connection held while a command awaits its workflow (issue 13)
+    """The unit of the path as the actions take it (404 when the caller may not see it).
+
+    Read in a transaction of its own, ended here: no connection held while a command awaits its
+    workflow (issue 13), and an edit's write transaction (SQLite's write lock) starts after it.
+    """
+    with reading(session):
+        unit_visible(session, principal, cycle_id, unit_id)  # the rule's check read it: no query
+        unit = session.get(Unit, unit_id)  # the projection's unit: its cycle exists (foreign key)
+        if unit is None:
+            raise not_found()
+    release(session)  # reading() ended it, unless the session was already in a transaction
     return UnitRef(cycle_id=cycle_id, unit_id=unit_id, unit_code=unit.code)
 
 

@@ -18,7 +18,7 @@ from services.sheet.framework import framework_for
 from services.sheet.gate import Editor, check_council_codes, check_draft_gate, lock_unit
 from services.sheet.loader import LoadedRound, LoadedSheet, load_sheet
 from services.sheet.progress import Progress, StaffProgress, progress, sheet_progress
-from services.sheet.scores import leaf_results, score_entries
+from services.sheet.scores import leaf_results, score_both, score_entries
 from services.sheet.snapshot import build_snapshot, canonical_hash, snapshot_content
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "replace_assignments",
     "save_appraisal",
     "save_draft",
+    "score_both",
     "score_entries",
     "sheet_progress",
     "snapshot_content",

@@ -16,8 +16,16 @@ _FRAMEWORKS: dict[tuple[int, str], Framework] = {}
 _FRAMEWORKS_MAX = 32
 
 
+_SEEN = "appraisal_framework_hashes"  # Session.info: framework id → spec hash read by it
+
+
 def framework_and_hash(session: Session, cycle: Cycle) -> tuple[Framework, str]:
-    """The cycle's parsed framework and its spec hash (one query on a cache hit)."""
+    """The cycle's parsed framework and its spec hash (one query on a cache hit, none the
+    second time in the same session: a cycle's framework is published, so immutable)."""
+    seen: dict[int, str] = session.info.setdefault(_SEEN, {})
+    known = seen.get(cycle.framework_id)
+    if known is not None and (cycle.framework_id, known) in _FRAMEWORKS:
+        return _FRAMEWORKS[(cycle.framework_id, known)], known
     spec_hash = session.exec(
         select(FrameworkRecord.spec_hash).where(FrameworkRecord.id == cycle.framework_id)
     ).first()
@@ -36,6 +44,7 @@ def framework_and_hash(session: Session, cycle: Cycle) -> tuple[Framework, str]:
         if len(_FRAMEWORKS) >= _FRAMEWORKS_MAX:
             _FRAMEWORKS.pop(next(iter(_FRAMEWORKS)))
         _FRAMEWORKS[key] = cached
+    seen[cycle.framework_id] = spec_hash
     return cached, spec_hash
 
 

@@ -83,12 +83,15 @@ def lock_unit(session: Session, cycle_id: str, unit_code: str) -> tuple[Cycle, U
             f"Đơn vị {unit_code} không tham gia kỳ đánh giá {cycle_id}.",
             f"Unit {unit_code} is not part of cycle {cycle_id}.",
         )
-    unit = session.exec(select(Unit).where(Unit.code == unit_code)).one()
-    cycle = session.exec(select(Cycle).where(Cycle.id == cycle_id)).one()
-    cu = session.exec(
-        select(CycleUnit).where(CycleUnit.cycle_id == cycle_id, CycleUnit.unit_id == unit.id)
+    # One fresh read of all three (populate_existing: objects an earlier transaction of the
+    # session loaded are overwritten, not trusted), while the lock is held.
+    cu, unit, cycle = session.exec(
+        select(CycleUnit, Unit, Cycle)
+        .join(Unit, col(Unit.id) == col(CycleUnit.unit_id))
+        .join(Cycle, col(Cycle.id) == col(CycleUnit.cycle_id))
+        .where(col(CycleUnit.cycle_id) == cycle_id, col(Unit.code) == unit_code)
+        .execution_options(populate_existing=True)
     ).one()
-    session.refresh(cu)
     return cycle, unit, cu
 
 

@@ -17,7 +17,7 @@ from models.tables import Entry
 from scoring.aggregate import SheetScore, score_sheet
 from scoring.rules import RuleInputError, RuleResult, evaluate
 
-__all__ = ["leaf_results", "score_entries"]
+__all__ = ["leaf_results", "score_both", "score_entries"]
 
 
 def _result(
@@ -59,3 +59,26 @@ def leaf_results(
 def score_entries(framework: Framework, entries: Iterable[Entry], *, appraised: bool) -> SheetScore:
     """The whole sheet's score (self, or appraised)."""
     return score_sheet(framework, leaf_results(framework, entries, appraised=appraised))
+
+
+def _appraised(e: Entry) -> bool:
+    return bool(e.appraised_inputs) or e.appraised_score is not None
+
+
+def score_both(framework: Framework, entries: Iterable[Entry]) -> tuple[SheetScore, SheetScore]:
+    """The self and the appraised score of a sheet, each leaf's rule run once: the appraised
+    sheet differs only where the council gave inputs or a score (the same results as two
+    ``score_entries`` calls, at the cost of about one)."""
+    rows = list(entries)
+    own = leaf_results(framework, rows, appraised=False)
+    own_sheet = score_sheet(framework, own)
+    council = [e for e in rows if _appraised(e)]
+    if not council:
+        return own_sheet, own_sheet
+    nodes = {node.code: node for node in framework.leaves()}
+    appraised = dict(own)
+    for e in council:
+        node = nodes.get(e.criterion_code)
+        if node is not None:
+            appraised[node.code] = _result(node, framework, e.appraised_inputs, e.appraised_score)
+    return own_sheet, score_sheet(framework, appraised)

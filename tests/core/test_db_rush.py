@@ -4,6 +4,7 @@ Retry-After (never 500), and argon2 in a bounded executor."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -161,16 +162,18 @@ def test_a_locked_database_answers_503_with_retry_after(
     if engine.dialect.name != "sqlite":  # the PostgreSQL case: a pool that cannot be had
         monkeypatch.setattr(core.db, "POOL_TIMEOUT_S", 0.2)
     monkeypatch.setattr(core.db, "BUSY_TIMEOUT_S", 0.2)
-    http = client(make_app(engine, tmp_path))
+    app = make_app(engine, tmp_path)
+    http = client(app)
     draft = f"/api/cycles/{world.cycle_id}/units/{world.unit_a}/criteria/6.2/draft"
     with write_session(engine) as holder:
         holder.execute(text("UPDATE cycle_unit SET updated_at = updated_at"))
         if engine.dialect.name == "sqlite":
             resp = http.put(draft, json={"explanation": "x"}, headers=world.auth("staff_a"))
-        else:
-            resp = _with_no_admission(
-                lambda: http.put(draft, json={"explanation": "x"}, headers=world.auth("staff_a"))
-            )
+        else:  # no admission place at all (below the setting's minimum: a copy skips checks)
+            settings = app.state.settings
+            app.state.settings = settings.model_copy(update={"db_pool_size": 0})
+            resp = http.put(draft, json={"explanation": "x"}, headers=world.auth("staff_a"))
+            app.state.settings = settings
         holder.rollback()
     body = assert_problem(resp, 503)
     assert resp.headers["Retry-After"] == str(core.db.RETRY_AFTER_S)
@@ -179,33 +182,21 @@ def test_a_locked_database_answers_503_with_retry_after(
     assert ok.status_code == 200, ok.text
 
 
-def _with_no_admission(call: Any) -> Any:
-    saved = core.db.POOL_SIZE
-    core.db.POOL_SIZE = 0
-    core.db._SLOTS.clear()
-    try:
-        return call()
-    finally:
-        core.db.POOL_SIZE = saved
-        core.db._SLOTS.clear()
-
-
 async def test_admission_waits_without_a_thread_then_answers_busy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(core.db, "POOL_SIZE", 1)
     monkeypatch.setattr(core.db, "POOL_TIMEOUT_S", 0.2)
-    core.db._SLOTS.clear()
     got: list[str] = []
-    async with admitted():
+    async with admitted(1):
         with pytest.raises(Busy) as refused:
-            async with admitted():
+            async with admitted(1):
                 got.append("second")
         assert refused.value.status == 503
-    async with admitted():
+        async with admitted(2):  # another pool size: places of its own
+            got.append("other size")
+    async with admitted(1):
         got.append("after")
-    assert got == ["after"]
-    core.db._SLOTS.clear()
+    assert got == ["other size", "after"]
 
 
 # --- argon2 in a bounded executor --------------------------------------------------------------
@@ -242,6 +233,18 @@ def test_hashing_is_bounded_and_sheds_load_beyond_its_queue() -> None:
         t.join(5)
     assert results == ["ok"] * places
     assert peak[0] == core.hashing.CONCURRENCY
+
+
+def test_hashing_runs_below_the_requests_cpu_priority() -> None:
+    """A login storm's argon2 yields the CPU to readers: its threads are niced (Linux)."""
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = niceness()
+    theirs = core.hashing.bounded(niceness)
+    assert theirs == min(19, mine + core.hashing.NICE)
+    assert niceness() == mine  # the caller's own thread keeps its priority
 
 
 def test_login_storm_sheds_with_503_not_500(
