@@ -32,7 +32,6 @@ __all__ = [
     "revoke_all",
     "revoke_session",
     "session_public",
-    "session_user",
     "start_session",
     "touch_due",
     "touch_session",
@@ -120,19 +119,6 @@ def check_session(
 def touch_due(row: AuthSession, now: datetime) -> bool:
     """Whether the session's last_seen_at is old enough to be written again (TOUCH_EVERY)."""
     return now - row.last_seen_at >= TOUCH_EVERY
-
-
-def session_user(
-    db: Session, claims: TokenClaims, *, idle_minutes: int, now: datetime | None = None
-) -> User:
-    """The user of a verified token whose session is still alive; InvalidToken otherwise.
-    Marks the row seen in ``db``'s transaction when due (a caller already writing)."""
-    now = now or utcnow()
-    user, row = check_session(db, claims, idle_minutes=idle_minutes, now=now)
-    if touch_due(row, now):
-        row.last_seen_at = now
-        db.add(row)
-    return user
 
 
 def touch_session(engine: Engine, session_id: str, now: datetime) -> bool:

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException
 from api import access
 from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
 from api.errors import Problem, not_found
+from core.db import release, utcnow
 from core.errors import Refusal
 from core.settings import Settings
 from models.tables import Role, Unit, User
@@ -39,7 +40,7 @@ from services.accounts import (
     same_secret,
     verify_token,
 )
-from services.sessions import session_user
+from services.sessions import check_session, touch_due, touch_session
 from web.render import error_page
 
 __all__ = [
@@ -171,10 +172,16 @@ def read_session(
         return None
     try:
         claims, raw = verify_token(cookie, secret_key=settings.secret_key, kind="session")
-        user = session_user(session, claims, idle_minutes=settings.session_idle_minutes)
-        return user, raw
+        now = utcnow()
+        user, row = check_session(
+            session, claims, idle_minutes=settings.session_idle_minutes, now=now
+        )
     except InvalidToken:
         return None
+    if touch_due(row, now):  # as the API does: never a write inside the page's read
+        release(session)
+        touch_session(request.app.state.engine, row.id, now)
+    return user, raw
 
 
 def safe_next(value: str | None) -> str:

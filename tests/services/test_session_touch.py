@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
+from api.deps import SESSION_COOKIE
 from core.db import session_scope, write_session
 from models.tables import AuthSession, UnitState, User
 from services.sessions import TOUCH_EVERY, start_session, touch_session
@@ -130,6 +131,41 @@ def test_a_busy_writer_skips_the_touch_and_the_request_still_answers(
     assert _seen(engine, sid) == before  # skipped, not failed
     # The writer is free again: the session's next request makes the touch.
     assert http.get("/api/auth/me", headers=_bearer(token)).status_code == 200
+    assert _seen(engine, sid) > before
+
+
+def test_a_page_due_a_touch_never_writes_inside_its_read(
+    engine: Engine, app: Any, world: Any
+) -> None:
+    """The pages read their cookie session as the API does: a busy writer skips the touch and
+    the page still answers (before, the touch was written inside the page's read and a busy
+    SQLite writer turned the page into "database is locked")."""
+    with session_scope(engine) as session:
+        user = session.get(User, world.users["viewer"])
+        assert user is not None
+        cookie, _, row = start_session(
+            session,
+            user,
+            secret_key=SECRET,
+            minutes=8 * 60,
+            kind="session",
+            extra={"csrf": "c" * 32},
+            now=datetime.now(UTC) - timedelta(minutes=5),
+        )
+        sid = row.id
+    before = _seen(engine, sid)
+    http = client(app)
+    http.cookies.set(SESSION_COOKIE, cookie)
+    with write_session(engine) as holder:
+        holder.execute(
+            text("UPDATE auth_session SET user_agent = user_agent WHERE id = :i"), {"i": sid}
+        )
+        resp = http.get("/cycles")
+        holder.rollback()
+    assert resp.status_code == 200, resp.text
+    assert "Đăng xuất" in resp.text  # signed in, not sent to the sign-in page
+    assert _seen(engine, sid) == before
+    assert http.get("/cycles").status_code == 200
     assert _seen(engine, sid) > before
 
 

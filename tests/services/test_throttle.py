@@ -16,8 +16,8 @@ from api.deps import client_address
 from core.db import Busy, session_scope
 from core.settings import Settings
 from models.tables import AuditLog, LoginThrottle
-from services.accounts import InvalidCredentials, LoginThrottled, authenticate
 from services import throttle
+from services.accounts import InvalidCredentials, LoginThrottled, authenticate
 from services.throttle import MAX_FAILURES_PER_USER
 from tests.api_support import PASSWORD, build_world, make_app
 
