@@ -82,7 +82,7 @@ def _peer_request(peer: str, forwarded: str | None) -> Request:
 
 
 def test_a_try_that_found_no_hashing_slot_is_given_back(engine, world) -> None:
-    """"Busy, retry" (503) comes after the try was taken: the try is released, so a storm that
+    """ "Busy, retry" (503) comes after the try was taken: the try is released, so a storm that
     keeps the hashing slots full cannot spend an account's five checks without checking any."""
     now = datetime.now(UTC)
     for _ in range(MAX_FAILURES_PER_USER + 3):  # the last one reaches the limit and is held
