@@ -254,5 +254,6 @@ def test_api_view_reads_the_loaded_sheet(engine: Engine, seeded: Seeded) -> None
     assert nodes["2.1.1"].assignees
     assert [r.round_no for r in view.explanation_rounds] == [1, 2]
     assert view.progress.total > 0 and view.progress.finished == view.progress.total
-    # The loader's 6, the snapshots, and one evidence check (reuse) per attached file.
-    assert len(more) == 6 + 1 + 3
+    # The loader's 5 (the cycle's framework hash is read once per session, by the first view),
+    # the snapshots, and one evidence check (reuse) per attached file.
+    assert len(more) == 5 + 1 + 3
