@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.db import session_scope
 from models.tables import LoginThrottle, User
@@ -238,7 +238,31 @@ def test_web_login_wrong_password_shows_error(browser) -> None:
     assert "Sai tên đăng nhập hoặc mật khẩu." in resp.text
 
 
-def test_start_up_creates_the_first_coordinator_once(engine, tmp_path) -> None:
+def test_production_start_up_makes_no_account_from_a_password(engine, tmp_path) -> None:
+    """Production: the first coordinator comes from `appraisal user create … --print-link`,
+    never from an environment password (and the settings refuse one: tests/core)."""
+    from fastapi.testclient import TestClient
+
+    with session_scope(engine) as session:  # runs before the dev start-up test below
+        assert session.exec(select(User).where(User.username == "admin")).first() is None
+    app = make_app(
+        engine,
+        tmp_path,
+        temporal=object(),
+        mode="production",
+        database_url="postgresql://app@db:5432/app",  # the engine is the test's own
+        smtp_host="smtp.tinh.gov.vn",
+        smtp_port=587,
+        base_url="https://danhgia.tinh.gov.vn",
+    )
+    with TestClient(app, base_url="https://danhgia.tinh.gov.vn") as http:
+        assert login(http, "admin", "admin").status_code == 401
+    with session_scope(engine) as session:
+        assert session.exec(select(User).where(User.username == "admin")).first() is None
+
+
+def test_start_up_creates_the_dev_coordinator_once(engine, tmp_path) -> None:
+    """dev (the embedded stack): "admin" with APPRAISAL_ADMIN_PASSWORD, for the demo."""
     from fastapi.testclient import TestClient
 
     app = make_app(engine, tmp_path, temporal=object(), admin_password="mat-khau-quan-tri")
