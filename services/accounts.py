@@ -47,7 +47,6 @@ __all__ = [
     "list_users",
     "load_principal",
     "password_version",
-    "reset_password",
     "user_public",
     "verify_password",
     "verify_token",
@@ -367,21 +366,6 @@ def list_users(session: Session, *, unit_ids: Iterable[int] | None = None) -> li
             col(User.id).in_(select(RoleGrant.user_id).where(col(RoleGrant.unit_id).in_(ids)))
         )
     return list(session.exec(query).all())
-
-
-def reset_password(session: Session, *, username: str, password: str, actor: str) -> User:
-    """Sets a new password (an operator's reset): clears the throttle, ends every session."""
-    from services.passwords import check_strength, set_password, unit_codes_of
-
-    user = get_user(session, username=username)
-    if user is None:
-        raise AccountError("username", f"Không có tài khoản '{username}'.")
-    assert user.id is not None
-    check_strength(password, username=user.username, unit_codes=unit_codes_of(session, user.id))
-    set_password(
-        session, user, new_hash=hash_password(password), actor=actor, reason="reset_password"
-    )
-    return user
 
 
 def ensure_admin(session: Session, *, password: str, username: str = "admin") -> User:

@@ -10,7 +10,8 @@ from sqlmodel import Session, select
 
 from core.db import session_scope
 from models.tables import LoginThrottle, User
-from services.accounts import MAX_FAILURES_PER_USER, issue_token, reset_password
+from services.accounts import MAX_FAILURES_PER_USER, get_user, issue_token
+from services.passwords import issue_link, redeem_link
 from services.sessions import start_session
 from tests.api_support import (
     PASSWORD,
@@ -103,7 +104,11 @@ def test_token_signed_with_another_key_is_401(engine, http, world) -> None:
 
 def test_reset_password_revokes_token(engine, http, world) -> None:
     with session_scope(engine) as session:
-        reset_password(session, username="auth-staff-b", password=PASSWORD + "-moi", actor="cli")
+        user = get_user(session, username="auth-staff-b")
+        assert user is not None
+        secret = issue_link(session, user, purpose="reset", minutes=60, actor="system")
+    with session_scope(engine) as session:  # the owner follows the link
+        redeem_link(session, secret, PASSWORD + "-moi")
     assert_problem(http.get("/api/units", headers=world.auth("staff_b")), 401)
     assert login(http, "auth-staff-b", PASSWORD + "-moi").status_code == 200
 
