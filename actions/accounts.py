@@ -100,9 +100,8 @@ def create_one(
             "An e-mail address is needed for the first-password link.",
             "email",
         )
-    data = user_in.model_copy(update={"password": None})
     try:
-        user = create_user(session, user_in=data, actor=principal.username)
+        user = create_user(session, user_in=user_in, actor=principal.username)
     except AccountError as exc:
         cls = Conflict if exc.conflict else Invalid
         raise cls("account_refused", exc.reason_vi, str(exc), exc.field) from exc

@@ -30,7 +30,12 @@ ENTITY_VI: dict[str, str] = {
     "framework": "Bộ tiêu chí",
     "assignment": "Phân công",
     "explanation": "Giải trình",
+    "session": "Phiên đăng nhập",
+    "login": "Đăng nhập",
+    "demo": "Dữ liệu mẫu",
 }
+# Every action the code writes has its words here, in COMMAND_LABELS or in a state's label
+# (tests/web/test_audit_labels.py finds each one in the code and checks it).
 ACTION_VI: dict[str, str] = {
     "create": "tạo",
     "draft": "tự chấm điểm",
@@ -42,6 +47,37 @@ ACTION_VI: dict[str, str] = {
     "import": "nhập",
     "publish": "công bố / ban hành",
     "replace_draft": "thay bản nháp",
+    "replace": "phân công lại",
+    "attach": "đính kèm tài liệu",
+    "detach": "gỡ tài liệu",
+    "decision": "ghi quyết định ngoại lệ chỉ tiêu, phủ quyết",
+    "finalise_override": "kết thúc thẩm định khi còn cơ quan chưa thẩm định xong",
+    "state": "chuyển trạng thái",
+    "loaded": "nạp dữ liệu mẫu",
+    # accounts: what only the owner does, and the links that let them
+    "grant": "cấp vai trò",
+    "welcome_link": "gửi thư có liên kết đặt mật khẩu lần đầu",
+    "reset_link": "gửi thư có liên kết đặt lại mật khẩu",
+    "welcome_link_printed": "in liên kết đặt mật khẩu lần đầu ra màn hình người vận hành",
+    "reset_link_printed": "in liên kết đặt lại mật khẩu ra màn hình người vận hành",
+    "operator_reset_link": "gửi thư có liên kết đặt lại mật khẩu (người vận hành yêu cầu)",
+    "operator_reset_link_printed": (
+        "in liên kết đặt lại mật khẩu (người vận hành yêu cầu) ra màn hình"
+    ),
+    "password_link": "tự đặt mật khẩu qua liên kết",
+    "change_password": "tự đổi mật khẩu",
+    "reset_password": "hủy mật khẩu cũ (người vận hành đặt lại)",
+    "login_throttled": "từ chối đăng nhập đang bị tạm khóa",
+    "login_locked": "tạm khóa đăng nhập sau nhiều lần sai",
+}
+# Why sessions ended: "revoke:<reason>" (one) and "revoke_all:<reason>" (every one of a user).
+REVOKE_VI: dict[str, str] = {
+    "logout": "đăng xuất",
+    "logout_all": "đăng xuất mọi nơi",
+    "coordinator": "điều phối viên kết thúc",
+    "change_password": "đổi mật khẩu",
+    "password_link": "đặt mật khẩu qua liên kết",
+    "reset_password": "người vận hành đặt lại mật khẩu",
 }
 
 
@@ -58,6 +94,12 @@ def action_vi(action: str) -> str:
             return f"kỳ đánh giá chuyển sang “{CYCLE_STATE_VI[CycleState(value)]}”"
     if action in COMMAND_LABELS:
         return COMMAND_LABELS[action][0]
+    if action in UnitState.__members__:  # a transition with no command (lock, publication)
+        return f"đơn vị chuyển sang “{UNIT_STATE_VI[UnitState(action)]}”"
+    kind, _, reason = action.partition(":")
+    if kind in ("revoke", "revoke_all") and reason in REVOKE_VI:
+        what = "kết thúc phiên đăng nhập" if kind == "revoke" else "kết thúc mọi phiên đăng nhập"
+        return f"{what} ({REVOKE_VI[reason]})"
     return ACTION_VI.get(action, action)
 
 

@@ -150,7 +150,13 @@ async def _busy_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _ensure_admin(engine: Engine, settings: Settings) -> None:
-    """The first coordinator ("admin", APPRAISAL_ADMIN_PASSWORD) exists once the API starts."""
+    """dev: the demo coordinator ("admin", APPRAISAL_ADMIN_PASSWORD) exists once the API starts.
+
+    Production makes no account from an environment password: the first coordinator is created
+    with ``appraisal user create … --role coordinator --print-link`` and sets their own.
+    """
+    if settings.mode is not Mode.dev:
+        return
     try:
         with session_scope(engine) as session:
             ensure_admin(session, password=settings.admin_password)

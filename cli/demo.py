@@ -35,7 +35,14 @@ from frameworks.yaml_io import load_framework_yaml
 from models.framework import Framework
 from models.tables import Cycle, CycleUnit, Role, Unit, UnitState
 from services import audit
-from services.accounts import RoleGrantIn, UserCreate, create_user, ensure_admin, get_user
+from services.accounts import (
+    RoleGrantIn,
+    UserCreate,
+    create_user,
+    ensure_admin,
+    get_user,
+    hash_password,
+)
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
 from services.units import UnitCreate, create_unit, get_unit_by_code
@@ -122,6 +129,16 @@ def _assignment_rows() -> list[dict[str, Any]]:
     return rows
 
 
+_DEMO_HASH: dict[str, str] = {}
+
+
+def _demo_hash() -> str:
+    """The argon2 hash of the documented demo password, computed once (hashing is slow)."""
+    if "h" not in _DEMO_HASH:
+        _DEMO_HASH["h"] = hash_password(DEMO_PASSWORD)
+    return _DEMO_HASH["h"]
+
+
 def _ensure_user(
     session: Session, summary: DemoSummary, username: str, full_name: str, grant: RoleGrantIn
 ) -> None:
@@ -133,10 +150,10 @@ def _ensure_user(
             username=username,
             full_name=full_name,
             email=f"{username}@demo.dinhhoa.gov.vn",
-            password=DEMO_PASSWORD,
             roles=[grant],
         ),
         actor="demo",
+        password_hash=_demo_hash(),
     )
     summary.created.append(f"user {username}")
 

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
 
     secret_key: str = DEFAULT_SECRET_KEY
+    # dev only: the embedded stack's "admin" coordinator signs in with it (admin/admin). In
+    # production no account is made from an environment password: setting it refuses to start,
+    # and the first coordinator is `appraisal user create … --role coordinator --print-link`.
     admin_password: str = DEFAULT_ADMIN_PASSWORD
     token_minutes: int = 60 * 8
     max_upload_mb: int = 20
@@ -131,8 +134,12 @@ class Settings(BaseSettings):
             problems = []
             if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
                 problems.append("APPRAISAL_SECRET_KEY must be set to a random value of ≥ 32 chars")
-            if self.admin_password == DEFAULT_ADMIN_PASSWORD:
-                problems.append("APPRAISAL_ADMIN_PASSWORD must not be the default")
+            if "admin_password" in self.model_fields_set:
+                problems.append(
+                    "APPRAISAL_ADMIN_PASSWORD must not be set in production (nobody chooses "
+                    "another person's password): create the first coordinator with `appraisal "
+                    "user create NAME --role coordinator --email ADDRESS --print-link`"
+                )
             if not self.database_url:
                 problems.append("APPRAISAL_DATABASE_URL must be set (PostgreSQL) in production")
             problems += production_problems(self)
@@ -152,7 +159,6 @@ def production_problems(s: Settings) -> list[str]:
     problems: list[str] = []
     for name in (
         "secret_key",
-        "admin_password",
         "database_url",
         "smtp_host",
         "smtp_username",

@@ -7,19 +7,41 @@ cd "$(dirname "$0")/.."
 # evidence to attach: a tiny PDF (in real life a digitally signed document)
 printf '%%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%%%EOF\n' > /tmp/ke-hoach.pdf
 API=${API:-http://127.0.0.1:8000}
-# the first coordinator is "admin" with APPRAISAL_ADMIN_PASSWORD (default "admin" in dev)
+MAIL=${MAIL:-data/mail}  # `make dev`'s mail sink keeps every message there as a .eml file
+# `make dev`'s demo coordinator is admin/admin (production has no such account: its first
+# coordinator comes from `appraisal user create NAME --role coordinator --email … --print-link`)
 tok() { curl -s -X POST $API/api/auth/token -d "username=$1&password=$2" | jq -r .access_token; }
 ADMIN=$(tok admin "${APPRAISAL_ADMIN_PASSWORD:-admin}")
 as() { who=$1; shift; curl -s -H "Authorization: Bearer $who" -H 'Content-Type: application/json' "$@"; }
+# An account is created without a password: its owner follows the one-time link of the welcome
+# mail. `link ADDRESS` takes that link's token from the newest mail to ADDRESS that has one;
+# `own USERNAME PASSWORD` sets the password with it (what the page /password/reset does).
+link() { python3 - "$MAIL" "$1" <<'PY'
+import email, email.policy, pathlib, re, sys, time
+for _ in range(50):  # the mail leaves just after the API's answer
+    for f in sorted(pathlib.Path(sys.argv[1]).glob("*.eml"), reverse=True):
+        m = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+        body = m.get_body(("plain",))
+        found = re.search(r"/password/reset\?token=([\w-]+)", body.get_content() if body else "")
+        if sys.argv[2] in str(m["To"]) and found:
+            sys.exit(print(found[1]))
+    time.sleep(0.2)
+sys.exit(f"no mail with a link to {sys.argv[2]} in {sys.argv[1]}")
+PY
+}
+own() { curl -s -X POST $API/api/auth/password-reset/confirm -H 'Content-Type: application/json' \
+          -d '{"token":"'"$(link $1@example.vn)"'","new_password":"'"$2"'"}'; }
 
-# units and people
+# units and people: the coordinator never chooses a password, each person sets their own
 as $ADMIN $API/api/units -d '{"code":"xa-a","name":"UBND xã A","group":"commune"}'
 as $ADMIN $API/api/units -d '{"code":"xa-b","name":"UBND xã B","group":"commune"}'
 for u in a b; do
-  as $ADMIN $API/api/users -d '{"username":"vp-'$u'","password":"van-phong-mat-khau-'$u'","roles":[{"role":"unit_office","unit_code":"xa-'$u'"}]}'
-  as $ADMIN $API/api/users -d '{"username":"cb-'$u'","password":"can-bo-mat-khau-'$u'","roles":[{"role":"staff","unit_code":"xa-'$u'"}]}'
+  as $ADMIN $API/api/users -d '{"username":"vp-'$u'","email":"vp-'$u'@example.vn","roles":[{"role":"unit_office","unit_code":"xa-'$u'"}]}'
+  as $ADMIN $API/api/users -d '{"username":"cb-'$u'","email":"cb-'$u'@example.vn","roles":[{"role":"staff","unit_code":"xa-'$u'"}]}'
+  own vp-$u van-phong-mat-khau-$u; own cb-$u can-bo-mat-khau-$u
 done
-as $ADMIN $API/api/users -d '{"username":"thanh-tra","password":"hoi-dong-tham-dinh-tt","roles":[{"role":"council","agency":"Thanh tra huyện"}]}'
+as $ADMIN $API/api/users -d '{"username":"thanh-tra","email":"thanh-tra@example.vn","roles":[{"role":"council","agency":"Thanh tra huyện"}]}'
+own thanh-tra hoi-dong-tham-dinh-tt
 
 # the framework: import, publish
 FW=$(curl -s -H "Authorization: Bearer $ADMIN" -F file=@frameworks/builtin/dinh-hoa-commune-2024.yaml \

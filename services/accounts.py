@@ -48,14 +48,12 @@ __all__ = [
     "list_users",
     "load_principal",
     "password_version",
-    "reset_password",
     "user_public",
     "verify_password",
     "verify_token",
 ]
 
 USERNAME_RE = r"^[a-z0-9][a-z0-9._-]{2,63}$"
-MIN_PASSWORD = 10  # services.passwords holds the whole rule
 
 UNIT_ROLES = frozenset({Role.unit_office, Role.staff})
 GLOBAL_ROLES = frozenset({Role.coordinator, Role.viewer})
@@ -146,7 +144,8 @@ class RoleGrantIn(BaseModel):
 
 
 class UserCreate(BaseModel):
-    """A new account with its roles."""
+    """A new account with its roles, and no password: the person sets their own through the
+    one-time link mailed to them (nobody else ever chooses one; ``password`` is refused)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -165,12 +164,6 @@ class UserCreate(BaseModel):
     username: str = Field(pattern=USERNAME_RE, description="Tên đăng nhập (chữ thường, số, . _ -)")
     full_name: str = Field(default="", max_length=255, description="Họ và tên")
     email: str = Field(default="", max_length=255, description="Thư điện tử")
-    password: str | None = Field(
-        default=None,
-        min_length=MIN_PASSWORD,
-        max_length=256,
-        description="Mật khẩu (bỏ trống: người dùng tự đặt qua liên kết gửi tới thư điện tử)",
-    )
     roles: list[RoleGrantIn] = Field(min_length=1, max_length=50, description="Các vai trò")
 
     @field_validator("username", mode="before")
@@ -319,16 +312,14 @@ def user_public(session: Session, user: User) -> UserPublic:
 
 
 def create_user(
-    session: Session, *, user_in: UserCreate, actor: str, password_hash: str | None = None
+    session: Session, *, user_in: UserCreate, actor: str, password_hash: str = UNUSABLE_HASH
 ) -> User:
     """Creates an account with its role grants and an audit row; AccountError on a clash.
 
-    ``password_hash``: the password already checked and hashed by a caller that did so before
-    opening its transaction (``prehash``).
+    The account has no usable password (``UNUSABLE_HASH``) until its owner follows the welcome
+    link; only the demo data passes ``password_hash`` (its documented demo password).
     """
     username = user_in.username.lower()
-    if password_hash is None:
-        password_hash = prehash(user_in) or UNUSABLE_HASH
     if get_user(session, username=username) is not None:
         raise AccountError(
             "username", f"Tên đăng nhập '{username}' đã có người dùng.", conflict=True
@@ -367,17 +358,6 @@ def create_user(
     return user
 
 
-def prehash(user_in: UserCreate) -> str | None:
-    """Checks and hashes a new account's password with no database use (None: no password)."""
-    if user_in.password is None:
-        return None
-    from services.passwords import check_strength
-
-    codes = [g.unit_code for g in user_in.roles if g.unit_code]
-    check_strength(user_in.password, username=user_in.username.lower(), unit_codes=codes)
-    return hash_password(user_in.password)
-
-
 def list_users(session: Session, *, unit_ids: Iterable[int] | None = None) -> list[User]:
     """All users, or those holding a role in one of ``unit_ids``."""
     query = select(User).order_by(col(User.username))
@@ -387,21 +367,6 @@ def list_users(session: Session, *, unit_ids: Iterable[int] | None = None) -> li
             col(User.id).in_(select(RoleGrant.user_id).where(col(RoleGrant.unit_id).in_(ids)))
         )
     return list(session.exec(query).all())
-
-
-def reset_password(session: Session, *, username: str, password: str, actor: str) -> User:
-    """Sets a new password (an operator's reset): clears the throttle, ends every session."""
-    from services.passwords import check_strength, set_password, unit_codes_of
-
-    user = get_user(session, username=username)
-    if user is None:
-        raise AccountError("username", f"Không có tài khoản '{username}'.")
-    assert user.id is not None
-    check_strength(password, username=user.username, unit_codes=unit_codes_of(session, user.id))
-    set_password(
-        session, user, new_hash=hash_password(password), actor=actor, reason="reset_password"
-    )
-    return user
 
 
 def ensure_admin(session: Session, *, password: str, username: str = "admin") -> User:

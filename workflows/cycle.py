@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         UnitDeadlines,
         UnitState,
     )
-    from models.labels import CYCLE_STATE_VI
+    from models.labels import COMMAND_LABELS, CYCLE_STATE_VI
     from models.states import ALLOWED, BEFORE_SUBMISSION, UNDER_APPRAISAL
     from models.states import UnitCommand as Command  # contracts' UnitCommand is the union
     from workflows.states import as_refusal, refuse
@@ -316,12 +316,14 @@ class CycleWorkflow:
         self._mail.append(asyncio.create_task(send_notice(req)))
 
     def _require(self, command: str, *states: CycleState) -> None:
+        """Refuses ``command`` (a COMMAND_LABELS key) unless the cycle is in one of ``states``."""
         if self.state not in states:
+            vi, en = COMMAND_LABELS[command]
             raise refuse(
                 "invalid_cycle_state",
-                f"Không thể thực hiện “{command}” khi kỳ đánh giá ở trạng thái "
+                f"Không thể thực hiện “{vi}” khi kỳ đánh giá ở trạng thái "
                 f"“{CYCLE_STATE_VI[self.state]}”.",
-                f"Cannot {command} while the cycle is {self.state.value}.",
+                f"Cannot {en} while the cycle is {self.state.value}.",
             )
 
     def _move(self, state: CycleState) -> None:
@@ -338,7 +340,7 @@ class CycleWorkflow:
         return self._status()
 
     def _check_extend(self, cmd: ExtendCommand) -> None:
-        self._require("gia hạn", S.running)
+        self._require("extend", S.running)
         if cmd.submission_deadline is None and cmd.hard_lock_at is None:
             raise refuse("nothing_to_change", "Chưa nhập thời hạn mới.", "No new deadline given.")
         now = workflow.now()
@@ -398,7 +400,7 @@ class CycleWorkflow:
     async def close_appraisal(self, cmd: CloseAppraisalCommand) -> CycleStatus:
         """Closes the appraisal: every unit still under appraisal is finalised."""
         async with self._lock:
-            self._require("kết thúc thẩm định", S.running)
+            self._require("close_appraisal", S.running)
             await self._step(("u", self._update_id()), actor=cmd.actor, command=cmd)
             await self._fan_out(
                 cmd,
@@ -412,13 +414,13 @@ class CycleWorkflow:
 
     @close_appraisal.validator
     def _close_appraisal_ok(self, cmd: CloseAppraisalCommand) -> None:
-        self._require("kết thúc thẩm định", S.running)
+        self._require("close_appraisal", S.running)
 
     @workflow.update(name="classify")
     async def classify(self, cmd: ClassifyCommand) -> CycleStatus:
         """Computes totals, bands, quotas and ranks per group; units → classified."""
         async with self._lock:
-            self._require("xếp loại", S.appraisal_closed, S.classified)
+            self._require("classify", S.appraisal_closed, S.classified)
             res = await self._step(("u", self._update_id()), actor=cmd.actor, command=cmd)
             await self._fan_out(ClassifiedCommand(actor=cmd.actor), units=res.units)
             await self._step(
@@ -429,13 +431,13 @@ class CycleWorkflow:
 
     @classify.validator
     def _classify_ok(self, cmd: ClassifyCommand) -> None:
-        self._require("xếp loại", S.appraisal_closed, S.classified)
+        self._require("classify", S.appraisal_closed, S.classified)
 
     @workflow.update(name="publish")
     async def publish(self, cmd: PublishCommand) -> CycleStatus:
         """Publishes the results: everyone is told; the follow-up deadlines start."""
         async with self._lock:
-            self._require("công bố kết quả", S.classified)
+            self._require("publish", S.classified)
             now = workflow.now()
             self.analysis_due = at_local(now, days=self.inp.followup_analysis_days)
             self.plan_due = at_local(now, days=self.inp.followup_plan_days)
@@ -454,13 +456,13 @@ class CycleWorkflow:
 
     @publish.validator
     def _publish_ok(self, cmd: PublishCommand) -> None:
-        self._require("công bố kết quả", S.classified)
+        self._require("publish", S.classified)
 
     @workflow.update(name="cancel")
     async def cancel(self, cmd: CancelCommand) -> CycleStatus:
         """Cancels the whole cycle: every unit workflow ends."""
         async with self._lock:
-            self._require("hủy", S.running, S.appraisal_closed, S.classified)
+            self._require("cancel", S.running, S.appraisal_closed, S.classified)
             await self._fan_out(cmd)
             await self._step(
                 ("u", self._update_id()), actor=cmd.actor, to_state=S.cancelled, reason=cmd.reason
@@ -470,7 +472,7 @@ class CycleWorkflow:
 
     @cancel.validator
     def _cancel_ok(self, cmd: CancelCommand) -> None:
-        self._require("hủy", S.running, S.appraisal_closed, S.classified)
+        self._require("cancel", S.running, S.appraisal_closed, S.classified)
 
     @workflow.signal(name="unit_deadlines")
     def unit_deadlines(self, moved: UnitDeadlines) -> None:

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, status
 
-from actions.passwords import link_mail_job
+from actions.accounts import create_one
 from api.deps import CurrentUser, DbId, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES, field_problem, forbidden, not_found
 from models.tables import Role, User
-from services.accounts import (
-    AccountError,
-    UserCreate,
-    UserPublic,
-    create_user,
-    list_users,
-    prehash,
-    user_public,
-)
+from services.accounts import UserCreate, UserPublic, list_users, user_public
 from services.sessions import SessionPublic, list_sessions, revoke_all, session_public
 from services.units import get_unit_by_code
 
@@ -43,17 +35,12 @@ def post_user(
     settings: SettingsDep,
     tasks: BackgroundTasks,
 ) -> UserPublic:
-    """Creates an account with its roles. A unit office may only add staff of its own units.
+    """Creates an account with its roles and no password. A unit office may only add staff of
+    its own units.
 
-    Without a password (the usual way), the account's e-mail receives a one-time link to set
-    its first password: nobody else ever types or sends it.
+    The account's e-mail (required) receives a one-time link to set its first password: nobody
+    else ever chooses, types or sends it (a ``password`` field is refused like any unknown one).
     """
-    # The password is checked and hashed first, with the connection handed back meanwhile.
-    session.commit()
-    try:
-        password_hash = prehash(user_in)
-    except AccountError as exc:
-        raise field_problem(422, exc.field, exc.reason_vi) from exc
     if not principal.has(Role.coordinator):
         own = principal.units(Role.unit_office)
         for grant in user_in.roles:
@@ -71,21 +58,9 @@ def post_user(
                 "username",
                 f"Tên đăng nhập do văn phòng đơn vị tạo phải bắt đầu bằng '{first}'.",
             )
-    if user_in.password is None and not user_in.email:
-        raise field_problem(
-            422, "email", "Cần địa chỉ thư điện tử để gửi liên kết đặt mật khẩu lần đầu."
-        )
-    try:
-        user = create_user(
-            session, user_in=user_in, actor=principal.username, password_hash=password_hash
-        )
-    except AccountError as exc:
-        raise field_problem(409 if exc.conflict else 422, exc.field, exc.reason_vi) from exc
-    if user_in.password is None and user.email:
-        tasks.add_task(
-            link_mail_job(session=session, settings=settings, user=user, purpose="welcome")
-        )
-    return user_public(session, user)
+    made = create_one(session=session, settings=settings, principal=principal, user_in=user_in)
+    tasks.add_task(made.mail)
+    return user_public(session, made.user)
 
 
 @router.get("/{user_id}/sessions", response_model=list[SessionPublic], summary="Phiên đăng nhập")

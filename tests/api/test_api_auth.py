@@ -6,11 +6,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.db import session_scope
 from models.tables import LoginThrottle, User
-from services.accounts import MAX_FAILURES_PER_USER, issue_token, reset_password
+from services.accounts import MAX_FAILURES_PER_USER, get_user, issue_token
+from services.passwords import issue_link, redeem_link
 from services.sessions import start_session
 from tests.api_support import (
     PASSWORD,
@@ -103,7 +104,11 @@ def test_token_signed_with_another_key_is_401(engine, http, world) -> None:
 
 def test_reset_password_revokes_token(engine, http, world) -> None:
     with session_scope(engine) as session:
-        reset_password(session, username="auth-staff-b", password=PASSWORD + "-moi", actor="cli")
+        user = get_user(session, username="auth-staff-b")
+        assert user is not None
+        secret = issue_link(session, user, purpose="reset", minutes=60, actor="system")
+    with session_scope(engine) as session:  # the owner follows the link
+        redeem_link(session, secret, PASSWORD + "-moi")
     assert_problem(http.get("/api/units", headers=world.auth("staff_b")), 401)
     assert login(http, "auth-staff-b", PASSWORD + "-moi").status_code == 200
 
@@ -238,7 +243,31 @@ def test_web_login_wrong_password_shows_error(browser) -> None:
     assert "Sai tên đăng nhập hoặc mật khẩu." in resp.text
 
 
-def test_start_up_creates_the_first_coordinator_once(engine, tmp_path) -> None:
+def test_production_start_up_makes_no_account_from_a_password(engine, tmp_path) -> None:
+    """Production: the first coordinator comes from `appraisal user create … --print-link`,
+    never from an environment password (and the settings refuse one: tests/core)."""
+    from fastapi.testclient import TestClient
+
+    with session_scope(engine) as session:  # runs before the dev start-up test below
+        assert session.exec(select(User).where(User.username == "admin")).first() is None
+    app = make_app(
+        engine,
+        tmp_path,
+        temporal=object(),
+        mode="production",
+        database_url="postgresql://app@db:5432/app",  # the engine is the test's own
+        smtp_host="smtp.tinh.gov.vn",
+        smtp_port=587,
+        base_url="https://danhgia.tinh.gov.vn",
+    )
+    with TestClient(app, base_url="https://danhgia.tinh.gov.vn") as http:
+        assert login(http, "admin", "admin").status_code == 401
+    with session_scope(engine) as session:
+        assert session.exec(select(User).where(User.username == "admin")).first() is None
+
+
+def test_start_up_creates_the_dev_coordinator_once(engine, tmp_path) -> None:
+    """dev (the embedded stack): "admin" with APPRAISAL_ADMIN_PASSWORD, for the demo."""
     from fastapi.testclient import TestClient
 
     app = make_app(engine, tmp_path, temporal=object(), admin_password="mat-khau-quan-tri")

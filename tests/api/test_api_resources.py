@@ -18,6 +18,7 @@ from tests.api_support import (
     make_app,
 )
 from tests.conftest import SEEDS
+from tests.mail_support import follow_welcome
 
 QUANG_DIEN = SEEDS / "quang-dien-departments-2023-draft-framework.txt"
 
@@ -80,14 +81,17 @@ def test_unit_conflict_and_validation(http, world) -> None:
 # --- users -----------------------------------------------------------------------------------
 
 
-def test_coordinator_creates_any_user_who_can_then_sign_in(http, world) -> None:
+def test_coordinator_creates_any_user_who_then_sets_a_password_and_signs_in(
+    engine, world, smtp, tmp_path
+) -> None:
+    port, sink = smtp
+    http = client(make_app(engine, tmp_path, smtp_port=port))
     resp = http.post(
         "/api/users",
         json={
             "username": "RS.Council.TC",
             "full_name": "Lê Văn Tài",
             "email": "tai@taichinh.vn",
-            "password": PASSWORD,
             "roles": [
                 {"role": "council", "agency": "Phòng Tài chính - Kế hoạch"},
                 {"role": "viewer"},
@@ -99,6 +103,10 @@ def test_coordinator_creates_any_user_who_can_then_sign_in(http, world) -> None:
     user = resp.json()
     assert user["username"] == "rs.council.tc"
     assert [r["role"] for r in user["roles"]] == ["council", "viewer"]
+    # no password yet: the person sets their own from the welcome link, then signs in
+    refused = http.post("/api/auth/token", data={"username": "rs.council.tc", "password": PASSWORD})
+    assert refused.status_code == 401
+    follow_welcome(http, sink, "tai@taichinh.vn", PASSWORD)
     token = http.post(
         "/api/auth/token", data={"username": "rs.council.tc", "password": PASSWORD}
     ).json()["access_token"]
@@ -106,10 +114,33 @@ def test_coordinator_creates_any_user_who_can_then_sign_in(http, world) -> None:
     assert me["roles"][0]["agency"] == "Phòng Tài chính - Kế hoạch"
 
 
+def test_nobody_chooses_another_persons_password(http, world) -> None:
+    """The API takes no password for a new account (422 naming the field), and needs an
+    e-mail address to send the welcome link to."""
+    new = {"username": "rs-chosen", "email": "chosen@example.vn", "roles": [{"role": "viewer"}]}
+    for who in ("coordinator", "office_a"):
+        body = assert_problem(
+            http.post(
+                "/api/users",
+                json={**new, "password": PASSWORD},
+                headers=world.auth(who),
+            ),
+            422,
+        )
+        assert [e["field"] for e in body["errors"]] == ["password"]
+    no_mail = {**new, "email": ""}
+    body = assert_problem(
+        http.post("/api/users", json=no_mail, headers=world.auth("coordinator")), 422
+    )
+    assert [e["field"] for e in body["errors"]] == ["email"]
+    listed = http.get("/api/users", headers=world.auth("coordinator")).json()
+    assert "rs-chosen" not in {u["username"] for u in listed}
+
+
 def test_unit_office_adds_only_its_own_staff(http, world) -> None:
     new = {
         "username": "rs-unit-a.staff2",
-        "password": PASSWORD,
+        "email": "staff2@rs-unit-a.vn",
         "roles": [{"role": "staff", "unit_code": "rs-unit-a"}],
     }
     assert http.post("/api/users", json=new, headers=world.auth("office_a")).status_code == 201
@@ -154,7 +185,7 @@ def test_user_validation(http, world) -> None:
             "/api/users",
             json={
                 "username": "rs-ghost",
-                "password": PASSWORD,
+                "email": "ghost@example.vn",
                 "roles": [{"role": "staff", "unit_code": "no-such-unit"}],
             },
             headers=world.auth("coordinator"),
@@ -165,7 +196,11 @@ def test_user_validation(http, world) -> None:
     assert_problem(
         http.post(
             "/api/users",
-            json={"username": "rs-staff-a", "password": PASSWORD, "roles": [{"role": "viewer"}]},
+            json={
+                "username": "rs-staff-a",
+                "email": "again@example.vn",
+                "roles": [{"role": "viewer"}],
+            },
             headers=world.auth("coordinator"),
         ),
         409,

@@ -22,12 +22,12 @@ def test_production_refuses_default_secrets() -> None:
         Settings(_env_file=None, mode="production", database_url="postgresql://x@db/app")
     text = str(err.value)
     assert "APPRAISAL_SECRET_KEY" in text
-    assert "APPRAISAL_ADMIN_PASSWORD" in text
+    assert "APPRAISAL_ADMIN_PASSWORD" not in text  # not set: nothing to refuse
 
 
 def test_production_refuses_short_key_and_missing_database() -> None:
     with pytest.raises(ValidationError) as err:
-        Settings(_env_file=None, mode="production", secret_key="short", admin_password="x" * 12)
+        Settings(_env_file=None, mode="production", secret_key="short")
     assert "APPRAISAL_SECRET_KEY" in str(err.value)
     assert "APPRAISAL_DATABASE_URL" in str(err.value)
 
@@ -35,7 +35,6 @@ def test_production_refuses_short_key_and_missing_database() -> None:
 PRODUCTION: dict[str, object] = {
     "mode": "production",
     "secret_key": "k" * 48,
-    "admin_password": "a-real-password",
     "database_url": "postgresql://app@db:5432/app",
     "smtp_host": "smtp.tinh.gov.vn",
     "smtp_port": 587,
@@ -57,7 +56,6 @@ def test_production_starts_with_real_secrets() -> None:
     ("field", "value", "message"),
     [
         ("secret_key", "change-me-to-64-random-characters-" * 2, "APPRAISAL_SECRET_KEY still"),
-        ("admin_password", "change-me-too", "APPRAISAL_ADMIN_PASSWORD still"),
         ("database_url", "postgresql://a:change-me-app-db@db/a", "APPRAISAL_DATABASE_URL still"),
         ("smtp_password", "change-me-smtp-password", "APPRAISAL_SMTP_PASSWORD still"),
         ("smtp_host", "mailpit", "is a mail sink"),
@@ -71,6 +69,20 @@ def test_production_refuses_placeholders_sinks_and_plain_http(
     with pytest.raises(ValidationError) as err:
         _production(**{field: value})
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("password", ["a-real-long-password-2024", "admin", ""])
+def test_production_makes_no_account_from_an_environment_password(password, monkeypatch) -> None:
+    # Whatever its value: the first coordinator sets their own password from a printed link.
+    with pytest.raises(ValidationError) as err:
+        _production(admin_password=password)
+    assert "APPRAISAL_ADMIN_PASSWORD must not be set in production" in str(err.value)
+    assert "appraisal user create" in str(err.value) and "--print-link" in str(err.value)
+    # dev keeps the documented demo coordinator (admin/admin) of the embedded stack
+    assert Settings(_env_file=None).admin_password == "admin"
+    monkeypatch.setenv("APPRAISAL_ADMIN_PASSWORD", password)
+    with pytest.raises(ValidationError, match="APPRAISAL_ADMIN_PASSWORD must not be set"):
+        Settings(_env_file=None, **PRODUCTION)  # type: ignore[arg-type]
 
 
 def test_production_refuses_the_embedded_sink_but_dev_uses_it() -> None:

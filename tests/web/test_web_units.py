@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from models.tables import Unit, User
 from tests.api_support import build_world, make_app
+from tests.mail_support import link_token, mail_text, set_password
 from tests.web.test_web_frameworks import _login
 from tests.web.test_web_pages import text_of
 
@@ -108,16 +109,10 @@ def test_lists_and_single_entries(engine, smtp, tmp_path) -> None:
         welcome = [m for m in sink.messages if "Tài khoản mới" in str(m["Subject"])]
         assert len(welcome) == 3
         body = next(m for m in welcome if "hoa.nt@kimphuong.vn" in str(m["To"]))
-        text = body.get_payload()[0].get_payload(decode=True).decode()
+        text = mail_text(body)
         assert "Tên đăng nhập: hoa.nt" in text and "mật khẩu" in text.lower()
-        token = re.search(r"/password/reset\?token=(\S+)", text)
-        assert token is not None
         # the person sets their own password by the link, then signs in
-        resp = http.post(
-            "/api/auth/password-reset/confirm",
-            json={"token": token[1], "new_password": "Hoa ban nở trên đồi Kim Phượng"},
-        )
-        assert resp.status_code == 204, resp.text
+        set_password(http, link_token(body), "Hoa ban nở trên đồi Kim Phượng")
         fresh = TestClient(app)
         page = fresh.get("/login")
         login_token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)

@@ -150,6 +150,12 @@ async def test_extensions_move_reminders_and_the_hard_lock(
         await _refused(
             C.cycle_command(client, cid, C.CloseAppraisalCommand(actor=COORD)), "units_pending"
         )
+        # a command the cycle's state does not allow: named in each language's own words
+        early = await _refused(
+            C.cycle_command(client, cid, C.PublishCommand(actor=COORD)), "invalid_cycle_state"
+        )
+        assert early.message_en == "Cannot publish results while the cycle is running."
+        assert early.message_vi.startswith("Không thể thực hiện “công bố kết quả” khi kỳ")
 
         await sleep_until(env, local(year, 12, 6, 9))
         for offset in ("24h", "morning"):
