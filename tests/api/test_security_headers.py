@@ -97,7 +97,6 @@ def test_hsts_in_production_only(engine, tmp_path) -> None:
         engine,
         tmp_path,
         mode="production",
-        admin_password="mat-khau-quan-tri-rieng",
         database_url="sqlite:////tmp/unused-hdr.db",
         smtp_host="smtp.tinh.gov.vn",
         smtp_port=587,
