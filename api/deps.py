@@ -33,7 +33,7 @@ from services.accounts import (
     same_secret,
     verify_token,
 )
-from services.sessions import check_session, touch_due, touch_session
+from services.sessions import check_session, touch_after_read, touch_due
 
 SESSION_COOKIE = "appraisal_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -198,9 +198,8 @@ def authorise(
     with reading(session) if _writes(request) else nullcontext(session):
         principal, due = authenticate_request(request, session, settings)
         access.check(session, principal, rule, dict(request.path_params))
-    if due:  # at most once a minute per session, in a short write of its own (best effort),
-        release(session)  # after the read has ended: one connection at a time, no upgrade
-        touch_session(request.app.state.engine, principal.session_id, utcnow())
+    if due:  # at most once a minute per session, after the read, in a short write (best effort)
+        touch_after_read(session, principal.session_id, utcnow())
     return principal
 
 

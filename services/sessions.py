@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from core.db import utcnow, writer
+from core.db import release, utcnow, writer
 from models.tables import AuthSession, User
 from services import audit
 from services.accounts import InvalidToken, TokenClaims, issue_token
@@ -33,6 +33,7 @@ __all__ = [
     "revoke_session",
     "session_public",
     "start_session",
+    "touch_after_read",
     "touch_due",
     "touch_session",
 ]
@@ -119,6 +120,15 @@ def check_session(
 def touch_due(row: AuthSession, now: datetime) -> bool:
     """Whether the session's last_seen_at is old enough to be written again (TOUCH_EVERY)."""
     return now - row.last_seen_at >= TOUCH_EVERY
+
+
+def touch_after_read(db: Session, session_id: str, now: datetime) -> None:
+    """Ends ``db``'s read (its connection handed back), then touches the session in a short
+    write of its own: never a write inside a read, one connection at a time."""
+    engine = db.get_bind()
+    assert isinstance(engine, Engine)
+    release(db)
+    touch_session(engine, session_id, now)
 
 
 def touch_session(engine: Engine, session_id: str, now: datetime) -> bool:

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException
 from api import access
 from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
 from api.errors import Problem, not_found
-from core.db import release, utcnow
+from core.db import utcnow
 from core.errors import Refusal
 from core.settings import Settings
 from models.tables import Role, Unit, User
@@ -40,7 +40,7 @@ from services.accounts import (
     same_secret,
     verify_token,
 )
-from services.sessions import check_session, touch_due, touch_session
+from services.sessions import check_session, touch_after_read, touch_due
 from web.render import error_page
 
 __all__ = [
@@ -179,8 +179,7 @@ def read_session(
     except InvalidToken:
         return None
     if touch_due(row, now):  # as the API does: never a write inside the page's read
-        release(session)
-        touch_session(request.app.state.engine, row.id, now)
+        touch_after_read(session, row.id, now)
     return user, raw
 
 

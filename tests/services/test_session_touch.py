@@ -44,8 +44,11 @@ def app(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Any:
     return make_app(engine, tmp_path_factory.mktemp("data"))
 
 
-def _session(engine: Engine, world: Any, who: str, seen_ago: timedelta) -> tuple[str, str]:
-    """A new API session of ``who`` last seen ``seen_ago``: (bearer token, session id)."""
+def _session(
+    engine: Engine, world: Any, who: str, seen_ago: timedelta, kind: str = "api"
+) -> tuple[str, str]:
+    """A new session of ``who`` last seen ``seen_ago``: (bearer token or, for ``kind``
+    "session", the pages' cookie; session id)."""
     with session_scope(engine) as session:
         user = session.get(User, world.users[who])
         assert user is not None
@@ -54,7 +57,8 @@ def _session(engine: Engine, world: Any, who: str, seen_ago: timedelta) -> tuple
             user,
             secret_key=SECRET,
             minutes=8 * 60,
-            kind="api",
+            kind=kind,
+            extra={"csrf": "c" * 32} if kind == "session" else None,
             now=datetime.now(UTC) - seen_ago,
         )
         return token, row.id
@@ -140,19 +144,7 @@ def test_a_page_due_a_touch_never_writes_inside_its_read(
     """The pages read their cookie session as the API does: a busy writer skips the touch and
     the page still answers (before, the touch was written inside the page's read and a busy
     SQLite writer turned the page into "database is locked")."""
-    with session_scope(engine) as session:
-        user = session.get(User, world.users["viewer"])
-        assert user is not None
-        cookie, _, row = start_session(
-            session,
-            user,
-            secret_key=SECRET,
-            minutes=8 * 60,
-            kind="session",
-            extra={"csrf": "c" * 32},
-            now=datetime.now(UTC) - timedelta(minutes=5),
-        )
-        sid = row.id
+    cookie, sid = _session(engine, world, "viewer", timedelta(minutes=5), kind="session")
     before = _seen(engine, sid)
     http = client(app)
     http.cookies.set(SESSION_COOKIE, cookie)
