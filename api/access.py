@@ -27,7 +27,7 @@ from fastapi.routing import APIRoute
 from sqlmodel import Session, col, select
 
 from api.errors import forbidden, not_found
-from models.tables import Cycle, CycleUnit, Role, UnitState
+from models.tables import Cycle, CycleUnit, Role, Unit, UnitState
 from services.accounts import Principal
 
 __all__ = ["POLICY", "Rule", "Scope", "check", "missing_rules"]
@@ -195,26 +195,36 @@ def cycle_visible(session: Session, principal: Principal, cycle_id: str) -> Cycl
     raise not_found("Không tìm thấy kỳ đánh giá.")
 
 
-_VISIBLE = "appraisal_visible_units"  # Session.info: (user, cycle, unit) → projection seen
+_VISIBLE = "appraisal_visible_units"  # Session.info: (user, cycle, unit) → (projection, unit)
 
 
-def unit_visible(session: Session, principal: Principal, cycle_id: str, unit_id: int) -> CycleUnit:
-    """The unit's projection in the cycle if the caller may see it; 404 otherwise.
+def visible_unit(
+    session: Session, principal: Principal, cycle_id: str, unit_id: int
+) -> tuple[CycleUnit, Unit]:
+    """The unit's projection in the cycle and the unit, if the caller may see it; 404 otherwise.
 
-    Read once per request (the session): the route rule's check and the route's own lookup
-    share it. A write re-reads the projection under the unit's lock (``services.sheet.gate``).
+    Read once per request (the session), in one query: the route rule's check and the route's
+    own lookup share it. A write re-reads the projection under the unit's lock
+    (``services.sheet.gate``).
     """
-    seen: dict[tuple[int, str, int], CycleUnit] = session.info.setdefault(_VISIBLE, {})
+    seen: dict[tuple[int, str, int], tuple[CycleUnit, Unit]] = session.info.setdefault(_VISIBLE, {})
     key = (principal.user_id, cycle_id, unit_id)
     if key in seen:
         return seen[key]
-    cu = session.exec(
-        select(CycleUnit).where(CycleUnit.cycle_id == cycle_id, CycleUnit.unit_id == unit_id)
+    found = session.exec(
+        select(CycleUnit, Unit)
+        .join(Unit, col(Unit.id) == col(CycleUnit.unit_id))
+        .where(col(CycleUnit.cycle_id) == cycle_id, col(CycleUnit.unit_id) == unit_id)
     ).first()
-    if cu is not None and _may_see(principal, cu, unit_id):
-        seen[key] = cu
-        return cu
+    if found is not None and _may_see(principal, found[0], unit_id):
+        seen[key] = (found[0], found[1])
+        return seen[key]
     raise not_found("Không tìm thấy đơn vị trong kỳ đánh giá.")
+
+
+def unit_visible(session: Session, principal: Principal, cycle_id: str, unit_id: int) -> CycleUnit:
+    """The unit's projection in the cycle if the caller may see it; 404 otherwise."""
+    return visible_unit(session, principal, cycle_id, unit_id)[0]
 
 
 def _may_see(principal: Principal, cu: CycleUnit, unit_id: int) -> bool:

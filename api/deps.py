@@ -82,9 +82,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         try:
             yield session
             await to_thread.run_sync(_commit_and_close, session)
-        finally:
-            with CancelScope(shield=True):  # after an error: rolls back; else a no-op
+        except BaseException:
+            with CancelScope(shield=True):  # rolls back (one more thread hop, errors only)
                 await to_thread.run_sync(session.close)
+            raise
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -46,6 +47,7 @@ __all__ = [
     "LoadSizes",
     "World",
     "database",
+    "http_client",
     "load_table",
     "percentile",
     "run_load",
@@ -55,6 +57,18 @@ __all__ = [
 SECRET = "bench-secret-key-of-at-least-32-characters!"
 PASSWORD = "mat-khau-hieu-nang-2024"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+# One TLS context for every client: httpx builds (and loads the CA bundle into) a new one per
+# client otherwise, ~25 ms of the load generator's CPU each, which stalls its event loop for
+# seconds when 200 clients start (the API is plain HTTP here; the context is never used).
+_TLS = ssl.create_default_context()
+
+
+def http_client(
+    base: str, headers: dict[str, str] | None = None, timeout: float = 120
+) -> httpx.AsyncClient:
+    """A load client of the API at ``base`` (one simulated person), cheap to create."""
+    return httpx.AsyncClient(base_url=base, headers=headers, timeout=timeout, verify=_TLS)
 
 
 @dataclass(frozen=True)
@@ -214,6 +228,9 @@ class ApiProcess:
             "APPRAISAL_DATA_DIR": str(workdir),
             "APPRAISAL_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",  # nothing there: no calls
         }
+        # uvicorn processes (BENCH_WORKERS, default 1 as `appraisal api`): more than one is
+        # for PostgreSQL (README, "Capacity"); on SQLite they would queue in the busy handler.
+        self.workers = int(os.environ.get("BENCH_WORKERS", "1"))
         self.log_path = workdir / f"api-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -224,6 +241,7 @@ class ApiProcess:
                 [
                     *(sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"),
                     *("--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"),
+                    *("--workers", str(self.workers)),
                 ],
                 env=self.env,
                 stdout=log,
@@ -275,7 +293,7 @@ async def _edit_client(
 ) -> None:
     _name, token, unit_id = world.users[who]
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as http:
+    async with http_client(base, headers) as http:
         for k in range(edits):
             code, inputs = world.leaves[(who * 7 + k) % len(world.leaves)]
             body = {"inputs": inputs, "explanation": f"{EXPLANATION} ({who}/{k})"}
@@ -370,6 +388,45 @@ async def bench_edits(
     )
 
 
+async def _floor_client(base: str, requests: int, out: list[tuple[float, int]]) -> None:
+    async with http_client(base) as http:
+        for _ in range(requests):
+            start = time.perf_counter()
+            try:
+                status = (await http.get("/healthz")).status_code
+            except httpx.HTTPError:
+                status = 0
+            out.append((time.perf_counter() - start, status))
+
+
+async def bench_floor(kind: str, base: str, edits: LoadRow, requests: int) -> LoadRow:
+    """The HTTP floor next to a draft-edit row: the same clients, each sending as many
+    ``GET /healthz`` (no sign-in, no database, no thread) to the same API process. No route
+    can be faster here: it bounds what ``raw ÷ project`` can reach on this machine."""
+    out: list[tuple[float, int]] = []
+    start = time.perf_counter()
+    await asyncio.gather(*(_floor_client(base, requests, out) for _ in range(edits.clients)))
+    wall = time.perf_counter() - start
+    ok = [lat for lat, status in out if status == 200]
+    total = edits.clients * requests
+    return LoadRow(
+        measurement="the HTTP floor: GET /healthz (no sign-in, no database)",
+        database=kind,
+        clients=edits.clients,
+        project_rate=len(ok) / wall,
+        raw_rate=edits.raw_rate,
+        p50=percentile(ok, 0.50),
+        p95=percentile(ok, 0.95),
+        p99=percentile(ok, 0.99),
+        errors=total - len(ok),
+        checks=[Check(f"floor: {kind}, {edits.clients} clients: answered 200", total, len(ok))],
+        detail=(
+            f"raw: the draft row's raw transactions; the draft edits reach "
+            f"{edits.project_rate / (len(ok) / wall):.0%} of this floor"
+        ),
+    )
+
+
 # --- login storm -------------------------------------------------------------------------------
 
 
@@ -378,7 +435,7 @@ async def _reader(
 ) -> None:
     _name, token, unit_id = world.users[who]
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as http:
+    async with http_client(base, headers) as http:
         for _ in range(reads):
             start = time.perf_counter()
             try:
@@ -395,7 +452,7 @@ async def _wrong_login(base: str, world: World, who: int, out: list[int]) -> Non
     # Another address each (uvicorn trusts X-Forwarded-For from 127.0.0.1): the per-address
     # throttle would otherwise answer most of the storm with 429 before any hashing.
     headers = {"X-Forwarded-For": f"10.13.{who // 250}.{who % 250 + 1}"}
-    async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+    async with http_client(base) as http:
         try:
             resp = await http.post(
                 "/api/auth/token",
@@ -465,11 +522,11 @@ async def run_load(sizes: LoadSizes, workdir: Path) -> list[LoadRow]:
                 world = seed(engine, units=sizes.units, users=users)
                 with api_process(url, workdir) as base:
                     for clients in sizes.clients:
-                        rows.append(
-                            await bench_edits(
-                                kind, url, base, engine, world, clients, sizes.edits_per_client
-                            )
+                        edits = await bench_edits(
+                            kind, url, base, engine, world, clients, sizes.edits_per_client
                         )
+                        floor = await bench_floor(kind, base, edits, sizes.edits_per_client)
+                        rows += [edits, floor]
                     if sizes.storm_logins > 0:
                         rows.append(await bench_storm(kind, base, world, sizes))
             finally:

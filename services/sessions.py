@@ -104,11 +104,21 @@ def check_session(
     now = now or utcnow()
     # Not the password-version check of user_for_claims: a password change ends the *other*
     # sessions here (revoke_all), and the one that made the change goes on.
-    user = db.get(User, claims.user_id)
-    if user is None or not user.is_active:
+    found = (
+        db.exec(
+            select(User, AuthSession)
+            .join(AuthSession, col(AuthSession.user_id) == col(User.id))
+            .where(col(User.id) == claims.user_id, col(AuthSession.id) == claims.session_id)
+        ).first()
+        if claims.session_id
+        else None
+    )  # one query for both: a token names its user and its session
+    if found is None:
+        raise InvalidToken("unknown session")
+    user, row = found
+    if not user.is_active:
         raise InvalidToken("unknown user")
-    row = db.get(AuthSession, claims.session_id) if claims.session_id else None
-    if row is None or row.user_id != user.id or row.kind != claims.kind:
+    if row.kind != claims.kind:
         raise InvalidToken("unknown session")
     if row.revoked_at is not None:
         raise InvalidToken("revoked")

@@ -29,7 +29,7 @@ from actions.inputs import (
     SubmitIn,
 )
 from actions.unit_commands import SubmitAnswer
-from api.access import unit_visible
+from api.access import visible_unit
 from api.commands import IdempotencyKey
 from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT, not_found
@@ -51,10 +51,9 @@ def load_unit(
     session: Session, principal: Principal, cycle_id: str, unit_id: int
 ) -> tuple[Cycle, CycleUnit, Unit]:
     """The cycle, projection and unit of the path (visibility already checked: 404 else)."""
-    cu = unit_visible(session, principal, cycle_id, unit_id)
+    cu, unit = visible_unit(session, principal, cycle_id, unit_id)
     cycle = session.get(Cycle, cycle_id)
-    unit = session.get(Unit, unit_id)
-    if cycle is None or unit is None:
+    if cycle is None:
         raise not_found()
     return cycle, cu, unit
 
@@ -65,11 +64,8 @@ def unit_ref(session: Session, principal: Principal, cycle_id: str, unit_id: int
     Read in a transaction of its own, ended here: no connection held while a command awaits its
     workflow (issue 13), and an edit's write transaction (SQLite's write lock) starts after it.
     """
-    with reading(session):
-        unit_visible(session, principal, cycle_id, unit_id)  # the rule's check read it: no query
-        unit = session.get(Unit, unit_id)  # the projection's unit: its cycle exists (foreign key)
-        if unit is None:
-            raise not_found()
+    with reading(session):  # the rule's check read both: no query
+        _cu, unit = visible_unit(session, principal, cycle_id, unit_id)
     release(session)  # reading() ended it, unless the session was already in a transaction
     return UnitRef(cycle_id=cycle_id, unit_id=unit_id, unit_code=unit.code)
 

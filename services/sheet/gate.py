@@ -183,10 +183,12 @@ def _check_person(
 ) -> None:
     assert unit.id is not None
     code = entry.criterion_code
-    assigned = editor.user_id is not None and editor.user_id in _assigned_user_ids(
-        session, entry.cycle_id, unit.id, code
+    # The unit office edits every criterion: its assignments need not be read.
+    assigned = editor.office or (
+        editor.user_id is not None
+        and editor.user_id in _assigned_user_ids(session, entry.cycle_id, unit.id, code)
     )
-    if not (editor.office or assigned):
+    if not assigned:
         raise Forbidden(
             "not_assigned",
             f"Tiêu chí {code} không được phân công cho {editor.username}.",

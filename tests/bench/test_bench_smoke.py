@@ -84,11 +84,17 @@ async def test_load_rows_measure_real_http_work(
     )
     rows = await run_load(sizes, tmp_path)
 
-    assert [(r.database, r.clients) for r in rows] == [(db, n) for db in databases for n in (2, 2)]
+    kinds = ["draft edits", "the HTTP floor", "login storm"]
+    assert [
+        (r.database, r.clients, r.measurement.split(":")[0].split(" through")[0]) for r in rows
+    ] == [(db, 2, kind) for db in databases for kind in kinds]
     failed = [c for r in rows for c in r.checks if not c.ok]
     assert failed == []
     edits = [r for r in rows if r.measurement == "draft edits through the API"]
     assert all(r.errors == 0 and r.project_rate > 0 and r.raw_rate > 0 for r in edits)
+    floors = [r for r in rows if r.measurement.startswith("the HTTP floor")]
+    assert [r.raw_rate for r in floors] == [r.raw_rate for r in edits]  # the same raw side
+    assert all(r.errors == 0 and r.project_rate > 0 for r in floors)
     storm = [r for r in rows if r.measurement.startswith("login storm")]
     assert all("401" in r.detail or "503" in r.detail for r in storm)
     assert load_table(rows).splitlines()[0] == (

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bench.load import ApiProcess, World, database, seed
+from bench.load import ApiProcess, World, database, http_client, seed
 from core.db import make_engine, session_scope
 from models.tables import AuditLog
 
@@ -37,7 +37,7 @@ async def _user(
     _name, token, unit_id = world.users[who]
     headers = {"Authorization": f"Bearer {token}"}
     k = 0
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+    async with http_client(base, headers, timeout=30) as http:
         while not done.is_set():
             code, inputs = world.leaves[(who * 7 + k) % len(world.leaves)]
             marker = f"chaos {who}/{k}"
