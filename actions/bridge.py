@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from contracts.messages import CycleCommand, CycleStatus, UnitCommand, UnitStatus
+from core.db import place_lent_async
 from core.errors import Unavailable
 from workflows import commands
 
@@ -46,9 +47,10 @@ async def unit_command(
 ) -> UnitStatus:
     """Sends one command to a unit's workflow as an update; its status afterwards."""
     try:
-        return await commands.unit_command(
-            client, cycle_id, unit_code, command, update_id=_update_id(command.actor, key)
-        )
+        async with place_lent_async():  # the caller released its session: no connection held
+            return await commands.unit_command(
+                client, cycle_id, unit_code, command, update_id=_update_id(command.actor, key)
+            )
     except RPCError as exc:
         raise unavailable(exc) from exc
 
@@ -58,8 +60,9 @@ async def cycle_command(
 ) -> CycleStatus:
     """Sends one command to the cycle's workflow as an update; its status afterwards."""
     try:
-        return await commands.cycle_command(
-            client, cycle_id, command, update_id=_update_id(command.actor, key)
-        )
+        async with place_lent_async():  # the caller released its session: no connection held
+            return await commands.cycle_command(
+                client, cycle_id, command, update_id=_update_id(command.actor, key)
+            )
     except RPCError as exc:
         raise unavailable(exc) from exc

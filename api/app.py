@@ -176,7 +176,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Sync routes run in anyio's thread pool: at least one thread per admitted request
-        # (core.db.admitted, db_pool_size places), so none of them waits for a thread (README,
+        # (core.db.admitted, api_places ≤ db_pool_size), so none of them waits for a thread (README,
         # "Scale").
         threads = to_thread.current_default_thread_limiter()
         threads.total_tokens = max(threads.total_tokens, settings.db_pool_size)

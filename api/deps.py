@@ -70,14 +70,14 @@ def _commit_and_close(session: Session) -> None:
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One session per request, admitted among at most ``db_pool_size`` (core.db.admitted),
+    """One session per request, admitted among ``api_places`` (core.db.admitted),
     committed before the response is sent, rolled back on error; BEGIN IMMEDIATE for a sync
     route's write (its checks read before it: ``authorise``, ``core.db.reading``)."""
     engine = request.app.state.engine
     if _writes(request):
         engine = writer(engine)
     settings: Settings = request.app.state.settings
-    async with admitted(settings.db_pool_size):
+    async with admitted(settings.api_places):
         session = Session(engine, expire_on_commit=False)
         try:
             yield session

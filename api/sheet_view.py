@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from models.framework import Node
+from models.framework import Framework, Node
 from models.labels import UNIT_STATE_VI
 from models.tables import Cycle, CycleUnit, Entry, Snapshot, Unit, UnitState
 from scoring.aggregate import NodeScore
@@ -135,12 +135,46 @@ class SheetView(BaseModel):
     explanation_rounds: list[ExplanationRoundView]
 
 
-def _rule_json(node: Node) -> dict[str, Any] | None:
-    return node.rule.model_dump(mode="json") if node.rule is not None else None
+def _static(node: Node) -> dict[str, Any]:
+    """What a node's view takes from the framework alone (the same for every sheet)."""
+    return {
+        "code": node.code,
+        "title": node.title,
+        "kind": node.kind.value,
+        "role": node.role.value,
+        "max_points": node.max_points,
+        "agency": node.agency,
+        "guidance": node.guidance,
+        "evidence_required": node.evidence_required,
+        "needs_explanation": node.needs_explanation,
+        "is_leaf": node.is_leaf,
+        "rule": node.rule.model_dump(mode="json")
+        if node.is_leaf and node.rule is not None
+        else None,
+        "input_fields": list(input_fields(node)) if node.is_leaf else [],
+    }
+
+
+# The framework part of every node view, per framework (published frameworks are immutable
+# and parsed once per process, ``services.sheet.framework``): the framework object itself is
+# kept with its entry, so its id cannot be reused while the entry exists.
+_STATIC: dict[int, tuple[Framework, dict[str, dict[str, Any]]]] = {}
+_STATIC_MAX = 32
+
+
+def _statics(framework: Framework) -> dict[str, dict[str, Any]]:
+    found = _STATIC.get(id(framework))
+    if found is not None and found[0] is framework:
+        return found[1]
+    statics = {node.code: _static(node) for node in framework.walk()}
+    if len(_STATIC) >= _STATIC_MAX:
+        _STATIC.pop(next(iter(_STATIC)))
+    _STATIC[id(framework)] = (framework, statics)
+    return statics
 
 
 def _node_view(
-    node: Node,
+    static: dict[str, Any],
     self_score: NodeScore,
     appraised: NodeScore | None,
     e: Entry | None,
@@ -148,18 +182,7 @@ def _node_view(
     assignees: list[Assignee],
 ) -> NodeView:
     return NodeView(
-        code=node.code,
-        title=node.title,
-        kind=node.kind.value,
-        role=node.role.value,
-        max_points=node.max_points,
-        agency=node.agency,
-        guidance=node.guidance,
-        evidence_required=node.evidence_required,
-        needs_explanation=node.needs_explanation,
-        is_leaf=node.is_leaf,
-        rule=_rule_json(node) if node.is_leaf else None,
-        input_fields=list(input_fields(node)) if node.is_leaf else [],
+        **static,
         self_score=None if self_score.missing else self_score.score,
         appraised_score=appraised.score if appraised and not appraised.missing else None,
         excluded=self_score.excluded,
@@ -219,9 +242,10 @@ def sheet_view(session: Session, cycle: Cycle, cu: CycleUnit, unit: Unit) -> She
         ]
         for code, rows in sheet.assignments_by_code().items()
     }
+    statics = _statics(sheet.framework)
     nodes = [
         _node_view(
-            node,
+            statics[node.code],
             self_sheet.node(node.code),
             appraised_sheet.node(node.code) if any_appraised else None,
             entries.get(node.code),

@@ -9,12 +9,14 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import anyio
+from anyio import from_thread
 from sqlalchemy import DateTime, Numeric, String, event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import OperationalError
@@ -114,28 +116,92 @@ _SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, anyio.Sem
 )
 
 
+class _Place:
+    """The admission place a request holds (``admitted``), which it may lend out meanwhile."""
+
+    def __init__(self, slots: anyio.Semaphore) -> None:
+        self.slots = slots
+        self.held = True
+
+
+_PLACE: ContextVar[_Place | None] = ContextVar("appraisal_admission_place", default=None)
+
+
+def _busy() -> Busy:
+    return Busy(
+        "Máy chủ đang quá tải, vui lòng thử lại sau ít giây.",
+        "Too many requests are using the database; retry shortly.",
+    )
+
+
+async def _take(slots: anyio.Semaphore) -> None:
+    try:
+        with anyio.fail_after(POOL_TIMEOUT_S):
+            await slots.acquire()
+    except TimeoutError as exc:
+        raise _busy() from exc
+
+
 @asynccontextmanager
 async def admitted(size: int = POOL_SIZE) -> AsyncIterator[None]:
-    """One of ``size`` places (the pool size) for a request that uses the database; Busy after
-    POOL_TIMEOUT_S. Waiting here costs no thread and no connection, unlike waiting on the pool
-    inside a thread."""
+    """One of ``size`` places for a request that uses the database; Busy after POOL_TIMEOUT_S.
+    Waiting here costs no thread and no connection, unlike waiting on the pool inside a
+    thread. A request lends its place out while it waits for something that needs no
+    connection (``place_lent``)."""
     loop = asyncio.get_running_loop()
     by_size = _SLOTS.setdefault(loop, {})
     slots = by_size.get(size)
     if slots is None:
         slots = by_size[size] = anyio.Semaphore(max(size, 0))
-    try:
-        with anyio.fail_after(POOL_TIMEOUT_S):
-            await slots.acquire()
-    except TimeoutError as exc:
-        raise Busy(
-            "Máy chủ đang quá tải, vui lòng thử lại sau ít giây.",
-            "Too many requests are using the database; retry shortly.",
-        ) from exc
+    await _take(slots)
+    place = _Place(slots)
+    _PLACE.set(place)  # the request's context: its sync route's thread sees it (a copy)
     try:
         yield
     finally:
-        slots.release()
+        if place.held:
+            slots.release()
+
+
+@asynccontextmanager
+async def place_lent_async() -> AsyncIterator[None]:
+    """``place_lent`` for an async route on the event loop: while it awaits the workflow
+    server (its session released first), its place serves another request."""
+    place = _PLACE.get()
+    if place is None or not place.held:
+        yield
+        return
+    place.slots.release()
+    place.held = False
+    try:
+        yield
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _take(place.slots)
+        place.held = True
+
+
+@contextmanager
+def place_lent() -> Iterator[None]:
+    """Inside, the calling request's admission place serves another request; taken back at
+    the end (Busy when none frees up within POOL_TIMEOUT_S). For a wait that holds no
+    connection, such as a password hash (``core.hashing``): a login storm then cannot hold
+    the places the readers need. Called from a sync route's thread; elsewhere a no-op."""
+    place = _PLACE.get()
+    if place is None or not place.held:
+        yield
+        return
+    try:
+        from_thread.run_sync(place.slots.release)
+    except RuntimeError:  # not a worker thread of the request's event loop: keep the place
+        yield
+        return
+    place.held = False
+    try:
+        yield
+    finally:
+        from_thread.run(_take, place.slots)
+        place.held = True
 
 
 class FifoLock:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from core.db import Busy
+from core.db import Busy, place_lent
 
 # Leave a core for everything else; the queue absorbs a burst of a few logins.
 CONCURRENCY = max(1, (os.cpu_count() or 2) // 2)
@@ -60,11 +60,12 @@ def bounded(fn: Callable[..., _T], *args: object) -> _T:
     if not _admitted.acquire(blocking=False):
         raise _busy()
     try:
-        if not _running.acquire(timeout=WAIT_S):
-            raise _busy()
-        try:
-            return _hashers.submit(fn, *args).result()
-        finally:
-            _running.release()
+        with place_lent():  # no connection is held meanwhile: another request may use it
+            if not _running.acquire(timeout=WAIT_S):
+                raise _busy()
+            try:
+                return _hashers.submit(fn, *args).result()
+            finally:
+                _running.release()
     finally:
         _admitted.release()

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     # admission places and threads (core.db.admitted, api.app) all take it from here.
     db_pool_size: int = Field(default=20, ge=1, le=50)
     db_max_overflow: int = Field(default=10, ge=0, le=50)
+    # Requests of one API process working at once (core.db.admitted; at most db_pool_size:
+    # each may hold a connection). One process runs Python on one core at a time: more only
+    # add thread switching (README "Scale": 20, 8, 4 and 2 measured; 4 kept). The others wait
+    # their turn without a thread; a request waiting for a password hash or for the workflow
+    # server lends its place out meanwhile.
+    api_concurrency: int = Field(default=4, ge=1, le=50)
     worker_shutdown_seconds: int = Field(default=60, ge=0, le=3600)
     worker_max_activities: int = Field(default=40, ge=1, le=1000)
     worker_max_mail_activities: int = Field(default=8, ge=1, le=1000)
@@ -117,6 +123,11 @@ class Settings(BaseSettings):
     def mail_task_queue(self) -> str:
         """The task queue with its own slots for the mail activity (reminder bursts)."""
         return f"{self.temporal_task_queue}-mail"
+
+    @property
+    def api_places(self) -> int:
+        """Admission places of one API process: ``api_concurrency``, within the pool."""
+        return min(self.api_concurrency, self.db_pool_size)
 
     @property
     def db_connections_per_process(self) -> int:

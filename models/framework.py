@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -289,6 +290,26 @@ class RoundingMode(StrEnum):
     down = "down"
 
 
+class _Index:
+    """A tree's nodes depth first in document order, and by code (the first of each code)."""
+
+    def __init__(self, nodes: tuple[Node, ...]) -> None:
+        self.nodes = nodes
+        walked: list[Node] = []
+
+        def visit(node: Node) -> None:
+            walked.append(node)
+            for child in node.children:
+                visit(child)
+
+        for top in nodes:
+            visit(top)
+        self.walked = tuple(walked)
+        self.by_code: dict[str, Node] = {}
+        for n in self.walked:
+            self.by_code.setdefault(n.code, n)
+
+
 class Framework(Spec):
     """A whole framework: metadata, the tree and the classification scheme."""
 
@@ -302,26 +323,27 @@ class Framework(Spec):
     classification: ClassificationScheme | None = None
     nodes: tuple[Node, ...] = Field(min_length=1)
 
+    # A framework is immutable (frozen): its walk and its index by code are computed once per
+    # instance (a published framework is parsed once per process). ``model_copy`` copies the
+    # cache along: it is rebuilt when the copy has other nodes.
+    @cached_property
+    def _index_cache(self) -> _Index:
+        return _Index(self.nodes)
+
+    def _index(self) -> _Index:
+        index = self._index_cache
+        if index.nodes is not self.nodes:
+            index = self.__dict__["_index_cache"] = _Index(self.nodes)
+        return index
+
     def walk(self) -> list[Node]:
         """All nodes, depth first, in document order."""
-        out: list[Node] = []
-
-        def visit(node: Node) -> None:
-            out.append(node)
-            for child in node.children:
-                visit(child)
-
-        for top in self.nodes:
-            visit(top)
-        return out
+        return list(self._index().walked)
 
     def node(self, code: str) -> Node:
         """The node with this code; KeyError if there is none."""
-        for n in self.walk():
-            if n.code == code:
-                return n
-        raise KeyError(code)
+        return self._index().by_code[code]
 
     def leaves(self) -> list[Node]:
         """The nodes that carry a rule."""
-        return [n for n in self.walk() if n.is_leaf]
+        return [n for n in self._index().walked if n.is_leaf]

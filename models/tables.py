@@ -240,6 +240,9 @@ class Entry(SQLModel, table=True):
 class Evidence(SQLModel, table=True):
     """An evidence document (tài liệu kiểm chứng), stored content-addressed by sha256."""
 
+    # A sheet reads its unit's evidence, an upload a criterion's: no scan of every unit's.
+    __table_args__ = (Index("ix_evidence_unit", "cycle_id", "unit_id", "criterion_code"),)
+
     id: int | None = Field(default=None, primary_key=True)
     cycle_id: str = Field(foreign_key="cycle.id", max_length=64)
     unit_id: int = Field(foreign_key="unit.id")
@@ -307,7 +310,12 @@ class AuditLog(SQLModel, table=True):
     """Append-only audit trail: who changed what, when, before and after (nhật ký)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_cycle_unit", "cycle_id", "unit_id"),)
+    __table_args__ = (
+        Index("ix_audit_cycle_unit", "cycle_id", "unit_id"),
+        # The end of a chain (services.audit seals each row after the last): one index probe,
+        # not a sort of the cycle's whole trail on every write.
+        Index("ix_audit_chain", "cycle_id", "chain_seq"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts(nullable=False, default_factory=utcnow)
@@ -335,6 +343,8 @@ class OutboxMessage(SQLModel, table=True):
     """An e-mail to send exactly once (per idempotency key), with its send status."""
 
     __tablename__ = "outbox_message"
+    # The backlog (metrics, readiness) counts the pending messages: no scan of all sent mail.
+    __table_args__ = (Index("ix_outbox_status", "status", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(max_length=300, unique=True)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
@@ -197,6 +198,77 @@ async def test_admission_waits_without_a_thread_then_answers_busy(
     async with admitted(1):
         got.append("after")
     assert got == ["other size", "after"]
+
+
+async def test_a_thread_lends_its_place_while_it_waits_and_takes_it_back() -> None:
+    """A sync route's thread waiting for a hash (``place_lent``) lets another request in, then
+    holds its place again; the place is given back once, at the end of the request."""
+    got: list[str] = []
+
+    async def other() -> None:
+        async with admitted(1):
+            got.append("other request")
+
+    def route_thread() -> None:
+        with core.db.place_lent():
+            anyio.from_thread.run(other)  # would wait 10 s for the place, then Busy
+            got.append("hashed")
+        got.append("place back")
+
+    async with admitted(1):
+        await anyio.to_thread.run_sync(route_thread)
+        with anyio.move_on_after(0.2) as waited:  # held again: nobody else gets in
+            async with admitted(1):
+                got.append("intruder")
+        assert waited.cancelled_caught
+    async with admitted(1):  # given back exactly once: one place, not zero and not two
+        with anyio.move_on_after(0.2) as second:
+            async with admitted(1):
+                got.append("second place")
+        assert second.cancelled_caught
+    assert got == ["other request", "hashed", "place back"]
+
+
+async def test_an_async_route_lends_its_place_while_it_awaits_the_workflow_server() -> None:
+    got: list[str] = []
+    async with admitted(1):
+        async with core.db.place_lent_async(), admitted(1):
+            got.append("other request")
+        with anyio.move_on_after(0.2) as waited:
+            async with admitted(1):
+                got.append("intruder")
+        assert waited.cancelled_caught
+    assert got == ["other request"]
+
+
+async def test_a_place_not_had_back_in_time_is_busy_and_never_given_back_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(core.db, "POOL_TIMEOUT_S", 0.2)
+    taken = anyio.Event()
+    done = anyio.Event()
+
+    async def squatter() -> None:
+        async with admitted(1):
+            taken.set()
+            await done.wait()
+
+    async with anyio.create_task_group() as tg:
+        with pytest.raises(Busy):
+            async with admitted(1), core.db.place_lent_async():
+                tg.start_soon(squatter)
+                await taken.wait()
+        done.set()
+    async with admitted(1):  # one place still: the failed request did not give one back
+        with anyio.move_on_after(0.2) as second:
+            async with admitted(1):
+                pass
+        assert second.cancelled_caught
+
+
+def test_outside_a_request_lending_is_a_no_op() -> None:
+    with core.db.place_lent():  # the CLI, a test: no place, no event loop
+        pass
 
 
 # --- argon2 in a bounded executor --------------------------------------------------------------
