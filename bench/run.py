@@ -219,9 +219,15 @@ HOW_TO_READ = """\
   transactions (lock and read the unit's state, check it, update the entry) straight through an
   engine made by `core.db.make_engine` on the same database, one thread per client. The rate is
   2xx answers per second of the whole run; p50/p95/p99 are of the 2xx answers; errors are the
-  answers that were not 2xx. *Login storm*: the readers read their unit's sheet alone (raw),
-  then again while wrong-password logins arrive at once from different addresses; a login
-  answered 503 (hashing queue full, `Retry-After`) is load shed on purpose, not an error.
+  answers that were not 2xx. *The HTTP floor*: the same clients each send as many
+  `GET /healthz` (async, no sign-in, no database) to the same process: no route can be faster
+  here, so its raw ÷ project (beside the draft row's raw) is the least any route could reach on
+  this machine with this client. The clients share one TLS context (httpx builds one per
+  client otherwise, ~25 ms of the load generator's CPU each, which stalled it for seconds when
+  200 clients started and showed up as the API's latency). *Login storm*: the readers read
+  their unit's sheet alone (raw), then again while wrong-password logins arrive at once from
+  different addresses; a login answered 503 (hashing queue full, `Retry-After`) is load shed on
+  purpose, not an error.
 - *Transition* (`bench/transition.py`): `POST …/submit` through the API (in-process ASGI; the
   unit workflow's update and its `unit.transition` activity on the run's worker and dev
   server), one at a time, against a raw `execute_update` whose handler runs one no-op
