@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -29,6 +30,7 @@ from activities.common import activity_now, attempt_token, heartbeat, heartbeati
 from contracts.activities import MAIL_NOTIFY, MailActivitiesInterface
 from contracts.messages import NoticeRequest, NotifyResult
 from core.db import session_scope
+from core.errors import Unavailable
 from core.settings import Settings
 from models.tables import OutboxMessage
 from notifications.mailer import Mailer, build_message, is_permanent, mailbox
@@ -39,6 +41,10 @@ from services.notices import build_notices, message_key
 __all__ = ["MailActivities", "notice_prefix"]
 
 log = logging.getLogger(__name__)
+
+# How long "sent" is retried against a busy database (beside SQLite's own 5 s per try); below
+# outbox.CLAIM_LEASE (45 s), so no other attempt may take the row over meanwhile.
+SENT_WRITE_S = 20.0
 
 _T = TypeVar("_T")
 
@@ -202,7 +208,7 @@ class _Send:
         if i + 1 < len(self.rows) and (error is None or is_permanent(error)):
             nxt = self._claim(self.rows[i + 1])
         if error is None:
-            got = await self.acts._db(outbox.mark_sent, engine, row.id, at, claim_next=nxt)
+            got = await self._mark_sent(row.id, at, nxt)
             self.sent += 1
         else:
             permanent = is_permanent(error)
@@ -223,6 +229,24 @@ class _Send:
         if nxt is not None:
             self.claimed[i + 1] = got
         heartbeat(*self.progress())
+
+    async def _mark_sent(self, row_id: int, at: datetime, nxt: outbox.Claim | None) -> bool:
+        """The server took the message: that fact must reach the outbox, or the row would go
+        back to pending and be sent twice. A busy database (SQLite's writer queue, a lock) is
+        waited out within SENT_WRITE_S, well inside the claim's lease."""
+        deadline = asyncio.get_running_loop().time() + SENT_WRITE_S
+        pause = 0.05
+        while True:
+            try:
+                return await self.acts._db(
+                    outbox.mark_sent, self.acts.engine, row_id, at, claim_next=nxt
+                )
+            except (OperationalError, Unavailable):
+                if asyncio.get_running_loop().time() + pause > deadline:
+                    raise
+                log.warning("outbox busy recording a sent message; retrying in %.2f s", pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     def _raise_unsettled(self) -> None:
         if self.failures:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 from temporalio.exceptions import ApplicationError
 
@@ -147,3 +148,38 @@ async def _prepared(
                 )
             ).all()
         )
+
+
+async def test_a_busy_database_after_the_250_is_waited_out_not_a_second_send(
+    engine: Engine, seeded: Seeded, smtp: tuple[int, MailSink], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server took the message but recording "sent" meets a busy database (SQLite's
+    writer queue full under a rush): the write is retried, the row ends sent, and no later
+    attempt sends it again."""
+    port, sink = smtp
+    settings = settings_for(port)
+    req = NoticeRequest(
+        kind=NoticeKind.results_published,
+        cycle_id=seeded.cycle_id,
+        key="published-busy",
+        at=local(YEAR, 12, 21, 9),
+    )
+    real = outbox.mark_sent
+    refusals = [2]
+
+    def busy_then_real(*args: object, **kw: object) -> bool:
+        if refusals[0] > 0:
+            refusals[0] -= 1
+            raise OperationalError("UPDATE outbox_message", None, Exception("database is locked"))
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox, "mark_sent", busy_then_real)
+    mail = MailActivities(engine, settings, SmtpMailer(settings))
+    result = await mail.notify(req)
+    assert (result.messages, result.sent) == (2, 2) and refusals == [0]
+    got = await sink.wait_for(2)
+    keys = [str(m["X-Appraisal-Key"]).strip() for m in got]
+    assert len(keys) == len(set(keys)) == 2
+    assert {r.status for r in await _prepared(mail, req, every=True)} == {"sent"}
+    again = await mail.notify(req)  # a retried activity: nothing left to send
+    assert again.sent == 0 and len(sink.messages) == 2
