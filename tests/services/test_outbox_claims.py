@@ -102,12 +102,7 @@ async def test_a_retry_sends_only_what_a_dead_attempt_left_unsettled(
     runs (retried: ``outbox_claimed``), and re-sends it after the lease; never the sent one."""
     port, sink = smtp
     settings = settings_for(port)
-    req = NoticeRequest(
-        kind=NoticeKind.results_published,
-        cycle_id=seeded.cycle_id,
-        key="published-claims",
-        at=local(YEAR, 12, 20, 9),
-    )
+    req = _published(seeded, "published-claims", day=20)
     mail = MailActivities(engine, settings, SmtpMailer(settings))
     rows = await _prepared(mail, req)
     assert len(rows) == 2  # the coordinator and the council
@@ -130,6 +125,16 @@ async def test_a_retry_sends_only_what_a_dead_attempt_left_unsettled(
     [msg] = await sink.wait_for(1)
     assert str(msg["X-Appraisal-Key"]).strip() == rows[1].idempotency_key
     assert {r.status for r in await _prepared(mail, req, every=True)} == {"sent"}
+
+
+def _published(seeded: Seeded, key: str, *, day: int) -> NoticeRequest:
+    """The cycle's results-published notice (to the coordinator and the council) under ``key``."""
+    return NoticeRequest(
+        kind=NoticeKind.results_published,
+        cycle_id=seeded.cycle_id,
+        key=key,
+        at=local(YEAR, 12, day, 9),
+    )
 
 
 async def _prepared(
@@ -158,12 +163,7 @@ async def test_a_busy_database_after_the_250_is_waited_out_not_a_second_send(
     attempt sends it again."""
     port, sink = smtp
     settings = settings_for(port)
-    req = NoticeRequest(
-        kind=NoticeKind.results_published,
-        cycle_id=seeded.cycle_id,
-        key="published-busy",
-        at=local(YEAR, 12, 21, 9),
-    )
+    req = _published(seeded, "published-busy", day=21)
     real = outbox.mark_sent
     refusals = [2]
 
