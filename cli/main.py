@@ -13,8 +13,10 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from core.settings import get_settings
 
@@ -41,7 +43,6 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _api(args: argparse.Namespace) -> int:
-    import os
     import shutil
     import tempfile
 
@@ -75,27 +76,39 @@ def _api(args: argparse.Namespace) -> int:
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
-    return 0
+    _exit_now(0)  # served and shut down: the app's Temporal client must not abort the exit
 
 
 def _worker(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.check:
-        import os
-
         from cli.health import check_worker
 
-        code = check_worker(settings)
-        sys.stdout.flush()
-        # Exit at once: the Temporal client's native runtime can abort the interpreter's
-        # teardown (SIGABRT seen here), which a health check must never report as a failure.
-        os._exit(code)
+        _exit_now(check_worker(settings))
     from core.logs import configure
     from workflows.worker import run_worker
 
     configure(settings.log_format)
-    asyncio.run(run_worker(settings))
-    return 0
+    try:
+        asyncio.run(run_worker(settings))
+    except Exception:
+        logging.getLogger("workflows.worker").exception("worker failed")
+        _exit_now(1)
+    _exit_now(0)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Ends a process that holds a Temporal client once its own work is finished and flushed.
+
+    The client's native runtime keeps threads of its own; the interpreter's teardown can race
+    them and abort (SIGABRT, exit -6: seen for a worker that had drained cleanly after SIGTERM,
+    and for the health check), which an orchestrator would report as a crash. Nothing is left
+    to finalise here: the worker has shut down and disposed of its engine.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _mailsink(args: argparse.Namespace) -> int:
