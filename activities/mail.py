@@ -67,7 +67,9 @@ class MailActivities(MailActivitiesInterface):
             max_workers=settings.worker_max_mail_activities + 1, thread_name_prefix="outbox"
         )
 
-    def _prepare(self, req: NoticeRequest) -> list[OutboxMessage]:
+    def _prepare(self, req: NoticeRequest, token: str) -> list[OutboxMessage]:
+        """The notice's unsettled rows: rendered and stored on the first attempt (its first
+        message already claimed by ``token``), found in the outbox on every later one."""
         prefix = notice_prefix(req)
         with session_scope(self.engine) as session:
             stored = session.exec(
@@ -80,32 +82,33 @@ class MailActivities(MailActivitiesInterface):
                 if stored is not None
                 else build_notices(session, req, base_url=self.settings.base_url)
             )
-        if notices:
-            items = []
-            for n in notices:
-                mail = render(n.template, n.context)
-                items.append(
-                    outbox.OutboxItem(
-                        key=message_key(req, n.recipient),
-                        to_addr=mailbox(n.recipient.name, n.recipient.email),
-                        subject=mail.subject,
-                        text=mail.text,
-                        html=mail.html,
-                        expires_at=req.expires_at,
-                    )
+            if not notices:
+                return list(
+                    session.exec(
+                        select(OutboxMessage)
+                        .where(
+                            col(OutboxMessage.idempotency_key).startswith(prefix, autoescape=True),
+                            col(OutboxMessage.status).in_(outbox.UNSETTLED),
+                        )
+                        .order_by(col(OutboxMessage.id))
+                    ).all()
                 )
-            outbox.enqueue_all(self.engine, items, at=req.at)
-        with session_scope(self.engine) as session:
-            return list(
-                session.exec(
-                    select(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.idempotency_key).startswith(prefix, autoescape=True),
-                        col(OutboxMessage.status).in_(outbox.UNSETTLED),
-                    )
-                    .order_by(col(OutboxMessage.id))
-                ).all()
+        items = []
+        for n in notices:
+            mail = render(n.template, n.context)
+            items.append(
+                outbox.OutboxItem(
+                    key=message_key(req, n.recipient),
+                    to_addr=mailbox(n.recipient.name, n.recipient.email),
+                    subject=mail.subject,
+                    text=mail.text,
+                    html=mail.html,
+                    expires_at=req.expires_at,
+                )
             )
+        return outbox.store_and_claim(
+            self.engine, items, at=req.at, token=token, now=datetime.now(UTC)
+        )
 
     async def _db(self, fn: Callable[..., _T], *args: Any, **kw: Any) -> _T:
         """An outbox write on the activity's own threads: never queued behind rendering or
@@ -122,7 +125,7 @@ class MailActivities(MailActivitiesInterface):
         # Also while rendering or waiting on a slow SMTP answer: the heartbeat says the worker
         # is alive (a crash stops it); a hung server is bounded by the mailer's timeouts.
         async with heartbeating(send.progress):
-            rows = await asyncio.to_thread(self._prepare, req)
+            rows = await asyncio.to_thread(self._prepare, req, send.token)
             return await send.run(rows)
 
 
@@ -164,6 +167,9 @@ class _Send:
                     self.busy.append(row.idempotency_key)
             else:
                 self.rows.append(row)
+                if row.status == "sending" and row.claimed_by == self.token:
+                    assert row.id is not None
+                    self.holding.add(row.id)  # stored claimed: given back if we stop early
         s = self.acts.settings
         messages = [
             build_message(
@@ -190,6 +196,8 @@ class _Send:
     async def _before(self, i: int) -> bool:
         row = self.rows[i]
         ok = self.claimed.pop(i, None)
+        if ok is None and row.status == "sending" and row.claimed_by == self.token:
+            ok = True  # stored claimed by this attempt (``outbox.store_and_claim``)
         if ok is None:
             ok = await self.acts._db(outbox.claim, self.acts.engine, self._claim(row))
         if ok:

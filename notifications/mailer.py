@@ -9,6 +9,7 @@ retries are the mail activity's job (its retry policy backs off), never the work
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -83,10 +84,17 @@ def build_message(
     return msg
 
 
+@functools.lru_cache(maxsize=4096)  # the sender on every message, a recipient on each reminder
 def _encoded_mailbox(value: str) -> str:
     name, addr = parseaddr(value)
     return formataddr((name, addr), charset="utf-8")
 
+
+# A connection idle longer than this is checked with NOOP before a message: a server's close
+# (FIN) marks it disconnected at once, but a peer that vanished silently (a NAT or firewall
+# dropping an idle flow, minutes later) is found only by talking to it. One reminder time's
+# fan-out reuses its connections within milliseconds and skips that round trip.
+NOOP_AFTER_S = 10.0
 
 OnResult = Callable[[int, Exception | None], Awaitable[None]]
 Before = Callable[[int], Awaitable[bool]]
@@ -114,8 +122,8 @@ class Mailer(Protocol):
 class SmtpMailer:
     """aiosmtplib, configured by the settings; connections are reused across batches.
 
-    A batch borrows an idle connection (checked with NOOP first, so a connection the server
-    closed while idle is never used for a message) or opens one, and gives it back afterwards;
+    A batch borrows an idle connection (one the server closed is never used for a message; one
+    idle for ``NOOP_AFTER_S`` is checked with NOOP first) or opens one, and gives it back after;
     at most ``max_idle`` are kept. One reminder time fans out into one batch per unit: reusing
     connections saves a TCP and SMTP handshake (and TLS, if any) per unit.
     """
@@ -124,7 +132,8 @@ class SmtpMailer:
         self.settings = settings
         self.timeout = timeout
         self.max_idle = max_idle
-        self._idle: list[tuple[asyncio.AbstractEventLoop, aiosmtplib.SMTP]] = []
+        # (event loop, connection, when it was given back on that loop's clock)
+        self._idle: list[tuple[asyncio.AbstractEventLoop, aiosmtplib.SMTP, float]] = []
         self.connections_opened = 0
 
     def _new(self) -> aiosmtplib.SMTP:
@@ -142,9 +151,14 @@ class SmtpMailer:
     async def _borrow(self) -> aiosmtplib.SMTP:
         loop = asyncio.get_running_loop()
         while self._idle:
-            owner, smtp = self._idle.pop()
+            owner, smtp, since = self._idle.pop()
             if owner is not loop:
                 continue  # made on another event loop (a test's): unusable here
+            if not smtp.is_connected:
+                smtp.close()  # the server closed it while it was idle
+                continue
+            if loop.time() - since < NOOP_AFTER_S:
+                return smtp  # just used: a close by the server would have been seen
             try:
                 await smtp.noop()
                 return smtp
@@ -157,14 +171,15 @@ class SmtpMailer:
 
     def _give_back(self, smtp: aiosmtplib.SMTP) -> None:
         if smtp.is_connected and len(self._idle) < self.max_idle:
-            self._idle.append((asyncio.get_running_loop(), smtp))
+            loop = asyncio.get_running_loop()
+            self._idle.append((loop, smtp, loop.time()))
         else:
             smtp.close()
 
     async def close(self) -> None:
         """Closes the idle connections (QUIT)."""
         idle, self._idle = self._idle, []
-        for _loop, smtp in idle:
+        for _loop, smtp, _since in idle:
             try:
                 await smtp.quit()
             except (aiosmtplib.SMTPException, OSError):

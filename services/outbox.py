@@ -44,6 +44,7 @@ __all__ = [
     "pending",
     "release",
     "statuses",
+    "store_and_claim",
 ]
 
 
@@ -77,7 +78,12 @@ class OutboxItem:
     expires_at: datetime | None = None
 
 
-def _insert_missing(session: Session, items: Sequence[OutboxItem], at: datetime) -> list[str]:
+def _insert_missing(
+    session: Session,
+    items: Sequence[OutboxItem],
+    at: datetime,
+    first: tuple[str, datetime] | None = None,
+) -> list[str]:
     keys = [i.key for i in items]
     known = set(
         session.exec(
@@ -89,17 +95,19 @@ def _insert_missing(session: Session, items: Sequence[OutboxItem], at: datetime)
     for item in items:
         if item.key in known:
             continue
-        session.add(
-            OutboxMessage(
-                idempotency_key=item.key,
-                to_addr=item.to_addr,
-                subject=item.subject,
-                body_text=item.text,
-                body_html=item.html,
-                created_at=at,
-                expires_at=item.expires_at,
-            )
+        row = OutboxMessage(
+            idempotency_key=item.key,
+            to_addr=item.to_addr,
+            subject=item.subject,
+            body_text=item.text,
+            body_html=item.html,
+            created_at=at,
+            expires_at=item.expires_at,
         )
+        if first is not None:  # the first new row is stored claimed: about to be sent
+            row.status, (row.claimed_by, row.claimed_at) = "sending", first
+            first = None
+        session.add(row)
         known.add(item.key)
     session.flush()
     return keys
@@ -113,6 +121,35 @@ def enqueue_all(engine: Engine, items: Sequence[OutboxItem], *, at: datetime) ->
     except IntegrityError:  # a concurrent attempt inserted some keys first: keep theirs
         with session_scope(engine, write=True) as session:
             return _insert_missing(session, items, at)
+
+
+def store_and_claim(
+    engine: Engine, items: Sequence[OutboxItem], *, at: datetime, token: str, now: datetime
+) -> list[OutboxMessage]:
+    """A sender's first attempt at a notice: stores the messages whose key is new, the first
+    of them already claimed by ``token`` (the claim ``claim`` would take right before sending
+    it, saved a transaction), and returns the given keys' unsettled rows, oldest first — one
+    transaction. Rows a concurrent attempt inserted first are kept as theirs, unclaimed."""
+    keys = [i.key for i in items]
+
+    def run(first: tuple[str, datetime] | None) -> list[OutboxMessage]:
+        with session_scope(engine, write=True) as session:
+            _insert_missing(session, items, at, first)
+            return list(
+                session.exec(
+                    select(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.idempotency_key).in_(keys),
+                        col(OutboxMessage.status).in_(UNSETTLED),
+                    )
+                    .order_by(col(OutboxMessage.id))
+                ).all()
+            )
+
+    try:
+        return run((token, now))
+    except IntegrityError:
+        return run(None)
 
 
 def pending(engine: Engine, keys: Sequence[str]) -> list[OutboxMessage]:

@@ -104,7 +104,7 @@ async def test_a_retry_sends_only_what_a_dead_attempt_left_unsettled(
     settings = settings_for(port)
     req = _published(seeded, "published-claims", day=20)
     mail = MailActivities(engine, settings, SmtpMailer(settings))
-    rows = await _prepared(mail, req)
+    rows = await _prepared(mail, req)  # the dead attempt stored the rows, claiming the first
     assert len(rows) == 2  # the coordinator and the council
     now = datetime.now(UTC)
     sent, doubt = rows[0].id or 0, rows[1].id or 0
@@ -127,6 +127,31 @@ async def test_a_retry_sends_only_what_a_dead_attempt_left_unsettled(
     assert {r.status for r in await _prepared(mail, req, every=True)} == {"sent"}
 
 
+async def test_the_first_attempt_stores_its_first_message_already_claimed(
+    engine: Engine, seeded: Seeded, smtp: tuple[int, MailSink]
+) -> None:
+    """Storing a notice claims the message about to be sent in the same transaction (no
+    separate claim write); the others stay pending. Another attempt cannot take that row while
+    the lease runs, and the storing attempt sends both."""
+    port, sink = smtp
+    settings = settings_for(port)
+    req = _published(seeded, "published-stored-claimed", day=21)
+    mail = MailActivities(engine, settings, SmtpMailer(settings))
+    first, second = await _prepared(mail, req, token="storer")
+    assert (first.status, first.claimed_by) == ("sending", "storer")
+    assert (second.status, second.claimed_by) == ("pending", None)
+    assert first.id is not None and second.id is not None
+    now = datetime.now(UTC)
+    assert not outbox.claim(engine, Claim(first.id, "other", now))
+    assert outbox.claim(engine, Claim(first.id, "storer", now))  # still the storer's
+    # A later attempt finds both stored and does not store or claim again.
+    again = await _prepared(mail, req, token="later")
+    assert [(r.id, r.status, r.claimed_by) for r in again] == [
+        (first.id, "sending", "storer"),
+        (second.id, "pending", None),
+    ]
+
+
 def _published(seeded: Seeded, key: str, *, day: int) -> NoticeRequest:
     """The cycle's results-published notice (to the coordinator and the council) under ``key``."""
     return NoticeRequest(
@@ -138,11 +163,11 @@ def _published(seeded: Seeded, key: str, *, day: int) -> NoticeRequest:
 
 
 async def _prepared(
-    mail: MailActivities, req: NoticeRequest, *, every: bool = False
+    mail: MailActivities, req: NoticeRequest, *, every: bool = False, token: str = "dead"
 ) -> list[OutboxMessage]:
     import asyncio
 
-    unsettled = await asyncio.to_thread(mail._prepare, req)
+    unsettled = await asyncio.to_thread(mail._prepare, req, token)
     if not every:
         return unsettled
     with session_scope(mail.engine) as s:

@@ -61,6 +61,30 @@ async def test_batches_reuse_one_connection(tmp_path: Path) -> None:
         controller.stop()
 
 
+async def test_a_connection_the_server_closed_while_idle_is_not_used(tmp_path: Path) -> None:
+    """The server stays up but ends idle sessions (its own timeout, here 0.3 s): the next batch
+    comes within NOOP_AFTER_S, so no NOOP is sent — the close was seen and a fresh connection
+    is opened; no message fails."""
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    sink = MailSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=10, timeout=0.3)
+    controller.start()
+    mailer = SmtpMailer(_settings(port, tmp_path), timeout=2)
+    try:
+        assert await mailer.send_many(_messages("idle-a", 1)) == [None]
+        await asyncio.sleep(1.0)  # the server closes the idle session meanwhile
+        assert await mailer.send_many(_messages("idle-b", 1)) == [None]
+        await sink.wait_for(2)
+        print(f"\nserver closed the idle connection: {mailer.connections_opened} opened")
+        assert [str(m["X-Appraisal-Key"]) for m in sink.messages] == ["idle-a|0", "idle-b|0"]
+        assert mailer.connections_opened == 2
+    finally:
+        await mailer.close()
+        controller.stop()
+
+
 async def test_server_gone_and_back_sends_each_message_once(tmp_path: Path) -> None:
     port = free_port()
     controller, sink = start_sink("127.0.0.1", port)
