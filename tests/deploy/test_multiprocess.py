@@ -304,8 +304,8 @@ async def _scenario(
         workers[0].send_signal(signal.SIGTERM)
         await start
         # 0, not -6: the worker ends without racing the Temporal runtime's threads (cli.main)
-        code = workers[0].wait(timeout=30)
-        assert code == 0, (code, procs.log_tail("worker-1"))
+        exit_code = workers[0].wait(timeout=30)
+        assert exit_code == 0, (exit_code, procs.log_tail("worker-1"))
         metrics_port = free_port()
         replacement = procs.start(
             "worker-3", "worker", APPRAISAL_WORKER_METRICS_PORT=str(metrics_port)

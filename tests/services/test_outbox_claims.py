@@ -132,7 +132,8 @@ async def test_the_first_attempt_stores_its_first_message_already_claimed(
 ) -> None:
     """Storing a notice claims the message about to be sent in the same transaction (no
     separate claim write); the others stay pending. Another attempt cannot take that row while
-    the lease runs, and the storing attempt sends both."""
+    the lease runs; a later attempt stores nothing again. A whole attempt sends every message
+    once and settles them all."""
     port, sink = smtp
     settings = settings_for(port)
     req = _published(seeded, "published-stored-claimed", day=21)
@@ -150,6 +151,14 @@ async def test_the_first_attempt_stores_its_first_message_already_claimed(
         (first.id, "sending", "storer"),
         (second.id, "pending", None),
     ]
+    fresh = _published(seeded, "published-stored-sent", day=22)
+    result = await mail.notify(fresh)
+    assert (result.messages, result.sent) == (2, 2)
+    keys = sorted(str(m["X-Appraisal-Key"]).strip() for m in await sink.wait_for(2))
+    rows = await _prepared(mail, fresh, every=True)
+    assert keys == sorted(r.idempotency_key for r in rows)
+    assert {r.status for r in rows} == {"sent"}
+    assert len({r.claimed_by for r in rows}) == 1  # one attempt claimed and sent both
 
 
 def _published(seeded: Seeded, key: str, *, day: int) -> NoticeRequest:
