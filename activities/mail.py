@@ -83,15 +83,8 @@ class MailActivities(MailActivitiesInterface):
                 else build_notices(session, req, base_url=self.settings.base_url)
             )
             if not notices:
-                return list(
-                    session.exec(
-                        select(OutboxMessage)
-                        .where(
-                            col(OutboxMessage.idempotency_key).startswith(prefix, autoescape=True),
-                            col(OutboxMessage.status).in_(outbox.UNSETTLED),
-                        )
-                        .order_by(col(OutboxMessage.id))
-                    ).all()
+                return outbox.unsettled(
+                    session, col(OutboxMessage.idempotency_key).startswith(prefix, autoescape=True)
                 )
         items = []
         for n in notices:
@@ -196,7 +189,7 @@ class _Send:
     async def _before(self, i: int) -> bool:
         row = self.rows[i]
         ok = self.claimed.pop(i, None)
-        if ok is None and row.status == "sending" and row.claimed_by == self.token:
+        if ok is None and row.id in self.holding:
             ok = True  # stored claimed by this attempt (``outbox.store_and_claim``)
         if ok is None:
             ok = await self.acts._db(outbox.claim, self.acts.engine, self._claim(row))

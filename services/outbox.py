@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from core.db import session_scope
@@ -45,6 +46,7 @@ __all__ = [
     "release",
     "statuses",
     "store_and_claim",
+    "unsettled",
 ]
 
 
@@ -135,16 +137,7 @@ def store_and_claim(
     def run(first: tuple[str, datetime] | None) -> list[OutboxMessage]:
         with session_scope(engine, write=True) as session:
             _insert_missing(session, items, at, first)
-            return list(
-                session.exec(
-                    select(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.idempotency_key).in_(keys),
-                        col(OutboxMessage.status).in_(UNSETTLED),
-                    )
-                    .order_by(col(OutboxMessage.id))
-                ).all()
-            )
+            return unsettled(session, col(OutboxMessage.idempotency_key).in_(keys))
 
     try:
         return run((token, now))
@@ -157,16 +150,18 @@ def pending(engine: Engine, keys: Sequence[str]) -> list[OutboxMessage]:
     if not keys:
         return []
     with session_scope(engine) as session:
-        return list(
-            session.exec(
-                select(OutboxMessage)
-                .where(
-                    col(OutboxMessage.idempotency_key).in_(list(keys)),
-                    col(OutboxMessage.status).in_(UNSETTLED),
-                )
-                .order_by(col(OutboxMessage.id))
-            ).all()
-        )
+        return unsettled(session, col(OutboxMessage.idempotency_key).in_(list(keys)))
+
+
+def unsettled(session: Session, match: ColumnElement[bool]) -> list[OutboxMessage]:
+    """The rows ``match`` selects that are not settled yet (pending or sending), oldest first."""
+    return list(
+        session.exec(
+            select(OutboxMessage)
+            .where(match, col(OutboxMessage.status).in_(UNSETTLED))
+            .order_by(col(OutboxMessage.id))
+        ).all()
+    )
 
 
 def statuses(engine: Engine, keys: Sequence[str]) -> dict[str, str]:
