@@ -61,6 +61,44 @@ async def test_batches_reuse_one_connection(tmp_path: Path) -> None:
         controller.stop()
 
 
+class _NoopCounter(MailSink):
+    """The sink, counting the NOOPs it is sent."""
+
+    noops = 0
+
+    async def handle_NOOP(self, server: object, session: object, envelope: object, arg: str) -> str:
+        self.noops += 1
+        return "250 OK"
+
+
+async def test_a_connection_is_checked_with_noop_only_after_an_idle_spell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches in quick succession (a reminder time's fan-out) reuse the connection without a
+    NOOP round trip; after NOOP_AFTER_S idle (here 0.3 s) it is checked once before use."""
+    from aiosmtpd.controller import Controller
+
+    import notifications.mailer
+
+    monkeypatch.setattr(notifications.mailer, "NOOP_AFTER_S", 0.3)
+    port = free_port()
+    sink = _NoopCounter()
+    controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    mailer = SmtpMailer(_settings(port, tmp_path))
+    try:
+        for batch in range(5):
+            assert await mailer.send_many(_messages(f"quick-{batch}", 1)) == [None]
+        assert sink.noops == 0
+        await asyncio.sleep(0.6)
+        assert await mailer.send_many(_messages("after-idle", 1)) == [None]
+        await sink.wait_for(6)
+        assert sink.noops == 1 and mailer.connections_opened == 1
+    finally:
+        await mailer.close()
+        controller.stop()
+
+
 async def test_a_connection_the_server_closed_while_idle_is_not_used(tmp_path: Path) -> None:
     """The server stays up but ends idle sessions (its own timeout, here 0.3 s): the next batch
     comes within NOOP_AFTER_S, so no NOOP is sent — the close was seen and a fresh connection
