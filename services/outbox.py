@@ -9,7 +9,8 @@ reminder is about: a message still unsent then is ``dropped``, never sent late.
 A sender first **claims** a row (``pending`` → ``sending``, with its attempt's token and the
 wall clock), sends it, then settles it in one short transaction right after the server's
 answer (``sent``; back to ``pending`` after a transient error; ``failed``), claiming the next
-row in the same transaction. Two attempts never send one row at the same time: a row another
+row in the same transaction; the first row of a new notice is stored already claimed
+(``store_and_claim``). Two attempts never send one row at the same time: a row another
 attempt is sending can be taken over only once its claim is older than ``CLAIM_LEASE`` (longer
 than any single send may take). A row still ``sending`` after a crash is the only one whose
 fate is unknown (the crash fell between the claim and the commit of ``sent``): it is sent again
