@@ -212,12 +212,15 @@ def test_workflows_call_activities_by_method_reference_only(wf: type) -> None:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
-        and node.func.attr.startswith("execute_activity")
+        and node.func.attr.startswith(("execute_activity", "execute_local_activity"))
     ]
     assert calls, wf
     for call in calls:
         assert isinstance(call.func, ast.Attribute)
-        assert call.func.attr == "execute_activity_method", ast.unparse(call)
+        assert call.func.attr in (
+            "execute_activity_method",
+            "execute_local_activity_method",
+        ), ast.unparse(call)
         first = call.args[0]
         assert isinstance(first, ast.Attribute), ast.unparse(call)
         assert isinstance(first.value, ast.Name) and first.value.id.endswith("Interface")

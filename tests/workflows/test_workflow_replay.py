@@ -8,12 +8,16 @@ tests/workflows/test_workflow_deadlines.py tests/workflows/test_workflow_council
 Two generations: the histories without a suffix were recorded before the mail task queue
 (``MAIL_QUEUE_PATCH``) and send mail on the workflow's own queue; ``*-mail-queue.json``
 (``APPRAISAL_WRITE_HISTORIES=mail-queue pytest tests/workflows/test_workflow_cycle.py``) carry
-the patch marker and send it on ``<queue>-mail``. Both must replay; never regenerate the first
-generation (it is the proof that workflows begun before the patch go on).
+the patch marker and send it on ``<queue>-mail``; ``*-local-transition.json``
+(``APPRAISAL_WRITE_HISTORIES=local-transition pytest tests/workflows/test_workflow_cycle.py``)
+carry both markers and run ``unit.transition`` as a local activity (``LOCAL_TRANSITION_PATCH``).
+Every generation must replay; never regenerate an older one (it is the proof that workflows
+begun before a patch go on).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,9 +25,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from contracts.activities import MAIL_NOTIFY, mail_task_queue
+from contracts.activities import MAIL_NOTIFY, UNIT_TRANSITION, mail_task_queue
 from core.temporal import DATA_CONVERTER
-from workflows.unit import MAIL_QUEUE_PATCH
+from workflows.unit import LOCAL_TRANSITION_PATCH, MAIL_QUEUE_PATCH
 from workflows.worker import WORKFLOWS, sandbox_runner
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -45,10 +49,16 @@ MAIL_QUEUE = {
     "unit-late-published-mail-queue",
     "unit-not-submitted-published-mail-queue",
 }
+LOCAL_TRANSITION = {
+    "cycle-published-local-transition",
+    "unit-two-rounds-published-local-transition",
+    "unit-late-published-local-transition",
+    "unit-not-submitted-published-local-transition",
+}
 
 
 def test_every_main_path_has_a_committed_history() -> None:
-    assert {f.stem for f in FILES} == EXPECTED | MAIL_QUEUE
+    assert {f.stem for f in FILES} == EXPECTED | MAIL_QUEUE | LOCAL_TRANSITION
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
@@ -62,21 +72,28 @@ async def test_history_replays(path: Path) -> None:
     assert len(history.events) > 10
 
 
+def _patched(history: WorkflowHistory, patch: str) -> bool:
+    """Whether the history carries the marker of this ``workflow.patched`` id."""
+    return any(
+        e.marker_recorded_event_attributes.marker_name == "core_patch"
+        and any(
+            f'"id":"{patch}"'.encode() in p.data
+            for payloads in e.marker_recorded_event_attributes.details.values()
+            for p in payloads.payloads
+        )
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    )
+
+
 def _mail_routing(path: Path) -> tuple[bool, set[str], str]:
     """Whether the history has the mail-queue patch marker, the queues its mail activities
     were scheduled on, and the workflow's own queue."""
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    marked = False
+    marked = _patched(history, MAIL_QUEUE_PATCH)
     queues: set[str] = set()
     own = history.events[0].workflow_execution_started_event_attributes.task_queue.name
     for e in history.events:
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-            marker = e.marker_recorded_event_attributes
-            marked |= marker.marker_name == "core_patch" and any(
-                f'"id":"{MAIL_QUEUE_PATCH}"'.encode() in p.data
-                for payloads in marker.details.values()
-                for p in payloads.payloads
-            )
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = e.activity_task_scheduled_event_attributes
             if attrs.activity_type.name == MAIL_NOTIFY:
@@ -90,7 +107,38 @@ def test_each_generation_sends_mail_where_it_recorded(path: Path) -> None:
     marker, mail on the workflow's queue) and the new ones (marker, mail on ``<queue>-mail``)."""
     marked, queues, own = _mail_routing(path)
     assert queues, "no mail activity in this history"
-    if path.stem in MAIL_QUEUE:
+    if path.stem in MAIL_QUEUE | LOCAL_TRANSITION:
         assert marked and queues == {mail_task_queue(own)}
     else:
         assert not marked and queues == {own}
+
+
+def _transitions(path: Path) -> tuple[bool, int, int]:
+    """Whether the history has the local-transition marker, and how many ``unit.transition``
+    it ran as activities and as local activities."""
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    scheduled = local = 0
+    for e in history.events:
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled += e.activity_task_scheduled_event_attributes.activity_type.name == (
+                UNIT_TRANSITION
+            )
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = e.marker_recorded_event_attributes
+            if marker.marker_name == "core_local_activity":
+                data = json.loads(marker.details["data"].payloads[0].data)
+                local += data["activity_type"] == UNIT_TRANSITION
+    return _patched(history, LOCAL_TRANSITION_PATCH), scheduled, local
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
+def test_each_generation_runs_transitions_as_it_recorded(path: Path) -> None:
+    """Both branches of ``LOCAL_TRANSITION_PATCH`` are replayed above: the histories begun
+    before it ran ``unit.transition`` as activities, the new ones as local activities."""
+    marked, scheduled, local = _transitions(path)
+    if path.stem.startswith("cycle-"):  # the cycle workflow runs no unit transition
+        assert (marked, scheduled, local) == (False, 0, 0)
+    elif path.stem in LOCAL_TRANSITION:
+        assert marked and scheduled == 0 and local > 0
+    else:
+        assert not marked and scheduled > 0 and local == 0
