@@ -1,0 +1,103 @@
+"""A unit transition is a local activity (``LOCAL_TRANSITION_PATCH``): run by the worker inside
+the workflow task, re-run whole when that attempt is lost. Its transaction is idempotent by
+request key, so an attempt that committed and then never reported back (a worker that died
+right after the commit, a lost answer) is answered by the next attempt from the audit row:
+the change is committed once.
+
+On the real dev server and a real database: the first attempt of a unit's assignment commits
+and then fails; the retry finds the audit row and the update answers as if nothing happened.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+
+from activities.unit import UnitActivities
+from contracts.activities import UNIT_TRANSITION
+from contracts.ids import unit_workflow_id
+from contracts.messages import ActivityResult, AssignCommand, TransitionArgs
+from core.db import session_scope
+from core.settings import Settings
+from models.tables import AuditLog, CycleUnit
+from models.tables import UnitState as State
+from tests.histories.scenario import seed_cycle
+from workflows import commands as C
+from workflows.worker import build_worker
+
+
+async def test_a_transition_that_committed_but_never_answered_is_committed_once(
+    temporal_dev: WorkflowEnvironment, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = temporal_dev.client
+    now = datetime.now(UTC)
+    tag = uuid.uuid4().hex[:6]
+    unit = f"lt{tag}"
+    seeded = seed_cycle(
+        engine,
+        year=now.year + 3,
+        opens_at=now - timedelta(minutes=1),
+        units=[(unit, "UBND xã Thử")],
+        real_table_for=(),
+        cutoff=now - timedelta(hours=1),
+        submission=now + timedelta(days=5),
+        hard_lock=now + timedelta(days=8),
+        appraisal=now + timedelta(days=20),
+        results=now + timedelta(days=30),
+        offsets=(),
+    )
+    cid = seeded.cycle_id
+    attempts: list[str] = []
+    real_apply = UnitActivities._apply
+
+    def commit_then_lose_the_answer(self: UnitActivities, args: TransitionArgs) -> ActivityResult:
+        result = real_apply(self, args)  # committed
+        attempts.append(args.request_key)
+        if isinstance(args.command, AssignCommand) and len(attempts) == 1:
+            raise RuntimeError("the answer is lost after the commit")
+        return result
+
+    monkeypatch.setattr(UnitActivities, "_apply", commit_then_lose_the_answer)
+    queue = f"local-{tag}"
+    settings = Settings(base_url="https://danhgia.dinhhoa.test")
+    async with build_worker(client, engine=engine, settings=settings, task_queue=queue):
+        await C.start_cycle(client, engine, cid, task_queue=queue, search_attributes=False)
+        status = await C.unit_command(
+            client,
+            cid,
+            unit,
+            AssignCommand(actor=seeded.office[unit], assignments=seeded.specs[unit]),
+        )
+        history = await client.get_workflow_handle(unit_workflow_id(cid, unit)).fetch_history()
+
+    assert status.state is State.drafting
+    # Two attempts of the same transition (one request key), one committed change.
+    assert len(attempts) == 2 and len(set(attempts)) == 1
+    with session_scope(engine) as s:
+        rows = s.exec(select(AuditLog).where(AuditLog.request_key == attempts[0])).all()
+        cu = s.exec(select(CycleUnit).where(CycleUnit.cycle_id == cid)).one()
+    assert len(rows) == 1 and rows[0].after is not None
+    assert rows[0].after["state"] == State.drafting
+    assert cu.state == State.drafting
+    # In the history: a local activity (its marker names the attempt that answered), never an
+    # activity task for the transition.
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert UNIT_TRANSITION not in scheduled
+    markers = [
+        json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert [(m["activity_type"], m["attempt"]) for m in markers] == [(UNIT_TRANSITION, 2)]
