@@ -9,10 +9,13 @@ import asyncio
 import time
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlmodel import select
+from temporalio.client import WorkflowHandle
 from temporalio.worker import Worker
+from temporalio.workflow import UpdateMethodMultiParam
 
 from bench.cases import Check
 from bench.load import LoadRow, percentile
@@ -111,6 +114,21 @@ async def _settled(stack: Stack, cycle_id: str, units: list[str], timeout: float
             await asyncio.sleep(0.1)
 
 
+async def _timed_updates(
+    handles: list[WorkflowHandle[Any, Any]],
+    update: UpdateMethodMultiParam[[RawUpdateWorkflow, int], int],
+) -> list[float]:
+    """One update per handle, one after another; the seconds of each but the first (the
+    warm-up)."""
+    out: list[float] = []
+    for i, handle in enumerate(handles):
+        start = time.perf_counter()
+        await handle.execute_update(update, i)
+        if i:
+            out.append(time.perf_counter() - start)
+    return out
+
+
 async def bench_transition(stack: Stack, seeded: Seeded, n: int) -> LoadRow:
     """n submits through the API, one after another, vs. n raw updates with one activity (each
     after one untimed warm-up)."""
@@ -131,8 +149,6 @@ async def bench_transition(stack: Stack, seeded: Seeded, n: int) -> LoadRow:
         activities=[noop],
     )
     project: list[float] = []
-    raw: list[float] = []
-    raw_local: list[float] = []
     statuses: dict[int, int] = {}
     async with project_worker, raw_worker:
         await commands.start_cycle(client, engine, cycle_id, task_queue=stack.task_queue)
@@ -159,16 +175,9 @@ async def bench_transition(stack: Stack, seeded: Seeded, n: int) -> LoadRow:
             )
             for _ in range(n + 1)
         ]
-        for i, handle in enumerate(handles):
-            start = time.perf_counter()
-            await handle.execute_update(RawUpdateWorkflow.act, i)
-            if i:
-                raw.append(time.perf_counter() - start)
-        for i, handle in enumerate(handles):  # the second reference: a no-op local activity
-            start = time.perf_counter()
-            await handle.execute_update(RawUpdateWorkflow.act_local, i)
-            if i:
-                raw_local.append(time.perf_counter() - start)
+        raw = await _timed_updates(handles, RawUpdateWorkflow.act)
+        # The second reference: the same update with a no-op local activity.
+        raw_local = await _timed_updates(handles, RawUpdateWorkflow.act_local)
         for handle in handles:
             await handle.signal(RawUpdateWorkflow.finish)
     with session_scope(engine) as s:

@@ -378,8 +378,8 @@ class UnitWorkflow:
                 # A local activity: the worker running this workflow task runs the transaction
                 # itself and completes the task with its result, with no round trip through the
                 # server to schedule, dispatch and complete an activity (issue 13: a submit
-                # answers sooner, a shared hard lock is applied sooner). It is idempotent by
-                # request key as before: the re-run after a worker crash changes nothing. It
+                # answers sooner). It is idempotent by request key as before: an attempt whose
+                # answer is lost (a worker crash after the commit) is re-run and changes nothing. It
                 # stays on the main queue's worker, never behind the mail (its own queue).
                 result = await workflow.execute_local_activity_method(
                     UnitActivitiesInterface.transition,

@@ -215,6 +215,26 @@ def seed_cycle(
 full_inputs = full_marks_inputs  # the scenarios' diligent unit
 
 
+def seed_open_cycle(engine: Engine, *, year: int, units: Sequence[tuple[str, str]]) -> Seeded:
+    """A cycle of ``units`` (two staff each, no real table, no reminders) that opened a minute
+    ago: data cut-off an hour ago, submission in 5 days, hard lock in 8, appraisal in 20,
+    results in 30 — for tests that run commands now on the dev server."""
+    now = datetime.now(UTC)
+    return seed_cycle(
+        engine,
+        year=year,
+        opens_at=now - timedelta(minutes=1),
+        units=units,
+        real_table_for=(),
+        cutoff=now - timedelta(hours=1),
+        submission=now + timedelta(days=5),
+        hard_lock=now + timedelta(days=8),
+        appraisal=now + timedelta(days=20),
+        results=now + timedelta(days=30),
+        offsets=(),
+    )
+
+
 def draft_everything(engine: Engine, cycle_id: str, unit: str, now: datetime) -> Decimal:
     """The unit office fills in every leaf it may score with full inputs and an explanation."""
     total = Decimal(0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -28,7 +28,7 @@ from core.db import session_scope
 from core.settings import Settings
 from models.tables import AuditLog, CycleUnit
 from models.tables import UnitState as State
-from tests.histories.scenario import seed_cycle
+from tests.histories.scenario import seed_open_cycle
 from workflows import commands as C
 from workflows.worker import build_worker
 
@@ -40,19 +40,7 @@ async def test_a_transition_that_committed_but_never_answered_is_committed_once(
     now = datetime.now(UTC)
     tag = uuid.uuid4().hex[:6]
     unit = f"lt{tag}"
-    seeded = seed_cycle(
-        engine,
-        year=now.year + 3,
-        opens_at=now - timedelta(minutes=1),
-        units=[(unit, "UBND xã Thử")],
-        real_table_for=(),
-        cutoff=now - timedelta(hours=1),
-        submission=now + timedelta(days=5),
-        hard_lock=now + timedelta(days=8),
-        appraisal=now + timedelta(days=20),
-        results=now + timedelta(days=30),
-        offsets=(),
-    )
+    seeded = seed_open_cycle(engine, year=now.year + 3, units=[(unit, "UBND xã Thử")])
     cid = seeded.cycle_id
     attempts: list[str] = []
     real_apply = UnitActivities._apply

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import Message
 
 from sqlalchemy.engine import Engine
@@ -28,7 +28,7 @@ from core.settings import Settings
 from models.tables import OutboxMessage
 from models.tables import UnitState as State
 from notifications.mailer import Before, OnResult, Skipped
-from tests.histories.scenario import seed_cycle
+from tests.histories.scenario import seed_open_cycle
 from workflows import commands as C
 from workflows.worker import build_worker
 
@@ -86,19 +86,7 @@ async def test_a_reminder_burst_on_the_mail_queue_does_not_delay_a_unit_command(
     now = datetime.now(UTC)
     tag = uuid.uuid4().hex[:6]
     units = [(f"mq{tag}-{i}", f"UBND xã Thử {i}") for i in range(UNITS)]
-    seeded = seed_cycle(
-        engine,
-        year=now.year + 2,
-        opens_at=now - timedelta(minutes=1),
-        units=units,
-        real_table_for=(),
-        cutoff=now - timedelta(hours=1),
-        submission=now + timedelta(days=5),
-        hard_lock=now + timedelta(days=8),
-        appraisal=now + timedelta(days=20),
-        results=now + timedelta(days=30),
-        offsets=(),
-    )
+    seeded = seed_open_cycle(engine, year=now.year + 2, units=units)
     cid = seeded.cycle_id
     queue = f"mailq-{tag}"
     mailer = HeldMailer()
