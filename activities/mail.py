@@ -50,7 +50,8 @@ _T = TypeVar("_T")
 
 
 def notice_prefix(req: NoticeRequest) -> str:
-    """The idempotency keys of one notice's messages all start with this."""
+    """The idempotency keys of one notice's messages all start with this; it is also their
+    ``notice_key``, by which a later attempt of the notice finds them."""
     return "|".join([req.cycle_id, req.unit_code or "-", req.kind.value, req.key]) + "|"
 
 
@@ -72,10 +73,10 @@ class MailActivities(MailActivitiesInterface):
         message already claimed by ``token``), found in the outbox on every later one."""
         prefix = notice_prefix(req)
         with session_scope(self.engine) as session:
+            # An equality on an indexed column: a prefix LIKE would scan every message ever
+            # stored (no index serves it on SQLite, nor on PostgreSQL outside the C collation).
             stored = session.exec(
-                select(OutboxMessage.id)
-                .where(col(OutboxMessage.idempotency_key).startswith(prefix, autoescape=True))
-                .limit(1)
+                select(OutboxMessage.id).where(OutboxMessage.notice_key == prefix).limit(1)
             ).first()
             notices = (
                 []
@@ -83,9 +84,7 @@ class MailActivities(MailActivitiesInterface):
                 else build_notices(session, req, base_url=self.settings.base_url)
             )
             if not notices:
-                return outbox.unsettled(
-                    session, col(OutboxMessage.idempotency_key).startswith(prefix, autoescape=True)
-                )
+                return outbox.unsettled(session, col(OutboxMessage.notice_key) == prefix)
         items = []
         for n in notices:
             mail = render(n.template, n.context)
@@ -97,6 +96,7 @@ class MailActivities(MailActivitiesInterface):
                     text=mail.text,
                     html=mail.html,
                     expires_at=req.expires_at,
+                    notice=prefix,
                 )
             )
         return outbox.store_and_claim(

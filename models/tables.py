@@ -344,10 +344,19 @@ class OutboxMessage(SQLModel, table=True):
 
     __tablename__ = "outbox_message"
     # The backlog (metrics, readiness) counts the pending messages: no scan of all sent mail.
-    __table_args__ = (Index("ix_outbox_status", "status", "created_at"),)
+    # A notice's attempt finds its own rows by ``notice_key``: no scan of all mail either.
+    __table_args__ = (
+        Index("ix_outbox_status", "status", "created_at"),
+        Index("ix_outbox_notice", "notice_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(max_length=300, unique=True)
+    notice_key: str = Field(
+        default="",
+        max_length=300,
+        description="The notice the message belongs to (activities.mail.notice_prefix), or ''",
+    )
     to_addr: str = Field(max_length=255)
     subject: str = Field(max_length=500)
     body_text: str = Field(sa_type=Text)

@@ -71,7 +71,8 @@ class Claim:
 
 @dataclass(frozen=True)
 class OutboxItem:
-    """A rendered message to store under its key."""
+    """A rendered message to store under its key (and its notice's key, which a retry of the
+    notice looks its rows up by)."""
 
     key: str
     to_addr: str
@@ -79,6 +80,7 @@ class OutboxItem:
     text: str
     html: str
     expires_at: datetime | None = None
+    notice: str = ""
 
 
 def _insert_missing(
@@ -100,6 +102,7 @@ def _insert_missing(
             continue
         row = OutboxMessage(
             idempotency_key=item.key,
+            notice_key=item.notice,
             to_addr=item.to_addr,
             subject=item.subject,
             body_text=item.text,

@@ -36,3 +36,39 @@ def test_db_upgrade_command_is_idempotent(tmp_path: Path) -> None:
     eng = make_engine(f"sqlite:///{tmp_path}/appraisal.db")
     assert current_revision(eng) is not None
     eng.dispose()
+
+
+def test_0008_gives_existing_mail_its_notice_key(tmp_path: Path) -> None:
+    """Messages stored before migration 0008 get the notice part of their key (up to its last
+    ``|``), so a retry of their notice after the upgrade finds them; a key without ``|`` (never
+    a notice's) keeps ''."""
+    from sqlalchemy import text
+
+    from core.db import make_engine
+    from core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    upgrade(url, "0007")
+    eng = make_engine(url)
+    keys = ["2031-ky|xa-a|reminder|s1-hard_lock|nv.a", "2031-ky|-|published|p|office:xa-b", "plain"]
+    with eng.begin() as conn:
+        for key in keys:
+            conn.execute(
+                text(
+                    "INSERT INTO outbox_message (idempotency_key, to_addr, subject, body_text,"
+                    " body_html, status, attempts, last_error, created_at)"
+                    " VALUES (:k, 'a@x.test', 's', 't', 'h', 'sent', 1, '', '2031-11-20 03:00:00')"
+                ),
+                {"k": key},
+            )
+    upgrade(url)
+    with eng.connect() as conn:
+        got: dict[str, str] = dict(
+            conn.execute(text("SELECT idempotency_key, notice_key FROM outbox_message")).all()
+        )
+    assert got == {
+        keys[0]: "2031-ky|xa-a|reminder|s1-hard_lock|",
+        keys[1]: "2031-ky|-|published|p|",
+        "plain": "",
+    }
+    eng.dispose()
