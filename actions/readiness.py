@@ -94,8 +94,9 @@ class FinaliseCheck:
         return [w.agency for w in self.waiting]
 
 
-def load_unit_sheet(session: Session, unit: UnitRef) -> LoadedSheet:
-    """The unit's whole sheet (one reader, a fixed number of queries)."""
+def load_unit_sheet(session: Session, unit: UnitRef, *, staff: bool = True) -> LoadedSheet:
+    """The unit's whole sheet (one reader, a fixed number of queries); ``staff=False``: without
+    assignments and rounds (``load_sheet``)."""
     cycle = session.get(Cycle, unit.cycle_id)
     found = session.get(Unit, unit.unit_id)
     assert cycle is not None and found is not None  # the caller's access rule found both
@@ -104,11 +105,12 @@ def load_unit_sheet(session: Session, unit: UnitRef) -> LoadedSheet:
             CycleUnit.cycle_id == unit.cycle_id, CycleUnit.unit_id == unit.unit_id
         )
     ).one()
-    return load_sheet(session, cycle=cycle, unit=found, cu=cu)
+    return load_sheet(session, cycle=cycle, unit=found, cu=cu, staff=staff)
 
 
 def submit_check_of(session: Session, sheet: LoadedSheet) -> SubmitCheck:
-    """The submit check of a loaded sheet (evidence checks read the database)."""
+    """The submit check of a loaded sheet (evidence checks read the database); it uses only the
+    framework, entries and evidence, so a sheet loaded without staff gives the same check."""
     framework = sheet.framework
     progress = sheet_progress(sheet)
     scored = score_entries(framework, sheet.entries.values(), appraised=False)
@@ -152,8 +154,9 @@ def _warn(code: str, title: str, message: str) -> CriterionWarning:
 
 
 def submit_check(session: Session, *, unit: UnitRef) -> SubmitCheck:
-    """What the office should look at before submitting the unit's sheet."""
-    return submit_check_of(session, load_unit_sheet(session, unit))
+    """What the office should look at before submitting the unit's sheet (it reads neither the
+    assignments nor the rounds: a submit runs it before freezing the sheet)."""
+    return submit_check_of(session, load_unit_sheet(session, unit, staff=False))
 
 
 def finalise_check_of(sheet: LoadedSheet) -> FinaliseCheck:

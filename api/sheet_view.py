@@ -254,8 +254,9 @@ def sheet_view(session: Session, cycle: Cycle, cu: CycleUnit, unit: Unit) -> She
         )
         for node in sheet.framework.walk()
     ]
+    # The references only: a snapshot's content (the whole frozen sheet) is not read here.
     snaps = session.exec(
-        select(Snapshot)
+        select(Snapshot.kind, Snapshot.content_hash, Snapshot.created_at)
         .where(Snapshot.cycle_id == cycle.id, Snapshot.unit_id == unit.id)
         .order_by(col(Snapshot.id))
     ).all()
@@ -280,8 +281,8 @@ def sheet_view(session: Session, cycle: Cycle, cu: CycleUnit, unit: Unit) -> She
         max_total=self_sheet.max_total,
         progress=ProgressView(total=p.total, finished=p.finished),
         snapshots=[
-            SnapshotRef(kind=s.kind, content_hash=s.content_hash, created_at=s.created_at)
-            for s in snaps
+            SnapshotRef(kind=kind, content_hash=content_hash, created_at=created_at)
+            for kind, content_hash, created_at in snaps
         ],
         nodes=nodes,
         explanation_rounds=[_round_view(r) for r in sheet.rounds],

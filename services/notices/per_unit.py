@@ -195,8 +195,13 @@ def _office_context(s: UnitScope) -> dict[str, Any]:
 @unit_notice(NoticeKind.submitted)
 def _submitted(s: UnitScope) -> list[Notice]:
     """The office: the sheet was submitted, with the snapshot's hash."""
-    snap = s.session.get(Snapshot, s.cu.snapshot_id) if s.cu.snapshot_id else None
-    content_hash = snap.content_hash if snap else ""
+    # Its hash only: the snapshot's content (the whole frozen sheet) is not read for a notice.
+    found = (
+        s.session.exec(select(Snapshot.content_hash).where(Snapshot.id == s.cu.snapshot_id)).first()
+        if s.cu.snapshot_id
+        else None
+    )
+    content_hash = found or ""
     return s.to(s.office, **_office_context(s), content_hash=content_hash)
 
 

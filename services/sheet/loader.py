@@ -125,9 +125,14 @@ def _id(value: int | None) -> int:
 
 
 def load_sheet(
-    session: Session, *, cycle: Cycle, unit: Unit, cu: CycleUnit | None = None
+    session: Session, *, cycle: Cycle, unit: Unit, cu: CycleUnit | None = None, staff: bool = True
 ) -> LoadedSheet:
-    """Everything a unit's sheet shows, read with a fixed number of queries."""
+    """Everything a unit's sheet shows, read with a fixed number of queries.
+
+    ``staff=False``: without the assignments and the explanation rounds (both left empty), for
+    a reader that needs neither (the submit check: its scores, progress and evidence); the
+    assignments are most of the sheet's rows (one per criterion and staff member, with users).
+    """
     assert unit.id is not None
     framework, spec_hash = framework_and_hash(session, cycle)
     entries = {
@@ -144,6 +149,6 @@ def load_sheet(
         spec_hash=spec_hash,
         entries=entries,
         evidence=_evidence(session, cycle, unit),
-        assignments=_assignments(session, cycle, unit),
-        rounds=_rounds(session, cycle, unit),
+        assignments=_assignments(session, cycle, unit) if staff else (),
+        rounds=_rounds(session, cycle, unit) if staff else (),
     )

@@ -150,6 +150,7 @@ async def test_a_whole_year_of_three_communes(
         )
         status = await C.unit_command(client, cid, PT, C.SubmitCommand(actor=office[PT]))
         assert (status.state, status.days_late) == (UnitState.submitted, 1)  # accepted, late
+        pt_hash = status.snapshot_hash
         mails.expect(PT, "submitted", "s1", [office[PT]])
 
         # The hard lock, 17:00 25/11: Định Biên never submitted.
@@ -167,6 +168,7 @@ async def test_a_whole_year_of_three_communes(
         }
         late = text_of(mails.find(mails.key(PT, "submitted", "s1", office[PT])))
         assert f"chậm 1 ngày so với hạn 17:00 ngày 22/11/{year}" in late
+        assert pt_hash and f"Mã kiểm tra bản đã gửi (SHA-256): {pt_hash}" in late
         try:
             await C.unit_command(client, cid, DB, C.SubmitCommand(actor=office[DB]))
             raise AssertionError("a submission after the lock must be refused")
