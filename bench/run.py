@@ -230,12 +230,10 @@ HOW_TO_READ = """\
   different addresses; a login answered 503 (hashing queue full, `Retry-After`) is load shed on
   purpose, not an error.
 - *Transition* (`bench/transition.py`): `POST …/submit` through the API (in-process ASGI; the
-  unit workflow's update and its `unit.transition` transaction, a local activity since
-  `local-transition`, on the run's worker and dev server), one at a time, against a raw
-  `execute_update` whose handler runs one no-op activity, same server, same client; the note
-  gives p95 ÷ raw p95 (target ≤ 1.5×), and, for reference only, the same raw update with a
-  no-op *local* activity (the shape of the project's transition: the difference is what the
-  project's own work costs). Each side's first call is an untimed warm-up, and the submits
+  unit workflow's update and its `unit.transition` activity on the run's worker and dev
+  server), one at a time, against a raw `execute_update` whose handler runs one no-op
+  activity, same server, same client; the note gives p95 ÷ raw p95 (target ≤ 1.5×). Each
+  side's first call is an untimed warm-up, and the submits
   wait, untimed, until the set-up's assignment e-mails are sent (a submit's own e-mail runs
   beside the next submit, as it would).
 - *Lock precision* (`bench/lock.py`): N units share one hard lock; 10 clients save drafts

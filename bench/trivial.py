@@ -67,16 +67,6 @@ class RawUpdateWorkflow:
         self.count += 1
         return self.count
 
-    @workflow.update
-    async def act_local(self, n: int) -> int:
-        """The same no-op as a local activity (the shape of the project's transitions since
-        ``local-transition``): a second reference, not the issue's baseline."""
-        await workflow.execute_local_activity(
-            NOOP_ACTIVITY, n, start_to_close_timeout=timedelta(seconds=30)
-        )
-        self.count += 1
-        return self.count
-
     @workflow.signal
     def finish(self) -> None:
         """Lets the workflow end."""

@@ -6,8 +6,8 @@ finalised → classified → published, plus not_submitted (at the hard lock) an
 - Transitions are updates. The validator refuses what the state machine forbids
   (``workflows.states``); the handler takes the workflow's lock, checks again, runs the
   ``unit.transition`` activity that commits the change in the database (projection, audit,
-  snapshot…), then moves the state and upserts the search attributes. Since
-  ``LOCAL_TRANSITION_PATCH`` that activity is a local activity (see ``_commit``).
+  snapshot…), then moves the state and upserts the search attributes. Workflows recorded
+  under ``LOCAL_TRANSITION_PATCH`` alone ran it as a local activity (see ``_commit``).
 - Time: the main loop sleeps with ``wait_condition(..., timeout=next_event - now)`` and
   recomputes everything after each wake-up, so a deadline moved by an update moves the lock,
   the round's end and the reminders at once. Timer-driven transitions (hard lock, end of an
@@ -74,7 +74,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.timeline import Reminder, at_local, local_text, plan_reminders
 
-__all__ = ["LOCAL_TRANSITION_PATCH", "MAIL_QUEUE_PATCH", "UnitWorkflow", "send_notice"]
+__all__ = [
+    "ACTIVITY_TRANSITION_PATCH",
+    "LOCAL_TRANSITION_PATCH",
+    "MAIL_QUEUE_PATCH",
+    "UnitWorkflow",
+    "send_notice",
+]
 
 S = UnitState
 UPDATE_RETRY = RetryPolicy(
@@ -105,8 +111,10 @@ REMINDER_KIND = {
 MAX_SLEEP = timedelta(days=30)
 # The mail activity's own task queue and its heartbeat (see ``send_notice``).
 MAIL_QUEUE_PATCH = "mail-task-queue"
-# The transition as a local activity (issue 13, see ``UnitWorkflow._commit``).
+# The transition as a local activity (issue 13, see ``UnitWorkflow._commit``) ...
 LOCAL_TRANSITION_PATCH = "local-transition"
+# ... and back to a regular activity for the workflows begun since (same place).
+ACTIVITY_TRANSITION_PATCH = "transition-activity"
 MAIL_HEARTBEAT = timedelta(seconds=20)
 
 
@@ -373,21 +381,29 @@ class UnitWorkflow:
         )
         timeout = timedelta(seconds=60)
         retry = TIMER_RETRY if timer else UPDATE_RETRY
+        # The transaction is a regular activity: an activity task the server dispatches as the
+        # worker frees a slot. Histories recorded under ``LOCAL_TRANSITION_PATCH`` (and no
+        # ``ACTIVITY_TRANSITION_PATCH``) ran it as a local activity, which the worker running
+        # the workflow task runs itself, holding the task open meanwhile: one command alone
+        # answered sooner (a submit's p95 ~2.0× a raw update instead of ~3×), but when the
+        # units of a province reach one hard lock at once their transactions queue on the
+        # database's one writer with every workflow task open (tasks past 5 s, heartbeated),
+        # and the last of 500 units applied the lock 20–25 s after it instead of 10–12 s
+        # (bench/lock.py, one 2-core machine). Those histories replay as they ran.
+        # (``workflow.patched`` is memoized for the run: the first call decides both.)
+        if workflow.patched(ACTIVITY_TRANSITION_PATCH):
+            local = False
+        else:
+            local = workflow.patched(LOCAL_TRANSITION_PATCH)
         try:
-            if workflow.patched(LOCAL_TRANSITION_PATCH):
-                # A local activity: the worker running this workflow task runs the transaction
-                # itself and completes the task with its result, with no round trip through the
-                # server to schedule, dispatch and complete an activity (issue 13: a submit
-                # answers sooner). It is idempotent by request key as before: an attempt whose
-                # answer is lost (a worker crash after the commit) is re-run and changes nothing. It
-                # stays on the main queue's worker, never behind the mail (its own queue).
+            if local:  # a history recorded between the two patches
                 result = await workflow.execute_local_activity_method(
                     UnitActivitiesInterface.transition,
                     args,
                     start_to_close_timeout=timeout,
                     retry_policy=retry,
                 )
-            else:  # a history begun before the patch: the activity it recorded
+            else:
                 result = await workflow.execute_activity_method(
                     UnitActivitiesInterface.transition,
                     args,

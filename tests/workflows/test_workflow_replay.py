@@ -10,9 +10,11 @@ Two generations: the histories without a suffix were recorded before the mail ta
 (``APPRAISAL_WRITE_HISTORIES=mail-queue pytest tests/workflows/test_workflow_cycle.py``) carry
 the patch marker and send it on ``<queue>-mail``; ``*-local-transition.json``
 (``APPRAISAL_WRITE_HISTORIES=local-transition pytest tests/workflows/test_workflow_cycle.py``)
-carry both markers and run ``unit.transition`` as a local activity (``LOCAL_TRANSITION_PATCH``).
-Every generation must replay; never regenerate an older one (it is the proof that workflows
-begun before a patch go on).
+carry both markers and run ``unit.transition`` as a local activity (``LOCAL_TRANSITION_PATCH``);
+``*-transition-activity.json`` (``APPRAISAL_WRITE_HISTORIES=transition-activity pytest
+tests/workflows/test_workflow_cycle.py``) carry ``ACTIVITY_TRANSITION_PATCH`` and run it as a
+regular activity again. Every generation must replay; never regenerate an older one (it is
+the proof that workflows begun before a patch go on).
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ from temporalio.worker import Replayer
 
 from contracts.activities import MAIL_NOTIFY, UNIT_TRANSITION, mail_task_queue
 from core.temporal import DATA_CONVERTER
-from workflows.unit import LOCAL_TRANSITION_PATCH, MAIL_QUEUE_PATCH
+from workflows.unit import (
+    ACTIVITY_TRANSITION_PATCH,
+    LOCAL_TRANSITION_PATCH,
+    MAIL_QUEUE_PATCH,
+)
 from workflows.worker import WORKFLOWS, sandbox_runner
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -56,9 +62,17 @@ LOCAL_TRANSITION = {
     "unit-not-submitted-published-local-transition",
 }
 
+TRANSITION_ACTIVITY = {
+    "cycle-published-transition-activity",
+    "unit-two-rounds-published-transition-activity",
+    "unit-late-published-transition-activity",
+    "unit-not-submitted-published-transition-activity",
+}
+
 
 def test_every_main_path_has_a_committed_history() -> None:
-    assert {f.stem for f in FILES} == EXPECTED | MAIL_QUEUE | LOCAL_TRANSITION
+    every = EXPECTED | MAIL_QUEUE | LOCAL_TRANSITION | TRANSITION_ACTIVITY
+    assert {f.stem for f in FILES} == every
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
@@ -107,15 +121,15 @@ def test_each_generation_sends_mail_where_it_recorded(path: Path) -> None:
     marker, mail on the workflow's queue) and the new ones (marker, mail on ``<queue>-mail``)."""
     marked, queues, own = _mail_routing(path)
     assert queues, "no mail activity in this history"
-    if path.stem in MAIL_QUEUE | LOCAL_TRANSITION:
+    if path.stem in MAIL_QUEUE | LOCAL_TRANSITION | TRANSITION_ACTIVITY:
         assert marked and queues == {mail_task_queue(own)}
     else:
         assert not marked and queues == {own}
 
 
-def _transitions(path: Path) -> tuple[bool, int, int]:
-    """Whether the history has the local-transition marker, and how many ``unit.transition``
-    it ran as activities and as local activities."""
+def _transitions(path: Path) -> tuple[tuple[bool, bool], int, int]:
+    """Whether the history has the local-transition and the transition-activity markers, and
+    how many ``unit.transition`` it ran as activities and as local activities."""
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     scheduled = local = 0
     for e in history.events:
@@ -128,17 +142,24 @@ def _transitions(path: Path) -> tuple[bool, int, int]:
             if marker.marker_name == "core_local_activity":
                 data = json.loads(marker.details["data"].payloads[0].data)
                 local += data["activity_type"] == UNIT_TRANSITION
-    return _patched(history, LOCAL_TRANSITION_PATCH), scheduled, local
+    marks = (
+        _patched(history, LOCAL_TRANSITION_PATCH),
+        _patched(history, ACTIVITY_TRANSITION_PATCH),
+    )
+    return marks, scheduled, local
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
 def test_each_generation_runs_transitions_as_it_recorded(path: Path) -> None:
-    """Both branches of ``LOCAL_TRANSITION_PATCH`` are replayed above: the histories begun
-    before it ran ``unit.transition`` as activities, the new ones as local activities."""
-    marked, scheduled, local = _transitions(path)
+    """Every branch of the two patches is replayed above: the histories begun before the first
+    ran ``unit.transition`` as activities, those between the two as local activities, the
+    newest as activities again (with the second marker, never the first)."""
+    marks, scheduled, local = _transitions(path)
     if path.stem.startswith("cycle-"):  # the cycle workflow runs no unit transition
-        assert (marked, scheduled, local) == (False, 0, 0)
+        assert (marks, scheduled, local) == ((False, False), 0, 0)
+    elif path.stem in TRANSITION_ACTIVITY:
+        assert marks == (False, True) and scheduled > 0 and local == 0
     elif path.stem in LOCAL_TRANSITION:
-        assert marked and scheduled == 0 and local > 0
+        assert marks == (True, False) and scheduled == 0 and local > 0
     else:
-        assert not marked and scheduled > 0 and local == 0
+        assert marks == (False, False) and scheduled > 0 and local == 0

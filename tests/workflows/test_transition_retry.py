@@ -1,8 +1,8 @@
-"""A unit transition is a local activity (``LOCAL_TRANSITION_PATCH``): run by the worker inside
-the workflow task, re-run whole when that attempt is lost. Its transaction is idempotent by
-request key, so an attempt that committed and then never reported back (a worker that died
-right after the commit, a lost answer) is answered by the next attempt from the audit row:
-the change is committed once.
+"""A unit transition is an activity (``ACTIVITY_TRANSITION_PATCH``; a local one for histories
+recorded under ``LOCAL_TRANSITION_PATCH`` alone), re-run whole when an attempt is lost. Its
+transaction is idempotent by request key, so an attempt that committed and then never reported
+back (a worker that died right after the commit, a lost answer) is answered by the next attempt
+from the audit row: the change is committed once.
 
 On the real dev server and a real database: the first attempt of a unit's assignment commits
 and then fails; the retry finds the audit row and the update answers as if nothing happened.
@@ -10,7 +10,6 @@ and then fails; the retry finds the audit row and the update answers as if nothi
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 
@@ -30,6 +29,7 @@ from models.tables import AuditLog, CycleUnit
 from models.tables import UnitState as State
 from tests.histories.scenario import seed_open_cycle
 from workflows import commands as C
+from workflows.unit import ACTIVITY_TRANSITION_PATCH
 from workflows.worker import build_worker
 
 
@@ -53,7 +53,7 @@ async def test_a_transition_that_committed_but_never_answered_is_committed_once(
         return result
 
     monkeypatch.setattr(UnitActivities, "_apply", commit_then_lose_the_answer)
-    queue = f"local-{tag}"
+    queue = f"retry-{tag}"
     settings = Settings(base_url="https://danhgia.dinhhoa.test")
     async with build_worker(client, engine=engine, settings=settings, task_queue=queue):
         await C.start_cycle(client, engine, cid, task_queue=queue, search_attributes=False)
@@ -74,18 +74,31 @@ async def test_a_transition_that_committed_but_never_answered_is_committed_once(
     assert len(rows) == 1 and rows[0].after is not None
     assert rows[0].after["state"] == State.drafting
     assert cu.state == State.drafting
-    # In the history: a local activity (its marker names the attempt that answered), never an
-    # activity task for the transition.
-    scheduled = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    # In the history: the new workflows' marker, one activity task for the transition whose
+    # second attempt answered, and no local activity.
+    events = history.events
+    started = [
+        e.activity_task_started_event_attributes.attempt
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and any(
+            s.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            and s.event_id == e.activity_task_started_event_attributes.scheduled_event_id
+            and s.activity_task_scheduled_event_attributes.activity_type.name == UNIT_TRANSITION
+            for s in events
+        )
     ]
-    assert UNIT_TRANSITION not in scheduled
+    assert started == [2]
     markers = [
-        json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)
-        for e in history.events
+        e.marker_recorded_event_attributes.marker_name
+        for e in events
         if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
     ]
-    assert [(m["activity_type"], m["attempt"]) for m in markers] == [(UNIT_TRANSITION, 2)]
+    assert "core_local_activity" not in markers
+    assert any(
+        ACTIVITY_TRANSITION_PATCH.encode() in p.data
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        for payloads in e.marker_recorded_event_attributes.details.values()
+        for p in payloads.payloads
+    )
