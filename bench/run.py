@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version
@@ -250,10 +251,18 @@ def details(report: Report) -> str:
     return "\n".join(f"- {r.key}: {r.detail}" for r in report.results if r.detail)
 
 
+def _load_rows(rows: Sequence[LoadRow]) -> str:
+    notes = "\n".join(f"- {r.measurement}, {r.database}, {r.clients}: {r.detail}" for r in rows)
+    return f"{load_table(rows)}\n\n{notes}\n\n"
+
+
 def _larger_sections(report: Report) -> str:
+    # A larger N runs the transition and lock rows too (the lock with up to LOCK_UNITS units):
+    # their rows go with it, before its checks (the load section keeps the main N's rows).
     return "".join(
         f"## Results (N = {r.units})\n\n{table(r)}\n\n{details(r)}\n\n"
-        f"Checks ({'all passed' if r.ok else 'SOME FAILED: the numbers are void'}):\n\n"
+        + (f"Over HTTP with this N:\n\n{_load_rows(r.load)}" if r.load else "")
+        + f"Checks ({'all passed' if r.ok else 'SOME FAILED: the numbers are void'}):\n\n"
         f"{checks(r)}\n\n"
         for r in report.larger
     )
@@ -274,10 +283,7 @@ def _scale_section(report: Report) -> str:
 def _load_section(report: Report) -> str:
     if not report.load:
         return ""
-    notes = "\n".join(
-        f"- {r.measurement}, {r.database}, {r.clients}: {r.detail}" for r in report.load
-    )
-    return f"## Load: the deadline rush over HTTP\n\n{load_table(report.load)}\n\n{notes}\n\n"
+    return f"## Load: the deadline rush over HTTP\n\n{_load_rows(report.load)}"
 
 
 def markdown(report: Report, command: str) -> str:
@@ -431,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     print(details(report))
     for bigger in report.larger:
         print(f"\nN = {bigger.units}\n{table(bigger)}\n{details(bigger)}")
+        if bigger.load:
+            print(load_table(bigger.load))
     if report.load:
         print()
         print(load_table(report.load))

@@ -72,3 +72,29 @@ def test_only_the_rows_re_run_are_replaced(tmp_path: Path) -> None:
     assert f"{RERUN_MARK} NOTE" in text
     assert text.endswith("## Scoring at scale\n\nkept as it was\n")
     assert text.count("| draft edits through the API |") == 3
+
+
+def test_a_larger_run_reports_its_own_transition_and_lock_rows() -> None:
+    """``--larger 1000,5000`` runs the transition and lock rows again (the lock with 1,000
+    units): BENCHMARKS.md shows them in that N's section, not only the main N's."""
+    from bench.run import Machine, Report, markdown
+
+    machine = Machine(2, "3.11", "Linux", "temporalio ?", "2026-12-01", 1.0, 1.0)
+
+    def run(units: int, lock_s: float) -> Report:
+        lock = LoadRow(
+            f"lock precision: {min(units, 1000)} units, one hard lock (N = {lock_s} s)",
+            "sqlite", 10, 66.0, 0.0, 100.0, 150.0, 900.0, 0, detail=f"locked after {lock_s} s",
+        )  # fmt: skip
+        return Report(units=units, results=[], machine=machine, seconds=1.0, load=[lock])
+
+    report = run(500, 10.4)
+    report.larger = [run(1000, 21.5), run(5000, 22.0)]
+    text = markdown(report, "bench")
+    n1000 = text[text.index("## Results (N = 1000)") : text.index("## Results (N = 5000)")]
+    n5000 = text[text.index("## Results (N = 5000)") : text.index("## Load: the deadline rush")]
+    assert "lock precision: 1000 units, one hard lock (N = 21.5 s)" in n1000
+    assert "locked after 21.5 s" in n1000 and "22.0" not in n1000
+    assert "lock precision: 1000 units, one hard lock (N = 22.0 s)" in n5000
+    load = text[text.index("## Load: the deadline rush") :]
+    assert "(N = 10.4 s)" in load and "(N = 21.5 s)" not in load
