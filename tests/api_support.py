@@ -7,6 +7,7 @@ published, one person per role, and a cycle whose projection states the tests se
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,13 +16,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from api.app import create_app
 from core.db import session_scope
 from core.settings import Settings
 from frameworks.yaml_io import load_framework_yaml
-from models.tables import CycleUnit, Role, RoleGrant, Unit, UnitState, User
+from models.tables import Assignment, CycleUnit, Role, RoleGrant, Unit, UnitState, User
 from services.accounts import hash_password
 from services.cycles import CycleSpec, create_cycle
 from services.frameworks import publish_framework, store_framework
@@ -150,6 +151,20 @@ def build_world(engine: Engine, *, prefix: str = "t", cycle_id: str = "2024-test
                 session, found, secret_key=SECRET, minutes=60, kind="api"
             )[0]
     return world
+
+
+def assign_staff_a(session: Session, world: World, codes: Iterable[str]) -> None:
+    """Assigns these criteria of unit A to staff_a, responsible for each (in ``session``)."""
+    for code in codes:
+        session.add(
+            Assignment(
+                cycle_id=world.cycle_id,
+                unit_id=world.unit_a,
+                criterion_code=code,
+                user_id=world.users["staff_a"],
+                responsible=True,
+            )
+        )
 
 
 def set_unit_state(

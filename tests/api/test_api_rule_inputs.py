@@ -6,24 +6,22 @@ from __future__ import annotations
 import pytest
 
 from core.db import session_scope
-from models.tables import Assignment, UnitState
-from tests.api_support import assert_problem, build_world, client, make_app, set_unit_state
+from models.tables import UnitState
+from tests.api_support import (
+    assert_problem,
+    assign_staff_a,
+    build_world,
+    client,
+    make_app,
+    set_unit_state,
+)
 
 
 @pytest.fixture(scope="module")
 def world(engine):
     w = build_world(engine, prefix="ri")
     with session_scope(engine) as session:
-        for code in ("2.1.1", "6.2"):
-            session.add(
-                Assignment(
-                    cycle_id=w.cycle_id,
-                    unit_id=w.unit_a,
-                    criterion_code=code,
-                    user_id=w.users["staff_a"],
-                    responsible=True,
-                )
-            )
+        assign_staff_a(session, w, ("2.1.1", "6.2"))
     set_unit_state(engine, w.cycle_id, w.unit_a, UnitState.drafting)
     return w
 

@@ -17,8 +17,15 @@ import pytest
 from sqlmodel import select
 
 from core.db import session_scope
-from models.tables import Assignment, AuditLog, ExplanationItem, ExplanationRequest, UnitState
-from tests.api_support import assert_problem, build_world, client, make_app, set_unit_state
+from models.tables import AuditLog, ExplanationItem, ExplanationRequest, UnitState
+from tests.api_support import (
+    assert_problem,
+    assign_staff_a,
+    build_world,
+    client,
+    make_app,
+    set_unit_state,
+)
 from tests.services.test_evidence import PDF_SIGNED, PDF_UNSIGNED, PNG
 
 
@@ -26,16 +33,7 @@ from tests.services.test_evidence import PDF_SIGNED, PDF_UNSIGNED, PNG
 def world(engine):
     w = build_world(engine, prefix="sh")
     with session_scope(engine) as session:
-        for code in ("2.1.1", "2.3.4", "6.2"):
-            session.add(
-                Assignment(
-                    cycle_id=w.cycle_id,
-                    unit_id=w.unit_a,
-                    criterion_code=code,
-                    user_id=w.users["staff_a"],
-                    responsible=True,
-                )
-            )
+        assign_staff_a(session, w, ("2.1.1", "2.3.4", "6.2"))
     set_unit_state(engine, w.cycle_id, w.unit_a, UnitState.drafting)
     return w
 

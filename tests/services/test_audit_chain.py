@@ -20,6 +20,7 @@ from core.db import session_scope
 from models.tables import AuditLog
 from services import audit
 from tests.api_support import PASSWORD, build_world, client, make_app
+from tests.db_support import captured, query_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -219,29 +220,10 @@ def test_the_coordinators_page_says_verified_or_names_the_broken_row(engine, wor
 def test_sealing_finds_the_chain_end_by_index_not_by_sorting_the_trail(engine) -> None:
     """The read of a chain's last row (one per sealed write) probes ``ix_audit_chain``
     (migration 0007) instead of sorting every audit row of the cycle."""
-    from sqlalchemy import event
-
-    seen: list[tuple[str, object]] = []
-
-    def capture(_conn, _cursor, statement, params, _context, _many) -> None:
-        if "FROM audit_log" in statement and "ORDER BY" in statement:
-            seen.append((statement, params))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with captured(engine, "FROM audit_log") as seen:
         _write(engine, "aud-plan", 1)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+    seen = [(sql, params) for sql, params in seen if "ORDER BY" in sql]
     assert seen, "the seal read no chain end"
-    statement, params = seen[0]
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
-            plan = " | ".join(str(r[-1]) for r in rows)
-        else:  # a tiny test table would be scanned anyway: ask whether the index serves it
-            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # this transaction only
-            plan = " | ".join(
-                str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN {statement}", params)
-            )
+    plan = query_plan(engine, *seen[0])
     assert "ix_audit_chain" in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan

@@ -6,7 +6,6 @@ a retried attempt of the mail activity sends only what is unsettled."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -22,6 +21,7 @@ from notifications.mailer import SmtpMailer
 from notifications.sink import MailSink
 from services import outbox
 from services.outbox import CLAIM_LEASE, Claim
+from tests.db_support import captured, query_plan
 from tests.histories.scenario import Seeded, local, seed_cycle, settings_for
 
 YEAR = 2031
@@ -226,8 +226,6 @@ async def test_an_attempt_finds_its_notice_by_index_not_by_scanning_all_mail(
     """Every row of a notice carries the notice's key (``notice_prefix``), and a later attempt
     looks its rows up by an equality that ``ix_outbox_notice`` (migration 0008) serves: a prefix
     LIKE scanned every message ever stored, once per reminder (O(N²) for a fan-out)."""
-    from sqlalchemy import event
-
     port, _sink = smtp
     settings = settings_for(port)
     req = _published(seeded, "published-indexed", day=23)
@@ -236,28 +234,11 @@ async def test_an_attempt_finds_its_notice_by_index_not_by_scanning_all_mail(
     assert len(stored) == 2
     assert {r.notice_key for r in stored} == {notice_prefix(req)}
     assert all(r.idempotency_key.startswith(r.notice_key) for r in stored)
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn, _cursor, statement, params, _context, _many) -> None:
-        if "FROM outbox_message" in statement:
-            seen.append((statement, params))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with captured(engine, "FROM outbox_message") as seen:
         again = await _prepared(mail, req, token="later")  # found, not stored again
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
     assert [r.id for r in again] == [r.id for r in stored]
     assert len(seen) == 2, seen  # is the notice stored? its unsettled rows
     for statement, params in seen:
         assert "LIKE" not in statement.upper(), statement
-        with engine.connect() as conn:
-            if engine.dialect.name == "sqlite":
-                rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
-                plan = " | ".join(str(r[-1]) for r in rows)
-            else:  # a tiny test table would be scanned anyway: ask whether the index serves it
-                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # this transaction only
-                plan = " | ".join(
-                    str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN {statement}", params)
-                )
+        plan = query_plan(engine, statement, params)
         assert "ix_outbox_notice" in plan, plan

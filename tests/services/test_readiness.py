@@ -12,8 +12,9 @@ from sqlmodel import Session
 from actions.common import UnitRef
 from actions.readiness import finalise_check, load_unit_sheet, submit_check, submit_check_of
 from core.db import session_scope
-from models.tables import Assignment, Entry, Evidence
-from tests.api_support import World, build_world
+from models.tables import Entry, Evidence
+from tests.api_support import World, assign_staff_a, build_world
+from tests.db_support import captured
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +43,7 @@ def world(engine) -> World:
                 explanation="Báo cáo số 3/BC-UBND.",
             )
         )
-        for code in ("2.1.1", "2.1.2"):
-            session.add(
-                Assignment(
-                    cycle_id=w.cycle_id,
-                    unit_id=w.unit_a,
-                    criterion_code=code,
-                    user_id=w.users["staff_a"],
-                    responsible=True,
-                )
-            )
+        assign_staff_a(session, w, ("2.1.1", "2.1.2"))
         session.add(
             Evidence(
                 cycle_id=w.cycle_id,
@@ -90,23 +82,14 @@ def test_the_submit_check_reads_no_staff_and_finds_what_the_whole_sheet_finds(
     """A submit runs the check before freezing the sheet: it skips the assignments (a row per
     criterion and staff member) and the rounds, and answers as the check of the whole sheet
     (the one the unit's page shows) does."""
-    from sqlalchemy import event
-
     unit = UnitRef(cycle_id=world.cycle_id, unit_id=world.unit_a, unit_code="rd-unit-a")
-    tables: list[str] = []
-
-    def capture(_conn, _cursor, statement, _params, _context, _many) -> None:
-        tables.append(statement.split(" FROM ", 1)[-1].split()[0] if " FROM " in statement else "")
-
     with Session(engine) as session:
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
+        with captured(engine, " FROM ") as seen:
             light = submit_check(session, unit=unit)
-        finally:
-            event.remove(engine, "before_cursor_execute", capture)
         whole = load_unit_sheet(session, unit)
         assert len(whole.assignments) == 2  # the whole sheet has the staff
         full = submit_check_of(session, whole)
+    tables = [sql.split(" FROM ", 1)[1].split()[0] for sql, _params in seen]
     assert "assignment" not in tables and "explanation_request" not in tables, tables
     assert light == full
 

@@ -20,9 +20,9 @@ import pytest
 import uvicorn
 
 from core.db import session_scope
-from models.tables import Assignment, UnitState
+from models.tables import UnitState
 from notifications.sink import free_port
-from tests.api_support import PASSWORD, build_world, make_app, set_unit_state
+from tests.api_support import PASSWORD, assign_staff_a, build_world, make_app, set_unit_state
 
 CHROMIUM = os.environ.get("APPRAISAL_CHROMIUM", "/usr/bin/chromium")
 INSTALL_HINT = (
@@ -47,16 +47,7 @@ def server(engine, tmp_path_factory) -> Iterator[tuple[str, str]]:
     """The app on a real port (uvicorn in a thread); (base URL, cycle id)."""
     world = build_world(engine, prefix="wb", cycle_id="2024-trinh-duyet")
     with session_scope(engine) as session:
-        for code in ("6.2", "2.1.1"):
-            session.add(
-                Assignment(
-                    cycle_id=world.cycle_id,
-                    unit_id=world.unit_a,
-                    criterion_code=code,
-                    user_id=world.users["staff_a"],
-                    responsible=True,
-                )
-            )
+        assign_staff_a(session, world, ("6.2", "2.1.1"))
     set_unit_state(engine, world.cycle_id, world.unit_a, UnitState.drafting)
     app = make_app(engine, tmp_path_factory.mktemp("data"))
     port = free_port()

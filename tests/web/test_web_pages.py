@@ -20,7 +20,6 @@ from sqlmodel import select
 
 from core.db import session_scope
 from models.tables import (
-    Assignment,
     Cycle,
     CycleState,
     CycleUnit,
@@ -28,7 +27,15 @@ from models.tables import (
     Evidence,
     UnitState,
 )
-from tests.api_support import PASSWORD, World, build_world, client, make_app, set_unit_state
+from tests.api_support import (
+    PASSWORD,
+    World,
+    assign_staff_a,
+    build_world,
+    client,
+    make_app,
+    set_unit_state,
+)
 from tests.services.test_evidence import PDF_SIGNED, PDF_UNSIGNED
 
 # Criteria of the Định Hóa framework assigned to staff A: 6.2 (proportional, 5 points, appraised
@@ -96,16 +103,7 @@ def unit_url(world: World, code: str) -> str:
 def world(engine) -> World:
     w = build_world(engine, prefix="wp")
     with session_scope(engine) as session:
-        for code in ASSIGNED:
-            session.add(
-                Assignment(
-                    cycle_id=w.cycle_id,
-                    unit_id=w.unit_a,
-                    criterion_code=code,
-                    user_id=w.users["staff_a"],
-                    responsible=True,
-                )
-            )
+        assign_staff_a(session, w, ASSIGNED)
     set_unit_state(engine, w.cycle_id, w.unit_a, UnitState.drafting)
     set_unit_state(engine, w.cycle_id, w.unit_b, UnitState.drafting)
     return w

@@ -21,10 +21,18 @@ from contracts.messages import DeadlineKind, NoticeKind
 from core.db import session_scope
 from core.vn import GROUP_VI
 from models.states import CycleState, UnitCommand, UnitState
-from models.tables import Assignment, Cycle, Entry, Role, Snapshot
+from models.tables import Cycle, Entry, Role, Snapshot
 from models.tables import UnitState as TableState
 from notifications.render import render
-from tests.api_support import PERSONAS, World, build_world, client, make_app, set_unit_state
+from tests.api_support import (
+    PERSONAS,
+    World,
+    assign_staff_a,
+    build_world,
+    client,
+    make_app,
+    set_unit_state,
+)
 from tests.web.test_web_pages import login, text_of
 
 
@@ -70,16 +78,7 @@ def world(engine) -> World:
         assert cycle is not None
         cycle.state = CycleState.running
         session.add(cycle)
-        for code in ("2.1.1", "6.2"):
-            session.add(
-                Assignment(
-                    cycle_id=w.cycle_id,
-                    unit_id=w.unit_a,
-                    criterion_code=code,
-                    user_id=w.users["staff_a"],
-                    responsible=True,
-                )
-            )
+        assign_staff_a(session, w, ("2.1.1", "6.2"))
         session.add(
             Entry(
                 cycle_id=w.cycle_id,
