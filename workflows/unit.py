@@ -389,7 +389,10 @@ class UnitWorkflow:
         # units of a province reach one hard lock at once their transactions queue on the
         # database's one writer with every workflow task open (tasks past 5 s, heartbeated),
         # and the last of 500 units applied the lock 20–25 s after it instead of 10–12 s
-        # (bench/lock.py, one 2-core machine). Those histories replay as they ran.
+        # (bench/lock.py alone on a fresh stack, one 2-core machine). Not settled: inside a
+        # full `make bench` (a server already holding thousands of workflows) the two runs
+        # gave 23.8 s local and 35.6 s as activities (docs/workflows.md). Those histories
+        # replay as they ran.
         # (``workflow.patched`` is memoized for the run: the first call decides both.)
         if workflow.patched(ACTIVITY_TRANSITION_PATCH):
             local = False
