@@ -1,7 +1,12 @@
 """Lock precision (issue 13): n units share one hard lock; clients keep saving drafts through
 the API across the lock instant. The API must refuse from that instant (0 saves accepted at or
 after it, whether or not a workflow has applied the lock yet), and every unit workflow must
-reach ``not_submitted`` (or ``appraising``) soon after: the report gives how soon (N s)."""
+reach ``not_submitted`` (or ``appraising``) soon after: the report gives how soon (N s).
+
+Its baseline, in the same run on the same server and database: n raw workflows that sleep until
+one shared instant and then run one activity, a raw ``UPDATE`` of their row through the same
+engine (``bench.trivial.RawLockWorkflow``), with the worker's same slots and cache; N raw is
+the time from that instant until every row is updated, polled the same way."""
 
 from __future__ import annotations
 
@@ -10,13 +15,18 @@ import time
 from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
+from temporalio import activity
+from temporalio.worker import Worker
 
 from bench.cases import EXPLANATION, Check
 from bench.load import LoadRow, percentile
 from bench.stack import Seeded, Stack, dinh_hoa
 from bench.transition import SECRET, assign_all, open_cycle
-from core.db import session_scope, utcnow
+from bench.trivial import RAW_LOCK_ACTIVITY, RAW_LOCK_WORKFLOW, RawLockWorkflow
+from core.db import session_scope, utcnow, writer
 from models.framework import DerivedRule
 from models.tables import CycleUnit, UnitState
 from scoring.rules import full_marks_inputs
@@ -27,6 +37,7 @@ __all__ = ["bench_lock"]
 
 LOCKED = (UnitState.not_submitted, UnitState.appraising)
 WINDOW_S = 5.0  # editing starts this long before the lock
+RAW_TABLE = "bench_raw_lock"
 
 
 async def _editor(
@@ -83,6 +94,84 @@ async def _all_locked(stack: Stack, cycle_id: str, n: int) -> tuple[int, datetim
     return locked, utcnow()
 
 
+class RawLock:
+    """The baseline's activity: one raw ``UPDATE`` of its row, one write transaction, in a
+    thread (as ``unit.transition`` runs its transaction)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _update(self, row: int) -> None:
+        with writer(self.engine).begin() as conn:
+            conn.execute(text(f"UPDATE {RAW_TABLE} SET locked = 1 WHERE id = :id"), {"id": row})
+
+    @activity.defn(name=RAW_LOCK_ACTIVITY)
+    async def lock(self, row: int) -> int:
+        """Marks ``row`` locked."""
+        await asyncio.to_thread(self._update, row)
+        return row
+
+
+def _raw_rows(engine: Engine, n: int) -> None:
+    with writer(engine).begin() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {RAW_TABLE}"))
+        conn.execute(text(f"CREATE TABLE {RAW_TABLE} (id INTEGER PRIMARY KEY, locked INTEGER)"))
+        conn.execute(
+            text(f"INSERT INTO {RAW_TABLE} (id, locked) VALUES (:id, 0)"),
+            [{"id": i} for i in range(n)],
+        )
+
+
+def _raw_locked(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(text(f"SELECT count(*) FROM {RAW_TABLE} WHERE locked = 1")).one()[0]
+        )
+
+
+async def _raw_lock(stack: Stack, n: int, *, concurrency: int = 20) -> tuple[float, int]:
+    """N raw workflows share one lock instant: (seconds from it until every row is updated,
+    rows updated)."""
+    engine, client = stack.engine, stack.client
+    await asyncio.to_thread(_raw_rows, engine, n)
+    worker = Worker(
+        client,
+        task_queue=stack.raw_task_queue,
+        workflows=[RawLockWorkflow],
+        activities=[RawLock(engine).lock],
+        # The project worker's defaults (workflows.worker.build_worker).
+        max_concurrent_activities=50,
+        max_cached_workflows=1000,
+    )
+    lock_at = utcnow() + timedelta(seconds=10 + n / 25)  # starts run at ~70/s here
+    lock_ms = int(lock_at.timestamp() * 1000)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def start(i: int) -> None:
+        async with gate:
+            await client.start_workflow(
+                RAW_LOCK_WORKFLOW,
+                args=[i, lock_ms],
+                id=f"bench-raw-lock-{stack.run_id}/{i}",
+                task_queue=stack.raw_task_queue,
+            )
+
+    async with worker:
+        await asyncio.gather(*(start(i) for i in range(n)))
+        wait = (lock_at - utcnow()).total_seconds()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        deadline = time.monotonic() + 180 + n * 0.2
+        locked = 0
+        while time.monotonic() < deadline:
+            locked = await asyncio.to_thread(_raw_locked, engine)
+            if locked == n:
+                break
+            await asyncio.sleep(0.1)
+        took = (utcnow() - lock_at).total_seconds()
+    return took, locked
+
+
 async def bench_lock(
     stack: Stack, seeded: Seeded, n: int, *, clients: int = 10, setup_s: float | None = None
 ) -> LoadRow:
@@ -91,6 +180,9 @@ async def bench_lock(
     from core.settings import Settings
 
     engine, client = stack.engine, stack.client
+    # The baseline first, on a server with nothing pending (the project's run leaves its mail
+    # behind it, which would slow the baseline down).
+    raw_took, raw_locked = await _raw_lock(stack, n)
     budget = setup_s if setup_s is not None else 30 + 0.15 * n  # start + assign, untimed
     lock_at = utcnow() + timedelta(seconds=budget)
     cycle_id, offices = open_cycle(stack, seeded, n, name="lock", hard_lock_at=lock_at)
@@ -135,7 +227,10 @@ async def bench_lock(
     took = (last_locked - lock_at).total_seconds()
     ok = [lat for lat, st, _at in out if st in (200, 409)]
     return LoadRow(
-        measurement=f"lock precision: {n} units, one hard lock (N = {took:.1f} s)",
+        measurement=(
+            f"lock precision: {n} units, one hard lock (N = {took:.1f} s; raw {raw_took:.1f} s:"
+            f" {took / raw_took:.2f}×)"
+        ),
         database=engine.dialect.name,
         clients=clients,
         project_rate=len(ok) / wall,
@@ -151,11 +246,16 @@ async def bench_lock(
                 "lock: saves accepted before it (the clients did edit)", True, accepted_before > 0
             ),
             Check("lock: unit workflows locked (not_submitted or appraising)", n, locked),
+            Check("lock: raw workflows' rows updated", n, raw_locked),
         ],
         detail=(
             f"{accepted_before} saves accepted before the lock, {refused} refused (409) from it, "
             f"{accepted_after} accepted after it; every unit workflow had applied the lock "
-            f"{took:.1f} s after the lock instant (projection polled every 0.1 s); no raw "
-            "baseline: the row measures precision, its rate is requests answered per second"
+            f"{took:.1f} s after the lock instant (projection polled every 0.1 s); raw: {n} "
+            "workflows sleeping until one instant, then one activity with a raw UPDATE of their "
+            f"row, had all updated it {raw_took:.1f} s after that instant (run just before, with "
+            "no editors; "
+            f"N ÷ raw N = {took / raw_took:.2f}×); the rate is requests answered per second, "
+            "with no raw rate"
         ),
     )

@@ -240,7 +240,13 @@ HOW_TO_READ = """\
 - *Lock precision* (`bench/lock.py`): N units share one hard lock; 10 clients save drafts
   through the API from 5 s before it to 3 s after it. Checked: 0 saves accepted at or after
   the lock instant; reported: N s from the lock instant until every unit workflow has applied
-  it (`not_submitted` or `appraising` in the projection, polled every 0.1 s).
+  it (`not_submitted` or `appraising` in the projection, polled every 0.1 s). Raw N, just
+  before on the same server and database: as many raw workflows sleep until one shared instant,
+  then run one activity, a raw `UPDATE` of their row through the same engine (same activity
+  slots and workflow cache as the project's worker), polled the same way; the measurement
+  gives N ÷ raw N (the lock's own work: the transition transaction, the e-mail, the editors).
+- The dev server keeps its state in a SQLite file with a write-ahead log, as `make dev` does
+  (`core.temporal.DEV_SERVER_PRAGMAS`).
 - One run on a machine shared with other processes: differences under about 20 % are noise.
   The load average at the start and the end of the run is printed below for that reason.
 """

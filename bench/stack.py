@@ -27,7 +27,7 @@ from contracts import search_attributes
 from core.db import make_engine, session_scope, utcnow
 from core.migrate import upgrade
 from core.settings import Settings
-from core.temporal import DATA_CONVERTER
+from core.temporal import DATA_CONVERTER, dev_server_pragma_flags
 from frameworks.yaml_io import load_framework_yaml
 from models.framework import Framework
 from models.tables import Cycle, CycleUnit, Role, RoleGrant, Unit, UnitState, User
@@ -109,6 +109,7 @@ async def open_stack(workdir: Path, *, client: Client | None = None) -> AsyncIte
             env = await WorkflowEnvironment.start_local(
                 dev_server_existing_path=temporal_binary(),
                 dev_server_database_filename=str(workdir / "temporal.db"),
+                dev_server_extra_args=dev_server_pragma_flags(),
                 data_converter=DATA_CONVERTER,
                 search_attributes=search_attributes.ALL,
                 # "warn" reports the `units_started` update as a slow call: it waits on purpose.

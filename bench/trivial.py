@@ -13,8 +13,11 @@ from temporalio import activity, workflow
 
 __all__ = [
     "NOOP_ACTIVITY",
+    "RAW_LOCK_ACTIVITY",
+    "RAW_LOCK_WORKFLOW",
     "RAW_UPDATE_WORKFLOW",
     "TRIVIAL_WORKFLOW",
+    "RawLockWorkflow",
     "RawUpdateWorkflow",
     "TrivialWorkflow",
     "noop",
@@ -71,3 +74,25 @@ class RawUpdateWorkflow:
     def finish(self) -> None:
         """Lets the workflow end."""
         self.done = True
+
+
+RAW_LOCK_WORKFLOW = "BenchRawLockWorkflow"
+RAW_LOCK_ACTIVITY = "bench.raw_lock"
+
+
+@workflow.defn(name=RAW_LOCK_WORKFLOW)
+class RawLockWorkflow:
+    """The lock baseline: sleeps until one instant shared by every run, then one activity (the
+    benchmark's raw ``UPDATE`` of its row), then ends. A unit workflow at its hard lock, minus
+    everything the project adds."""
+
+    @workflow.run
+    async def run(self, row: int, lock_ms: int) -> int:
+        """``lock_ms``: the lock instant in milliseconds since the epoch; returns ``row``."""
+        wait_ms = lock_ms - int(workflow.now().timestamp() * 1000)
+        if wait_ms > 0:
+            await workflow.sleep(timedelta(milliseconds=wait_ms))
+        await workflow.execute_activity(
+            RAW_LOCK_ACTIVITY, row, start_to_close_timeout=timedelta(seconds=60)
+        )
+        return row

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from contracts import search_attributes
 from core.settings import Settings
+from core.temporal import dev_server_pragma_flags
 
 
 class StackError(RuntimeError):
@@ -127,7 +128,7 @@ class Stack:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             _bin("temporal"), "server", "start-dev",
-            "--db-filename", str(s.data_dir / "temporal.db"),
+            "--db-filename", str(s.data_dir / "temporal.db"), *dev_server_pragma_flags(),
             "--ip", host, "--port", str(port), "--ui-port", str(s.temporal_ui_port),
             "--namespace", s.temporal_namespace,
             "--log-level", "warn",

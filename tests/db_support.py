@@ -1,10 +1,12 @@
 """Looking at the SQL a test's code sends: the statements it runs, and how the database plans
-one (which index serves it), on SQLite and on PostgreSQL."""
+one (which index serves it), on SQLite and on PostgreSQL; and how a SQLite file journals."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -36,3 +38,9 @@ def query_plan(engine: Engine, statement: str, params: Any) -> str:
         # A tiny test table would be scanned anyway: ask whether the index can serve it.
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # this transaction only
         return " | ".join(str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN {statement}", params))
+
+
+def journal_mode(db_file: Path) -> str:
+    """The journal mode a SQLite file is in ('wal' stays with the file), read without writing."""
+    with closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)) as conn:
+        return str(conn.execute("PRAGMA journal_mode").fetchone()[0])

@@ -384,15 +384,15 @@ class UnitWorkflow:
         # The transaction is a regular activity: an activity task the server dispatches as the
         # worker frees a slot. Histories recorded under ``LOCAL_TRANSITION_PATCH`` (and no
         # ``ACTIVITY_TRANSITION_PATCH``) ran it as a local activity, which the worker running
-        # the workflow task runs itself, holding the task open meanwhile: one command alone
-        # answered sooner (a submit's p95 ~2.0× a raw update instead of ~3×), but when the
-        # units of a province reach one hard lock at once their transactions queue on the
-        # database's one writer with every workflow task open (tasks past 5 s, heartbeated),
-        # and the last of 500 units applied the lock 20–25 s after it instead of 10–12 s
-        # (bench/lock.py alone on a fresh stack, one 2-core machine). Not settled: inside a
-        # full `make bench` (a server already holding thousands of workflows) the two runs
-        # gave 23.8 s local and 35.6 s as activities (docs/workflows.md). Those histories
-        # replay as they ran.
+        # the workflow task runs itself, holding the task open meanwhile. Measured on one 2-core
+        # machine with 500 units sharing one hard lock (bench/lock.py, a fresh stack, the dev
+        # server's store in WAL mode, core.temporal.DEV_SERVER_PRAGMAS): the last unit locked
+        # 9.8 and 16.8 s after the lock as activities, 12.8 and 13.8 s as local activities,
+        # i.e. no difference beyond the noise; a submit's p95 ÷ a raw update's was 2.4–2.9× as
+        # an activity, 1.6–2.4× as a local one. The larger differences seen before (20–25 s
+        # against 10–12 s one way, 23.8 s against 35.6 s the other) came from the dev server's
+        # rollback-journal store, which made even raw workflows' timers drain at ~8/s.
+        # Those histories replay as they ran (docs/workflows.md).
         # (``workflow.patched`` is memoized for the run: the first call decides both.)
         if workflow.patched(ACTIVITY_TRANSITION_PATCH):
             local = False

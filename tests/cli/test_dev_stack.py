@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from notifications.sink import free_port
+from tests.db_support import journal_mode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -179,6 +180,8 @@ def test_dev_stack_with_demo_starts_restarts_and_stops_cleanly(tmp_path: Path) -
     out = _stop(stack, data)
     assert "Temporal Web UI" in out and "/docs" in out
     assert (data / "temporal.db").exists() and (data / "appraisal.db").exists()
+    # the dev server's store runs with a write-ahead log (core.temporal.DEV_SERVER_PRAGMAS)
+    assert journal_mode(data / "temporal.db") == "wal"
 
     # a second start reuses data/: the same workflows, nothing created or mailed twice
     stack = _start(env, "--demo")

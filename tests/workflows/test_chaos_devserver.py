@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from contracts import search_attributes as sa
-from core.temporal import DATA_CONVERTER
+from core.temporal import DATA_CONVERTER, dev_server_pragma_flags
 from notifications.sink import MailSink
 from tests.histories.scenario import seed_cycle, settings_for, worker_for
 from workflows import commands as C
@@ -54,6 +54,7 @@ async def test_timers_fire_after_the_dev_server_restarts(
         return await WorkflowEnvironment.start_local(
             dev_server_existing_path=binary,
             dev_server_database_filename=str(tmp_path / "temporal.db"),
+            dev_server_extra_args=dev_server_pragma_flags(),
             data_converter=DATA_CONVERTER,
             search_attributes=sa.ALL,
         )

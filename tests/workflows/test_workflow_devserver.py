@@ -23,9 +23,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from contracts import search_attributes as sa
 from core.db import session_scope
-from core.temporal import DATA_CONVERTER
+from core.temporal import DATA_CONVERTER, dev_server_pragma_flags
 from models.tables import CycleUnit, OutboxMessage, UnitState
 from notifications.sink import MailSink
+from tests.db_support import journal_mode
 from tests.histories.scenario import (
     COMMUNES,
     Seeded,
@@ -257,6 +258,7 @@ async def test_a_restarted_dev_server_keeps_every_cycle(
         return await WorkflowEnvironment.start_local(
             dev_server_existing_path=binary,
             dev_server_database_filename=str(tmp_path / "temporal.db"),
+            dev_server_extra_args=dev_server_pragma_flags(),
             data_converter=DATA_CONVERTER,
             search_attributes=sa.ALL,
         )
@@ -266,6 +268,8 @@ async def test_a_restarted_dev_server_keeps_every_cycle(
     units = [c for c, _ in COMMUNES[1:]]
     queue = f"restart-{uuid.uuid4().hex[:8]}"
     env = await start()
+    # its store journals ahead (core.temporal.DEV_SERVER_PRAGMAS), as in `make dev`
+    assert journal_mode(tmp_path / "temporal.db") == "wal"
     try:
         async with worker_for(env.client, engine, settings_for(port), queue):
             await C.start_cycle(env.client, engine, cid, task_queue=queue)
