@@ -134,9 +134,11 @@ async def _raw_lock(stack: Stack, n: int, *, concurrency: int = 20) -> tuple[flo
     rows updated)."""
     engine, client = stack.engine, stack.client
     await asyncio.to_thread(_raw_rows, engine, n)
+    # A queue of its own: the transition row's raw workflows live on stack.raw_task_queue.
+    queue = f"{stack.raw_task_queue}-lock"
     worker = Worker(
         client,
-        task_queue=stack.raw_task_queue,
+        task_queue=queue,
         workflows=[RawLockWorkflow],
         activities=[RawLock(engine).lock],
         # The project worker's defaults (workflows.worker.build_worker).
@@ -153,7 +155,7 @@ async def _raw_lock(stack: Stack, n: int, *, concurrency: int = 20) -> tuple[flo
                 RAW_LOCK_WORKFLOW,
                 args=[i, lock_ms],
                 id=f"bench-raw-lock-{stack.run_id}/{i}",
-                task_queue=stack.raw_task_queue,
+                task_queue=queue,
             )
 
     async with worker:
