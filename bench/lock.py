@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 import httpx
 from sqlalchemy import text
@@ -81,13 +83,13 @@ def _locked_count(stack: Stack, cycle_id: str) -> int:
         )
 
 
-async def _all_locked(stack: Stack, cycle_id: str, n: int) -> tuple[int, datetime]:
-    """Polls the projection every 0.1 s (while the editors edit): how many units are locked,
-    and when all of them were first seen locked."""
+async def _all_locked(count: Callable[[], int], n: int) -> tuple[int, datetime]:
+    """Polls ``count`` every 0.1 s (the project's projection while the editors edit, or the
+    baseline's rows): how many are locked, and when all n of them were first seen locked."""
     deadline = time.monotonic() + 180 + n * 0.2
     locked = 0
     while time.monotonic() < deadline:
-        locked = await asyncio.to_thread(_locked_count, stack, cycle_id)
+        locked = await asyncio.to_thread(count)
         if locked == n:
             break
         await asyncio.sleep(0.1)
@@ -163,15 +165,8 @@ async def _raw_lock(stack: Stack, n: int, *, concurrency: int = 20) -> tuple[flo
         wait = (lock_at - utcnow()).total_seconds()
         if wait > 0:
             await asyncio.sleep(wait)
-        deadline = time.monotonic() + 180 + n * 0.2
-        locked = 0
-        while time.monotonic() < deadline:
-            locked = await asyncio.to_thread(_raw_locked, engine)
-            if locked == n:
-                break
-            await asyncio.sleep(0.1)
-        took = (utcnow() - lock_at).total_seconds()
-    return took, locked
+        locked, last_locked = await _all_locked(partial(_raw_locked, engine), n)
+    return (last_locked - lock_at).total_seconds(), locked
 
 
 async def bench_lock(
@@ -211,7 +206,7 @@ async def bench_lock(
                 await asyncio.sleep(before)
             until = time.monotonic() + (lock_at - utcnow()).total_seconds() + 3
             pairs = list(offices.values())
-            poller = asyncio.create_task(_all_locked(stack, cycle_id, n))
+            poller = asyncio.create_task(_all_locked(partial(_locked_count, stack, cycle_id), n))
             started = time.perf_counter()
             await asyncio.gather(
                 *(_editor(http, cycle_id, pairs, i, until, out) for i in range(clients))
