@@ -234,9 +234,10 @@ HOW_TO_READ = """\
   unit workflow's update and its `unit.transition` activity on the run's worker and dev
   server), one at a time, against a raw `execute_update` whose handler runs one no-op
   activity, same server, same client; the note gives p95 ÷ raw p95 (target ≤ 1.5×). Each
-  side's first call is an untimed warm-up, and the submits
-  wait, untimed, until the set-up's assignment e-mails are sent (a submit's own e-mail runs
-  beside the next submit, as it would).
+  side's first call is an untimed warm-up; the submits wait, untimed, until the set-up's
+  assignment e-mails are sent, and each timed submit until the previous one's e-mail is sent
+  (each raw update, too, runs with nothing else on the worker). The note adds a second series
+  of submits back to back, each while the previous submit's e-mail is still being sent.
 - *Lock precision* (`bench/lock.py`): N units share one hard lock; 10 clients save drafts
   through the API from 5 s before it to 3 s after it. Checked: 0 saves accepted at or after
   the lock instant; reported: N s from the lock instant until every unit workflow has applied

@@ -34,6 +34,7 @@ async def test_benchmark_does_the_work_it_times(
     [transition, lock] = report.load
     assert transition.clients == 1 and transition.errors == 0
     assert transition.project_rate > 0 and transition.raw_rate > 0
+    assert "back to back: not measured" in transition.detail  # N = 3: no units for it
     assert lock.measurement.startswith(f"lock precision: {N} units")
     assert lock.errors == 0
 
