@@ -28,6 +28,7 @@ from api.text_guard import TextGuard
 from core import metrics
 from core.db import RETRY_AFTER_S, Busy, make_engine, session_scope
 from core.logs import REQUEST_ID
+from core.runtime import freeze_startup_objects
 from core.settings import Mode, Settings, get_settings
 from core.temporal import connect
 from services.accounts import ensure_admin
@@ -186,6 +187,8 @@ def create_app(
                 app.state.temporal = await connect(settings)
             except Exception:  # readiness reports it; the API still serves reads
                 app.state.temporal = None
+        if owns_engine:  # a process serving the app (uvicorn), not a test's app
+            freeze_startup_objects()
         yield
         if owns_engine:
             app.state.engine.dispose()

@@ -42,8 +42,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-def get_settings_dep(request: Request) -> Settings:
-    """The app's settings."""
+async def get_settings_dep(request: Request) -> Settings:
+    """The app's settings (async: a sync dependency would cost every request a thread hop)."""
     settings: Settings = request.app.state.settings
     return settings
 
