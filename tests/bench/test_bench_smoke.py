@@ -49,6 +49,9 @@ async def test_benchmark_does_the_work_it_times(
     assert _actual(report, "mail-replay", "messages the sink received on replay") == 0
     assert _actual(report, "mail-replay", "messages the activity reported sent on replay") == 0
     assert _actual(report, "mail", "raw sends the sink received") == N
+    # … and the outbox's own transactions, timed alone, stored and settled a copy of each row
+    assert _actual(report, "mail", "outbox alone: rows stored and marked sent") == N
+    assert "the outbox's own two transactions per message alone" in report.result("mail").detail
     # 3. the edit gate saved (and audited) every row; the raw UPDATE rewrote the same rows
     assert _actual(report, "edit", "rows saved through the gate") == N
     assert _actual(report, "edit", "audit rows written") == N
