@@ -1,4 +1,5 @@
-"""Process-level tuning of a long-running server process (the API, the worker).
+"""Process-level tuning of a long-running server process (the API; the worker does not use it:
+its pauses were not measured).
 
 ``freeze_startup_objects`` moves every object alive once start-up is done (modules, the app,
 its routes and models: about 230,000 in the API process) out of the cyclic garbage collector's
