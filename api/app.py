@@ -137,16 +137,19 @@ def _count_edit_gate_refusals(app: FastAPI) -> None:
     app.exception_handlers[Refusal] = counted
 
 
-async def _busy_handler(request: Request, exc: Exception) -> JSONResponse:
-    """A saturated database (locked, busy, pool exhausted) or hashing queue: 503, retry later."""
+BUSY_VI = "Hệ thống đang bận, vui lòng thử lại sau ít giây."
+
+
+async def _busy_handler(request: Request, exc: Exception) -> Response:
+    """A saturated database (locked, busy, pool exhausted) or hashing queue: 503, retry later
+    (a problem document under /api, the Vietnamese error page for a page)."""
     log.warning("busy on %s %s: %s", request.method, request.url.path, exc)
-    retry_after = exc.retry_after if isinstance(exc, Busy) else RETRY_AFTER_S
-    problem = errors.Problem(
-        503,
-        "Hệ thống đang bận, vui lòng thử lại sau ít giây.",
-        slug="busy",
-        headers={"Retry-After": str(retry_after)},
-    )
+    retry_after = str(exc.retry_after if isinstance(exc, Busy) else RETRY_AFTER_S)
+    if not request.url.path.startswith("/api"):
+        page = error_page(request, 503, BUSY_VI)
+        page.headers["Retry-After"] = retry_after
+        return page
+    problem = errors.Problem(503, BUSY_VI, slug="busy", headers={"Retry-After": retry_after})
     return errors.problem_response(request, problem)
 
 

@@ -24,6 +24,7 @@ from temporalio.client import Client
 
 from api import access
 from api.errors import Problem
+from core import hashing
 from core.db import admitted, reading, release, utcnow, writer
 from core.settings import Settings
 from services.accounts import (
@@ -89,6 +90,17 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+async def hashing_place() -> AsyncIterator[None]:
+    """A place in the password-hashing queue, taken before the request's session (declare it
+    first): when the queue is full a login is answered 503 at once, holding no admission place
+    and writing nothing, so a login storm's refusals never queue in front of other requests."""
+    with hashing.admitted():
+        yield
+
+
+HashingPlace = Annotated[None, Depends(hashing_place, scope="function")]
 
 
 def get_temporal(request: Request) -> Client:

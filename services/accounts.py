@@ -99,8 +99,8 @@ class InvalidToken(Exception):
 
 
 def hash_password(password: str) -> str:
-    """An argon2id hash of ``password``."""
-    return _hasher.hash(password)
+    """An argon2id hash of ``password``, in the bounded hashing queue (``core.hashing``)."""
+    return bounded(_hasher.hash, password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import select
 
 from actions.passwords import RESET_ANSWER, link_mail_job
-from api.deps import SessionDep, SettingsDep, client_address
+from api.deps import HashingPlace, SessionDep, SettingsDep, client_address
 from core.vn import vn_datetime
 from models.tables import Cycle, Role
 from services.accounts import (
@@ -91,6 +91,7 @@ def change_form(request: Request, session: SessionDep, settings: SettingsDep) ->
 
 @router.post("/password/change", response_class=HTMLResponse)
 def change_submit(
+    _hashing: HashingPlace,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -181,6 +182,7 @@ def reset_form(request: Request, token: str = "") -> HTMLResponse:
 
 @router.post("/password/reset", response_class=HTMLResponse)
 def reset_submit(
+    _hashing: HashingPlace,
     request: Request,
     session: SessionDep,
     token: Annotated[str, Form(max_length=200)] = "",

@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, Signer
 from sqlmodel import Session, col, select
 
 from actions.my_tasks import my_tasks
-from api.deps import SESSION_COOKIE, SessionDep, SettingsDep, client_address
+from api.deps import SESSION_COOKIE, HashingPlace, SessionDep, SettingsDep, client_address
 from api.errors import not_found
 from core.settings import Mode, Settings
 from core.vn import vn_datetime
@@ -123,6 +123,7 @@ def login_form(request: Request, settings: SettingsDep, next: str = "/") -> HTML
 
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(
+    _hashing: HashingPlace,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,

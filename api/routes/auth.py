@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions.passwords import RESET_ANSWER, link_mail_job
-from api.deps import CurrentUser, SessionDep, SettingsDep, client_address
+from api.deps import CurrentUser, HashingPlace, SessionDep, SettingsDep, client_address
 from api.errors import COMMON_RESPONSES, Problem, field_problem, problem_doc
 from models.tables import User
 from services.accounts import (
@@ -102,6 +102,7 @@ def login(
     },
 )
 def token(
+    _hashing: HashingPlace,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
     session: SessionDep,
@@ -239,6 +240,7 @@ def _password_problem(exc: AccountError, field: str) -> Problem:
     responses={**COMMON_RESPONSES, 429: problem_doc(429, "Nhập sai mật khẩu quá nhiều lần")},
 )
 def change_password(
+    _hashing: HashingPlace,
     body: PasswordChange,
     principal: CurrentUser,
     request: Request,
@@ -311,7 +313,7 @@ def request_reset(
     summary="Đặt mật khẩu bằng liên kết",
     responses={422: COMMON_RESPONSES[422]},
 )
-def confirm_reset(body: ResetConfirm, session: SessionDep) -> Response:
+def confirm_reset(_hashing: HashingPlace, body: ResetConfirm, session: SessionDep) -> Response:
     """Sets the password of a live link's account (once) and ends all of its sessions."""
     try:
         redeem_link(session, body.token, body.new_password)

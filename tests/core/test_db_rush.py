@@ -5,6 +5,7 @@ Retry-After (never 500), and argon2 in a bounded executor."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -16,12 +17,13 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 import core.db
 import core.hashing
 from core.db import Busy, FifoLock, admitted, make_engine, write_session
-from models.tables import UnitState
+from models.tables import LoginThrottle, UnitState
+from services.accounts import get_user, verify_password
 from tests.api_support import PASSWORD, assert_problem, build_world, client, make_app
 from tests.api_support import set_unit_state as set_state
 
@@ -319,21 +321,110 @@ def test_hashing_runs_below_the_requests_cpu_priority() -> None:
     assert niceness() == mine  # the caller's own thread keeps its priority
 
 
-def test_login_storm_sheds_with_503_not_500(
-    engine: Engine, world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def places(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.BoundedSemaphore]:
+    """A hashing queue of one place; the test takes it to play a storm that fills the queue."""
+    one = threading.BoundedSemaphore(1)
+    monkeypatch.setattr(core.hashing, "_admitted", one)
+    yield one
+
+
+def test_a_hashing_place_is_taken_once_per_request_and_never_blocks(
+    places: threading.BoundedSemaphore,
 ) -> None:
+    with core.hashing.admitted():
+        # a second hash of the same request (a password change: check, then hash) is inside it
+        assert core.hashing.bounded(lambda: "again") == "again"
+        seen: list[str] = []
+
+        def other() -> None:  # another request (thread) finds the one place taken: at once
+            try:
+                with core.hashing.admitted():
+                    seen.append("admitted")
+            except Busy:
+                seen.append("busy")
+
+        start = time.perf_counter()
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(5)
+        assert seen == ["busy"] and time.perf_counter() - start < 1
+    assert core.hashing.bounded(lambda: "freed") == "freed"  # given back at the end
+
+
+def _throttle_rows(engine: Engine) -> list[tuple[str, int]]:
+    with Session(engine) as session:
+        return sorted((r.key, r.failures) for r in session.exec(select(LoginThrottle)).all())
+
+
+def test_a_login_storm_beyond_the_queue_is_refused_before_the_database(
+    engine: Engine,
+    world: Any,
+    tmp_path: Path,
+    places: threading.BoundedSemaphore,
+    peak: list[int],
+) -> None:
+    """A login that finds the hashing queue full is answered 503 before its session: no
+    admission place, no connection, no throttle try (the storm's refusals do not queue in front
+    of the readers); with the place free again, the same login is checked (one place: the
+    route's dependency and the hash inside it share it)."""
     http = client(make_app(engine, tmp_path))
-    monkeypatch.setattr(core.hashing, "_admitted", threading.BoundedSemaphore(1))
-    core.hashing._admitted.acquire()  # every place taken by logins already hashing
+    wrong = {"username": "rush-viewer", "password": "sai-mat-khau"}
+    http.post("/api/auth/token", data=wrong)  # its throttle rows exist from here on
+    before = _throttle_rows(engine)
+    peak[:] = [0, 0]
+    places.acquire()  # every place taken by logins already hashing
     try:
-        resp = http.post(
-            "/api/auth/token", data={"username": "rush-viewer", "password": "sai-mat-khau"}
-        )
+        resp = http.post("/api/auth/token", data=wrong)
     finally:
-        core.hashing._admitted.release()
+        places.release()
     body = assert_problem(resp, 503)
     assert resp.headers["Retry-After"] == str(core.db.RETRY_AFTER_S)
     assert body["detail"] == "Hệ thống đang bận, vui lòng thử lại sau ít giây."
+    assert peak[1] == 0  # no connection was checked out
+    assert _throttle_rows(engine) == before  # and no try was taken
+    assert_problem(http.post("/api/auth/token", data=wrong), 401)  # the place is free again
+    ok = http.post("/api/auth/token", data={"username": "rush-viewer", "password": PASSWORD})
+    assert ok.status_code == 200, ok.text
+
+
+def test_a_password_change_hashes_twice_in_one_place(
+    engine: Engine, world: Any, tmp_path: Path, places: threading.BoundedSemaphore
+) -> None:
+    """The route's place covers both hashes (the current password checked, the new one hashed):
+    with one place in the queue, the change goes through."""
+    http = client(make_app(engine, tmp_path))
+    resp = http.post(
+        "/api/auth/password",
+        json={"current_password": PASSWORD, "new_password": "Rừng-thông-Định-Hóa-2026!"},
+        headers=world.auth("council"),
+    )
+    assert resp.status_code == 204, resp.text
+    with Session(engine) as session:
+        user = get_user(session, username="rush-council")
+        assert user is not None
+        assert verify_password(user.password_hash, "Rừng-thông-Định-Hóa-2026!")
+
+
+def test_the_sign_in_page_during_a_storm_is_a_vietnamese_page_not_json(
+    engine: Engine, world: Any, tmp_path: Path, places: threading.BoundedSemaphore
+) -> None:
+    http = client(make_app(engine, tmp_path))
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', http.get("/login").text)
+    assert csrf
+    places.acquire()
+    try:
+        resp = http.post(
+            "/login",
+            data={"username": "rush-viewer", "password": PASSWORD, "csrf_token": csrf.group(1)},
+            follow_redirects=False,
+        )
+    finally:
+        places.release()
+    assert resp.status_code == 503
+    assert resp.headers["content-type"].startswith("text/html")
+    assert resp.headers["Retry-After"] == str(core.db.RETRY_AFTER_S)
+    assert "Hệ thống đang bận, vui lòng thử lại sau ít giây." in resp.text
 
 
 def test_the_writer_lock_is_handed_over_in_arrival_order() -> None:
