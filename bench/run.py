@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -415,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(args_list)
     if args.only_load:
-        return only_load(args, " ".join([COMMAND, *args_list]))
+        return only_load(args, " ".join([COMMAND, *map(shlex.quote, args_list)]))
     units = args.units or (QUICK_UNITS if args.quick else DEFAULT_UNITS)
     if units < 1:
         _parser().error("--units must be at least 1")
@@ -438,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             report.load += asyncio.run(run_load(load_sizes(args), Path(tmp)))
             report.seconds += time.perf_counter() - started
-    command = " ".join([COMMAND, *args_list])
+    command = " ".join([COMMAND, *map(shlex.quote, args_list)])
     print(table(report))
     print()
     print(details(report))
