@@ -344,11 +344,10 @@ def test_a_hashing_place_is_taken_once_per_request_and_never_blocks(
             except Busy:
                 seen.append("busy")
 
-        start = time.perf_counter()
         t = threading.Thread(target=other)
         t.start()
-        t.join(5)
-        assert seen == ["busy"] and time.perf_counter() - start < 1
+        t.join(5)  # a waiting place would still be waiting here: nothing seen
+        assert seen == ["busy"]
     assert core.hashing.bounded(lambda: "freed") == "freed"  # given back at the end
 
 
