@@ -415,8 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; 0 when every check passed."""
     args_list = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(args_list)
+    command = " ".join([COMMAND, *map(shlex.quote, args_list)])  # as typed, quotes kept
     if args.only_load:
-        return only_load(args, " ".join([COMMAND, *map(shlex.quote, args_list)]))
+        return only_load(args, command)
     units = args.units or (QUICK_UNITS if args.quick else DEFAULT_UNITS)
     if units < 1:
         _parser().error("--units must be at least 1")
@@ -439,7 +440,6 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             report.load += asyncio.run(run_load(load_sizes(args), Path(tmp)))
             report.seconds += time.perf_counter() - started
-    command = " ".join([COMMAND, *map(shlex.quote, args_list)])
     print(table(report))
     print()
     print(details(report))
