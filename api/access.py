@@ -138,21 +138,32 @@ POLICY: dict[str, Rule] = {
 }
 
 
-def api_routes(app: FastAPI) -> list[tuple[str, str]]:
-    """(METHOD, path) of every API route, routers included (whatever their nesting)."""
+def app_routes(app: FastAPI) -> list[tuple[APIRoute, str, list[str]]]:
+    """(route, full path, sorted methods) of every ``APIRoute`` of the app, pages and routers
+    included (whatever their nesting)."""
     try:  # FastAPI ≥ 0.16x keeps included routers nested
         from fastapi.routing import iter_route_contexts
 
         contexts: list[Any] = list(iter_route_contexts(app.routes))
     except ImportError:  # pragma: no cover - older FastAPI: a flat route list
         contexts = list(app.routes)
-    out: list[tuple[str, str]] = []
+    out: list[tuple[APIRoute, str, list[str]]] = []
     for ctx in contexts:
         original = getattr(ctx, "original_route", ctx)
         path = getattr(ctx, "path", None)
-        if isinstance(original, APIRoute) and path and path.startswith("/api/"):
-            out.extend((method, path) for method in sorted(getattr(ctx, "methods", None) or ()))
+        if isinstance(original, APIRoute) and path:
+            out.append((original, path, sorted(getattr(ctx, "methods", None) or ())))
     return out
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(METHOD, path) of every API route, routers included (whatever their nesting)."""
+    return [
+        (method, path)
+        for _route, path, methods in app_routes(app)
+        if path.startswith("/api/")
+        for method in methods
+    ]
 
 
 def route_keys(app: FastAPI) -> list[str]:

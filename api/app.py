@@ -24,6 +24,7 @@ from api import access, errors
 from api.headers import SecurityHeaders
 from api.openapi import install_openapi
 from api.routes import ROUTERS
+from api.routing import commits_late
 from api.text_guard import TextGuard
 from core import metrics
 from core.db import RETRY_AFTER_S, Busy, make_engine, session_scope
@@ -70,6 +71,13 @@ def install_api(app: FastAPI) -> None:
     missing = access.missing_rules(app)
     if missing:
         raise RuntimeError(f"API routes without an access rule: {', '.join(missing)}")
+    late = [
+        f"{'|'.join(methods)} {path}"
+        for route, path, methods in access.app_routes(app)
+        if commits_late(route, methods)
+    ]
+    if late:
+        raise RuntimeError(f"writing routes that are no TransactionRoute: {', '.join(late)}")
     install_openapi(app)
 
 

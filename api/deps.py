@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
+from contextvars import ContextVar
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
@@ -70,23 +71,47 @@ def _commit_and_close(session: Session) -> None:
     session.close()
 
 
+# The session of the request being served when it writes (a sync route of an unsafe method),
+# for ``end_write`` in the route's own thread; a copy of the request's context reaches it.
+_WRITE_SESSION: ContextVar[Session | None] = ContextVar("write_session", default=None)
+
+
+def end_write() -> None:
+    """Commits and closes the request's write session, from the sync route's own thread, as
+    soon as the route returns (``api.routing.TransactionRoute``): the write lock (SQLite) and
+    the row locks (PostgreSQL) are held for the route's work only, not while the event loop
+    gets round to serialising the answer and to the session's exit. Loaded objects stay
+    usable (``expire_on_commit=False``); a no-op outside a writing request."""
+    session = _WRITE_SESSION.get()
+    if session is not None:
+        _commit_and_close(session)
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request, admitted among ``api_places`` (core.db.admitted),
     committed before the response is sent, rolled back on error; BEGIN IMMEDIATE for a sync
-    route's write (its checks read before it: ``authorise``, ``core.db.reading``)."""
+    route's write (its checks read before it: ``authorise``, ``core.db.reading``), which
+    commits in the route's own thread (``end_write``)."""
     engine = request.app.state.engine
-    if _writes(request):
+    writes = _writes(request)
+    if writes:
         engine = writer(engine)
     settings: Settings = request.app.state.settings
     async with admitted(settings.api_places):
         session = Session(engine, expire_on_commit=False)
+        _WRITE_SESSION.set(session if writes else None)
         try:
             yield session
-            await to_thread.run_sync(_commit_and_close, session)
+            if session.in_transaction():
+                await to_thread.run_sync(_commit_and_close, session)
+            else:  # ended by end_write (or never begun): closing does no I/O, no thread hop
+                session.close()
         except BaseException:
             with CancelScope(shield=True):  # rolls back (one more thread hop, errors only)
                 await to_thread.run_sync(session.close)
             raise
+        finally:
+            _WRITE_SESSION.set(None)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from actions.passwords import RESET_ANSWER, link_mail_job
 from api.deps import HashingPlace, SessionDep, SettingsDep, client_address
+from api.routing import TransactionRoute
 from core.vn import vn_datetime
 from models.tables import Cycle, Role
 from services.accounts import (
@@ -42,7 +43,7 @@ from web.auth import read_session
 from web.nav import nav_links
 from web.render import error_page, templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=TransactionRoute, include_in_schema=False)
 
 TITLES = {"change": "Đổi mật khẩu", "forgot": "Quên mật khẩu", "reset": "Đặt mật khẩu mới"}
 

@@ -21,7 +21,6 @@ from urllib.parse import quote
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
-from fastapi.routing import APIRoute
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -29,6 +28,7 @@ from starlette.exceptions import HTTPException
 from api import access
 from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
 from api.errors import Problem, not_found
+from api.routing import TransactionRoute
 from core.db import utcnow
 from core.errors import Refusal
 from core.settings import Settings
@@ -231,7 +231,7 @@ async def page_caller(request: Request, session: SessionDep, settings: SettingsD
 Caller = Annotated[PageCaller, Depends(page_caller, scope="function")]
 
 
-class PageRoute(APIRoute):
+class PageRoute(TransactionRoute):
     """A page route: sign-in redirects and refusals as Vietnamese HTML pages."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

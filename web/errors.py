@@ -13,10 +13,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from api.errors import Problem
+from api.routing import TransactionRoute
 from core.errors import Refusal
 from web.auth import PageRoute
 from web.render import error_page
@@ -56,7 +56,7 @@ def page_refusal(exc: Exception) -> tuple[int, str] | None:
     return None
 
 
-class _RefusalRoute(APIRoute):
+class _RefusalRoute(TransactionRoute):
     """The endpoint's refusals as the Vietnamese error page (inside ``PageRoute``'s handler)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from actions.my_tasks import my_tasks
 from api.deps import SESSION_COOKIE, HashingPlace, SessionDep, SettingsDep, client_address
 from api.errors import not_found
+from api.routing import TransactionRoute
 from core.settings import Mode, Settings
 from core.vn import vn_datetime
 from models.labels import UNIT_STATE_VI
@@ -54,7 +55,7 @@ from web.auth import read_session, safe_next
 from web.nav import nav_links
 from web.render import STATIC_DIR, render, templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=TransactionRoute, include_in_schema=False)
 
 LOGIN_CSRF_COOKIE = "appraisal_login_csrf"
 ROLE_LABELS = {

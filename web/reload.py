@@ -11,11 +11,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
+from api.routing import TransactionRoute
 from web.common import criterion_url, unit_url
 
 __all__ = ["FORM_PATHS", "router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=TransactionRoute, include_in_schema=False)
 
 _PU = "/cycles/{cycle_id}/units/{unit_code}"
 # The POST-only paths of the unit's forms (web.unit_forms, web.unit_commands).

@@ -9,9 +9,12 @@ from pydantic import BaseModel
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import COMMON_RESPONSES
+from api.routing import TransactionRoute
 from services.audit import verify
 
-router = APIRouter(prefix="/api/audit", tags=["audit"], responses=COMMON_RESPONSES)
+router = APIRouter(
+    route_class=TransactionRoute, prefix="/api/audit", tags=["audit"], responses=COMMON_RESPONSES
+)
 
 
 class AuditVerification(BaseModel):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actions.passwords import RESET_ANSWER, link_mail_job
 from api.deps import CurrentUser, HashingPlace, SessionDep, SettingsDep, client_address
 from api.errors import COMMON_RESPONSES, Problem, field_problem, problem_doc
+from api.routing import TransactionRoute
 from models.tables import User
 from services.accounts import (
     AccountError,
@@ -40,7 +41,7 @@ from services.sessions import (
     start_session,
 )
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(route_class=TransactionRoute, prefix="/api/auth", tags=["auth"])
 
 
 class Token(BaseModel):

@@ -19,13 +19,17 @@ from api.access import MAX_ID, cycle_visible
 from api.commands import IdempotencyKey
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT
+from api.routing import TransactionRoute
 from api.views import CycleSummary, CycleView, ResultsView, cycle_summary, cycle_view, results_view
 from contracts.messages import CycleStatus
 from services.classification import classification_preview, set_classification_decision
 from services.cycles import DEFAULT_REMINDER_OFFSETS, CycleSpec
 
 router = APIRouter(
-    prefix="/api/cycles", tags=["cycles"], responses={**COMMON_RESPONSES, **CONFLICT}
+    route_class=TransactionRoute,
+    prefix="/api/cycles",
+    tags=["cycles"],
+    responses={**COMMON_RESPONSES, **CONFLICT},
 )
 
 

@@ -16,9 +16,11 @@ from actions import evidence as documents
 from api.deps import CurrentUser, DbId, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES, CONFLICT, Problem, problem_doc
 from api.routes.sheet import unit_ref
+from api.routing import TransactionRoute
 from services.evidence import EvidencePublic, file_path
 
 router = APIRouter(
+    route_class=TransactionRoute,
     prefix="/api/cycles/{cycle_id}/units/{unit_id}/criteria/{code}/evidence",
     tags=["evidence"],
     responses={**COMMON_RESPONSES, **CONFLICT},

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from api.deps import CurrentUser, DbId, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES, field_problem, not_found
+from api.routing import TransactionRoute
 from core.errors import Refusal
 from services.frameworks import (
     ExportFormat,
@@ -30,7 +31,12 @@ class FrameworkImported(FrameworkPublic):
     warnings: list[str]
 
 
-router = APIRouter(prefix="/api/frameworks", tags=["frameworks"], responses=COMMON_RESPONSES)
+router = APIRouter(
+    route_class=TransactionRoute,
+    prefix="/api/frameworks",
+    tags=["frameworks"],
+    responses=COMMON_RESPONSES,
+)
 
 
 @router.get("", response_model=list[FrameworkSummary], summary="Danh sách bộ tiêu chí")

@@ -17,10 +17,16 @@ from actions.reports import ReportFile
 from api.deps import CurrentUser, DbId, SessionDep
 from api.errors import COMMON_RESPONSES, CONFLICT, FieldError, Problem, field_problem
 from api.routes.sheet import unit_ref
+from api.routing import TransactionRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/cycles/{cycle_id}", tags=["reports"], responses=COMMON_RESPONSES)
+router = APIRouter(
+    route_class=TransactionRoute,
+    prefix="/api/cycles/{cycle_id}",
+    tags=["reports"],
+    responses=COMMON_RESPONSES,
+)
 
 FORMAT_DOC = "docx | xlsx | pdf (LibreOffice on the server, else 503) | html (the print page)"
 MAX_SHEET_BYTES = 5 * 1024 * 1024

@@ -33,6 +33,7 @@ from api.access import visible_unit
 from api.commands import IdempotencyKey
 from api.deps import CurrentUser, DbId, SessionDep, TemporalDep
 from api.errors import COMMON_RESPONSES, CONFLICT, not_found
+from api.routing import TransactionRoute
 from api.views import AuditRow, SheetView, audit_rows, sheet_view
 from contracts.messages import UnitStatus
 from core.db import reading, release
@@ -41,6 +42,7 @@ from services.accounts import Principal
 from services.sheet import DraftResult
 
 router = APIRouter(
+    route_class=TransactionRoute,
     prefix="/api/cycles/{cycle_id}/units/{unit_id}",
     tags=["sheet"],
     responses={**COMMON_RESPONSES, **CONFLICT},

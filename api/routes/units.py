@@ -6,10 +6,13 @@ from fastapi import APIRouter, status
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import COMMON_RESPONSES, field_problem
+from api.routing import TransactionRoute
 from core.errors import Refusal
 from services.units import UnitCreate, UnitPublic, create_unit, list_units
 
-router = APIRouter(prefix="/api/units", tags=["units"], responses=COMMON_RESPONSES)
+router = APIRouter(
+    route_class=TransactionRoute, prefix="/api/units", tags=["units"], responses=COMMON_RESPONSES
+)
 
 
 @router.get("", response_model=list[UnitPublic], summary="Danh sách đơn vị")

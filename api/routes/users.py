@@ -7,12 +7,15 @@ from fastapi import APIRouter, BackgroundTasks, status
 from actions.accounts import create_one
 from api.deps import CurrentUser, DbId, SessionDep, SettingsDep
 from api.errors import COMMON_RESPONSES, field_problem, forbidden, not_found
+from api.routing import TransactionRoute
 from models.tables import Role, User
 from services.accounts import UserCreate, UserPublic, list_users, user_public
 from services.sessions import SessionPublic, list_sessions, revoke_all, session_public
 from services.units import get_unit_by_code
 
-router = APIRouter(prefix="/api/users", tags=["users"], responses=COMMON_RESPONSES)
+router = APIRouter(
+    route_class=TransactionRoute, prefix="/api/users", tags=["users"], responses=COMMON_RESPONSES
+)
 
 
 @router.get("", response_model=list[UserPublic], summary="Danh sách tài khoản")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,9 @@ from typing import Any
 
 import anyio
 import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, field_serializer
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -21,10 +25,22 @@ from sqlmodel import Session, select
 
 import core.db
 import core.hashing
+from api import access, errors
+from api.deps import SessionDep
+from api.errors import Problem
+from api.routes import ROUTERS
+from api.routing import TransactionRoute, commits_late
 from core.db import Busy, FifoLock, admitted, make_engine, write_session
 from models.tables import LoginThrottle, UnitState
 from services.accounts import get_user, verify_password
-from tests.api_support import PASSWORD, assert_problem, build_world, client, make_app
+from tests.api_support import (
+    PASSWORD,
+    assert_problem,
+    build_world,
+    client,
+    make_app,
+    make_settings,
+)
 from tests.api_support import set_unit_state as set_state
 
 
@@ -447,3 +463,90 @@ def test_the_writer_lock_is_handed_over_in_arrival_order() -> None:
     for t in threads:
         t.join(5)
     assert order == list(range(8))
+
+
+# --- a write ends in the route's own thread (api.routing.TransactionRoute) ---------------------
+
+
+def _write_lock_free(path: Path) -> bool:
+    """Whether another connection could take SQLite's write lock right now (no waiting)."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()  # rolls the probe back
+    return True
+
+
+class _Probe(BaseModel):
+    n: int
+    db: str = Field(exclude=True)
+    lock_free: bool = False
+
+    @field_serializer("lock_free")
+    def _look(self, _value: bool) -> bool:  # runs while FastAPI serialises, on the event loop
+        return _write_lock_free(Path(self.db))
+
+
+def _probe_app(engine: Engine, tmp_path: Path, route_class: type[APIRoute]) -> FastAPI:
+    """An app with the project's request session and one writing route of ``route_class``
+    whose answer, while FastAPI serialises it, looks at the write lock."""
+    app = FastAPI()
+    app.state.engine = engine
+    app.state.settings = make_settings(tmp_path)
+    errors.install(app)
+    router = APIRouter(route_class=route_class)
+
+    @router.put("/t/{n}", response_model=_Probe)
+    def put_t(n: int, session: SessionDep) -> _Probe:
+        session.execute(text("UPDATE t SET n = :n"), {"n": n})
+        if n < 0:
+            raise Problem(422, "Không hợp lệ.")
+        return _Probe(n=n, db=str(engine.url.database))
+
+    app.include_router(router)
+    return app
+
+
+@pytest.mark.parametrize(("route_class", "freed"), [(TransactionRoute, True), (APIRoute, False)])
+def test_a_write_has_ended_before_its_answer_is_serialised(
+    sqlite_engine: Engine, tmp_path: Path, route_class: type[APIRoute], freed: bool
+) -> None:
+    # With FastAPI's own route the session's exit commits only after the event loop has
+    # serialised the answer, and the write lock is held meanwhile (before this change every
+    # route was so, and under a rush each save queued behind others' serialisation).
+    http = client(_probe_app(sqlite_engine, tmp_path, route_class))
+    resp = http.put("/t/7")
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"n": 7, "lock_free": freed}
+    with Session(sqlite_engine) as s:
+        assert s.execute(text("SELECT n FROM t")).scalar_one() == 7
+    refused = http.put("/t/-1")  # a refusal raised by the route still rolls its write back
+    assert_problem(refused, 422)
+    with Session(sqlite_engine) as s:
+        assert s.execute(text("SELECT n FROM t")).scalar_one() == 7
+    assert _write_lock_free(Path(str(sqlite_engine.url.database)))
+
+
+def test_the_app_refuses_a_writing_route_that_would_commit_late(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    late = APIRouter()  # FastAPI's own route class
+
+    @late.post("/api/late")
+    def post_late() -> dict[str, str]:
+        return {}
+
+    @late.get("/api/read")
+    def get_read() -> dict[str, str]:
+        return {}
+
+    for key in ("POST /api/late", "GET /api/read"):  # rules, so that only the new check refuses
+        monkeypatch.setitem(access.POLICY, key, access.POLICY["GET /api/units"])
+    routes = [route for route in late.routes if isinstance(route, APIRoute)]
+    assert [commits_late(r, sorted(r.methods or ())) for r in routes] == [True, False]
+    monkeypatch.setattr("api.app.ROUTERS", (*ROUTERS, late))
+    with pytest.raises(RuntimeError, match=r"no TransactionRoute: POST /api/late"):
+        make_app(engine, tmp_path)
