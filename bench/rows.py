@@ -26,9 +26,17 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
+def _rerun_rows(line: str) -> set[str]:
+    """The "database clients" a re-run line names (``bench.run`` writes "the rows above for
+    sqlite 10, sqlite 50 on …"); none when it names them otherwise."""
+    named = re.search(r"the rows above for (.+?) on ", line)
+    return set(named.group(1).split(", ")) if named else {"?"}
+
+
 def update_load_rows(path: Path, rows: Sequence[LoadRow], note: str) -> list[str]:
     """Replaces the matching rows (and their notes) of ``path``'s load table; appends the rows
-    the table did not have. Returns the keys replaced or added, as text."""
+    the table did not have; drops an earlier re-run line whose rows were all measured again.
+    Returns the keys replaced or added, as text."""
     text = path.read_text(encoding="utf-8")
     if LOAD_HEADING not in text:
         raise ValueError(f"{path} has no load table ({LOAD_HEADING!r})")
@@ -43,6 +51,7 @@ def update_load_rows(path: Path, rows: Sequence[LoadRow], note: str) -> list[str
         )
         for r in rows
     }
+    measured = {f"{r.database} {r.clients}" for r in rows}
     done: list[str] = []
     out: list[str] = []
     last_row = 0
@@ -55,6 +64,8 @@ def update_load_rows(path: Path, rows: Sequence[LoadRow], note: str) -> list[str
             out.append(line)
             last_row = len(out)
             continue
+        if line.startswith(RERUN_MARK) and _rerun_rows(line) <= measured:
+            continue  # an earlier re-run of rows all measured again now: superseded
         if line.startswith("- ") and not line.startswith(RERUN_MARK):
             for key in list(notes):
                 name, database, clients = key

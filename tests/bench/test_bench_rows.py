@@ -74,6 +74,23 @@ def test_only_the_rows_re_run_are_replaced(tmp_path: Path) -> None:
     assert text.count("| draft edits through the API |") == 3
 
 
+def test_a_re_run_of_the_same_rows_replaces_the_earlier_re_run_line(tmp_path: Path) -> None:
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text(TABLE, encoding="utf-8")
+    first = [
+        _row("draft edits through the API", "sqlite", 10, 95.0, "a"),
+        _row("draft edits through the API", "sqlite", 50, 200.0, "b"),
+    ]
+    update_load_rows(path, first, "the rows above for sqlite 10, sqlite 50 on day 1 with `x`")
+    update_load_rows(path, first[1:], "the rows above for sqlite 50 on day 2 with `y`")
+    text = path.read_text(encoding="utf-8")
+    assert "on day 1" in text and "on day 2" in text  # day 1's sqlite 10 row still stands
+    update_load_rows(path, first, "the rows above for sqlite 10, sqlite 50 on day 3 with `z`")
+    text = path.read_text(encoding="utf-8")
+    assert text.count(RERUN_MARK) == 1 and "on day 3" in text
+    assert text.endswith("## Scoring at scale\n\nkept as it was\n")
+
+
 def test_a_larger_run_reports_its_own_transition_and_lock_rows() -> None:
     """``--larger 1000,5000`` runs the transition and lock rows again (the lock with 1,000
     units): BENCHMARKS.md shows them in that N's section, not only the main N's."""
