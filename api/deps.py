@@ -11,11 +11,11 @@ make the browser act for the user. Authorisation: every /api route has a rule in
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
-from contextlib import nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from anyio import CancelScope, to_thread
 from fastapi import Depends, Path, Request
@@ -26,7 +26,7 @@ from temporalio.client import Client
 from api import access
 from api.errors import Problem
 from core import hashing
-from core.db import admitted, reading, release, utcnow, writer
+from core.db import admitted, reading, release, session_scope, utcnow, writer
 from core.settings import Settings
 from services.accounts import (
     InvalidToken,
@@ -36,6 +36,8 @@ from services.accounts import (
     verify_token,
 )
 from services.sessions import check_session, touch_after_read, touch_due
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "appraisal_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -55,7 +57,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 def _async_route(request: Request) -> bool:
     # An async route runs its queries on the event loop: it must never wait there for the
-    # write lock, so it reads (its writes go through Temporal activities).
+    # write lock, so it reads (its writes go through Temporal activities or ``write_apart``).
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
     return inspect.iscoroutinefunction(endpoint)
 
@@ -76,15 +78,19 @@ def _commit_and_close(session: Session) -> None:
 _WRITE_SESSION: ContextVar[Session | None] = ContextVar("write_session", default=None)
 
 
-def end_write() -> None:
-    """Commits and closes the request's write session, from the sync route's own thread, as
-    soon as the route returns (``api.routing.TransactionRoute``): the write lock (SQLite) and
-    the row locks (PostgreSQL) are held for the route's work only, not while the event loop
-    gets round to serialising the answer and to the session's exit. Loaded objects stay
-    usable (``expire_on_commit=False``); a no-op outside a writing request."""
+def end_write(*, commit: bool = True) -> None:
+    """Commits (or, after an error, rolls back) and closes the request's write session, from
+    the sync route's own thread, as soon as the route returns (``api.routing.TransactionRoute``):
+    the write lock (SQLite) and the row locks (PostgreSQL) are held for the route's work only,
+    not while the event loop gets round to serialising the answer and to the session's exit.
+    Loaded objects stay usable (``expire_on_commit=False``); a no-op outside a writing request."""
     session = _WRITE_SESSION.get()
-    if session is not None:
+    if session is None:
+        return
+    if commit:
         _commit_and_close(session)
+    else:
+        session.close()  # rolls back
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -115,6 +121,22 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+async def write_apart(request: Request, session: Session, work: Callable[[Session], T]) -> T:
+    """For an async route that writes (a page form that then awaits e-mails or the workflow
+    server): ends the request session's read, then runs ``work`` in a worker thread, in a write
+    transaction of its own (``core.db.session_scope``: BEGIN IMMEDIATE and this process's
+    writer queue on SQLite), committed there or rolled back if it raises. So no write, and no
+    wait for the write lock, ever happens on the event loop. What it returns stays usable."""
+    release(session)  # a read transaction's end: no lock to wait for
+    engine = request.app.state.engine
+
+    def run() -> T:
+        with session_scope(engine, write=True) as own:
+            return work(own)
+
+    return await to_thread.run_sync(run)
 
 
 async def hashing_place() -> AsyncIterator[None]:
@@ -218,6 +240,15 @@ def authenticate_request(
     return load_principal(session, user, session_id=claims.session_id), touch_due(row, now)
 
 
+def checks(request: Request, session: Session) -> AbstractContextManager[Session]:
+    """Where a request's checks (who is calling, may they, which unit) read. For a write
+    request, in a read transaction of their own (``core.db.reading``): on SQLite they neither
+    wait for nor hold the write lock, so the serialised part of the request is its write alone
+    (and nothing holds the lock while a form uploads). A read request's checks and route share
+    one transaction."""
+    return reading(session) if _writes(request) else nullcontext(session)
+
+
 def authorise(
     request: Request,
     session: SessionDep,
@@ -231,9 +262,7 @@ def authorise(
     rule = access.POLICY.get(f"{method} {path}")
     if rule is None:  # create_app refuses such routes; this guards routers added later
         raise RuntimeError(f"no access rule for {method} {path}")
-    # A write request's checks read in a transaction of their own: on SQLite they neither wait
-    # for nor hold the write lock. A read request's checks and route share one transaction.
-    with reading(session) if _writes(request) else nullcontext(session):
+    with checks(request, session):
         principal, due = authenticate_request(request, session, settings)
         access.check(session, principal, rule, dict(request.path_params))
     if due:  # at most once a minute per session, after the read, in a short write (best effort)

@@ -5,10 +5,11 @@ FastAPI runs a sync endpoint in a worker thread and the request session's exit (
 later, in another thread hop, after the event loop has serialised the answer. Under a rush the
 event loop has dozens of requests to attend to first, and all that time the transaction held
 SQLite's one write lock (every other save queued behind it) or PostgreSQL's row locks. Here the
-endpoint is wrapped so that ``api.deps.end_write`` commits in the endpoint's thread instead; a
-refusal raised by the endpoint still reaches the session's exit, which rolls back. The write
-is committed before the answer is serialised: an answer that fails to serialise (a bug, a 500)
-follows a committed write, as an answer lost on the network always could.
+endpoint is wrapped so that ``api.deps.end_write`` commits in the endpoint's thread instead; an
+error raised by the endpoint rolls its write back there, even when a page route turns the
+refusal into a page rather than letting it reach the session's exit. The write is committed
+before the answer is serialised: an answer that fails to serialise (a bug, a 500) follows a
+committed write, as an answer lost on the network always could.
 """
 
 from __future__ import annotations
@@ -26,13 +27,17 @@ __all__ = ["TransactionRoute", "commits_in_thread", "commits_late"]
 
 
 def commits_in_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """``endpoint`` followed by ``end_write`` in the same thread; FastAPI still sees the
-    endpoint's own signature (``functools.wraps``), so parameters, answer model and docs are
-    unchanged."""
+    """``endpoint`` followed by ``end_write`` in the same thread (a rollback when it raises).
+    FastAPI still sees the endpoint's own signature (``functools.wraps``), so parameters,
+    answer model and docs are unchanged."""
 
     @functools.wraps(endpoint)
     def run(*args: Any, **kwargs: Any) -> Any:
-        result = endpoint(*args, **kwargs)
+        try:
+            result = endpoint(*args, **kwargs)
+        except BaseException:
+            end_write(commit=False)  # a page route may catch the refusal: nothing half-done stays
+            raise
         end_write()
         return result
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from anyio import to_thread
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
@@ -26,7 +27,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from api import access
-from api.deps import SESSION_COOKIE, SessionDep, SettingsDep
+from api.deps import SESSION_COOKIE, SessionDep, SettingsDep, checks
 from api.errors import Problem, not_found
 from api.routing import TransactionRoute
 from core.db import utcnow
@@ -163,23 +164,37 @@ class PageCaller:
         return self.principal.has(Role.coordinator)
 
 
-def read_session(
+def _cookie_session(
     request: Request, session: Session, settings: Settings
-) -> tuple[User, dict[str, object]] | None:
-    """The user and raw claims of a valid session cookie, or None."""
+) -> tuple[User, dict[str, object], str | None] | None:
+    """The user and raw claims of a valid session cookie, and the session's id when it is due a
+    last_seen touch (the caller writes it: ``touch_after_read``); None without a valid one."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
     try:
         claims, raw = verify_token(cookie, secret_key=settings.secret_key, kind="session")
         now = utcnow()
-        user, row = check_session(
-            session, claims, idle_minutes=settings.session_idle_minutes, now=now
-        )
+        with checks(request, session):
+            user, row = check_session(
+                session, claims, idle_minutes=settings.session_idle_minutes, now=now
+            )
     except InvalidToken:
         return None
-    if touch_due(row, now):  # as the API does: never a write inside the page's read
-        touch_after_read(session, row.id, now)
+    return user, raw, row.id if touch_due(row, now) else None
+
+
+def read_session(
+    request: Request, session: Session, settings: Settings
+) -> tuple[User, dict[str, object]] | None:
+    """The user and raw claims of a valid session cookie, or None (for a sync route: the
+    session's touch, when due, is written here, in the route's thread)."""
+    found = _cookie_session(request, session, settings)
+    if found is None:
+        return None
+    user, raw, due = found
+    if due is not None:  # as the API does: never a write inside the page's read
+        touch_after_read(session, due, utcnow())
     return user, raw
 
 
@@ -198,11 +213,16 @@ def _unit_id(session: Session, unit_code: str) -> tuple[Unit, str]:
 
 
 async def page_caller(request: Request, session: SessionDep, settings: SettingsDep) -> PageCaller:
-    """The signed-in caller after the CSRF token (forms) and the page's API rule are checked."""
-    found = read_session(request, session, settings)
+    """The signed-in caller after the CSRF token (forms) and the page's API rule are checked.
+
+    It runs on the event loop: its reads are short, and the session's touch (a write, which may
+    wait for SQLite's write lock) goes to a worker thread."""
+    found = _cookie_session(request, session, settings)
     if found is None:
         raise LoginRequired()
-    user, raw = found
+    user, raw, due = found
+    if due is not None:
+        await to_thread.run_sync(touch_after_read, session, due, utcnow())
     csrf = str(raw.get("csrf", ""))
     form: FormData | None = None
     if request.method == "POST":
@@ -214,7 +234,6 @@ async def page_caller(request: Request, session: SessionDep, settings: SettingsD
                 "Thiếu hoặc sai mã CSRF: biểu mẫu đã cũ hoặc không gửi từ trang này. "
                 "Vui lòng tải lại trang và thử lại.",
             )
-    principal = load_principal(session, user, session_id=str(raw.get("sid", "")))
     route = request.scope.get("route")
     key = f"{request.method} {getattr(route, 'path', '')}"
     api_key = PAGE_RULES.get(key)
@@ -222,9 +241,11 @@ async def page_caller(request: Request, session: SessionDep, settings: SettingsD
         raise RuntimeError(f"no access rule for page {key}")
     params = {k: str(v) for k, v in request.path_params.items()}
     unit: Unit | None = None
-    if "unit_code" in params:
-        unit, params["unit_id"] = _unit_id(session, params["unit_code"])
-    access.check(session, principal, access.POLICY[api_key], params)
+    with checks(request, session):  # after the form: no transaction is open while it uploads
+        principal = load_principal(session, user, session_id=str(raw.get("sid", "")))
+        if "unit_code" in params:
+            unit, params["unit_id"] = _unit_id(session, params["unit_code"])
+        access.check(session, principal, access.POLICY[api_key], params)
     return PageCaller(user=user, principal=principal, csrf_token=csrf, unit=unit, form=form)
 
 

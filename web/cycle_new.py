@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from actions import cycles as cycle_actions
 from actions.common import to_utc
-from api.deps import SessionDep, SettingsDep, get_temporal
+from api.deps import SessionDep, SettingsDep, get_temporal, write_apart
 from core.db import utcnow
 from core.errors import Invalid
 from core.vn import VN_TZ, vn_datetime
@@ -258,8 +258,11 @@ async def create_cycle_post(
     values = _values(form, form.getlist)
     _frameworks, groups = _choices(session)
     spec = spec_of(values, groups)
-    cycle = cycle_actions.create(session=session, principal=caller.principal, spec=spec)
-    session.commit()  # the workflows read the cycle from the database
+    cycle = await write_apart(  # committed before the workflows read it from the database
+        request,
+        session,
+        lambda own: cycle_actions.create(session=own, principal=caller.principal, spec=spec),
+    )
     count = await cycle_actions.start(
         client=get_temporal(request),
         engine=request.app.state.engine,

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 from actions import accounts as account_actions
 from actions import units as unit_actions
 from actions.units import RowError, RowsRefused
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, write_apart
 from core.errors import Invalid, Refusal
 from core.settings import Settings
 from models.tables import Role
@@ -107,24 +107,30 @@ async def import_list(
     try:
         data, filename = _upload(form, settings)
         if which == "people":
-            made = account_actions.import_people(
-                session=session,
-                settings=settings,
-                principal=caller.principal,
-                data=data,
-                filename=filename,
+            made = await write_apart(  # the accounts exist before their e-mails go out
+                request,
+                session,
+                lambda own: account_actions.import_people(
+                    session=own,
+                    settings=settings,
+                    principal=caller.principal,
+                    data=data,
+                    filename=filename,
+                ),
             )
-            session.commit()  # the accounts exist before their e-mails go out
             note = await _welcome(made)
             message = f"Đã tạo {len(made)} tài khoản: " + ", ".join(
                 f"{a.user.full_name} ({a.user.username})" for a in made
             )
             return redirect_with(settings, "/units", message + "." + note, path=FLASH_PATH)
-        units = unit_actions.import_units(
-            session=session, principal=caller.principal, data=data, filename=filename
+        units = await write_apart(
+            request,
+            session,
+            lambda own: unit_actions.import_units(
+                session=own, principal=caller.principal, data=data, filename=filename
+            ),
         )
-    except RowsRefused as exc:
-        session.rollback()
+    except RowsRefused as exc:  # rolled back by write_apart
         return _page(
             request,
             caller,
@@ -186,17 +192,19 @@ async def create_account_post(
                 )
             ],
         )
-        made = account_actions.create_one(
-            session=session, settings=settings, principal=caller.principal, user_in=user_in
+        made = await write_apart(
+            request,
+            session,
+            lambda own: account_actions.create_one(
+                session=own, settings=settings, principal=caller.principal, user_in=user_in
+            ),
         )
-    except (ValidationError, ValueError, Refusal) as exc:
-        session.rollback()
+    except (ValidationError, ValueError, Refusal) as exc:  # rolled back by write_apart
         message = getattr(exc, "message_vi", "") or (
             "Kiểm tra lại: thư điện tử, vai trò (văn phòng và cán bộ cần đơn vị, hội đồng cần "
             "cơ quan thẩm định)."
         )
         return _page(request, caller, session, settings, error=message, status=422)
-    session.commit()
     note = await _welcome([made])
     return redirect_with(
         settings,

@@ -42,6 +42,7 @@ from tests.api_support import (
     make_settings,
 )
 from tests.api_support import set_unit_state as set_state
+from web.errors import RefusalPageRoute
 
 
 @pytest.fixture(scope="module")
@@ -528,6 +529,21 @@ def test_a_write_has_ended_before_its_answer_is_serialised(
     with Session(sqlite_engine) as s:
         assert s.execute(text("SELECT n FROM t")).scalar_one() == 7
     assert _write_lock_free(Path(str(sqlite_engine.url.database)))
+
+
+def test_a_page_that_shows_a_refusal_still_rolls_the_write_back(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    # A page route turns the refusal into a page, so the session's exit never sees it: the
+    # route's thread rolls back (before this change the exit committed the half-done write).
+    http = client(_probe_app(sqlite_engine, tmp_path, RefusalPageRoute))
+    assert http.put("/t/5").status_code == 200
+    refused = http.put("/t/-1")
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "Không hợp lệ." in refused.text
+    with Session(sqlite_engine) as s:
+        assert s.execute(text("SELECT n FROM t")).scalar_one() == 5
 
 
 def test_the_app_refuses_a_writing_route_that_would_commit_late(
