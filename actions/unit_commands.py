@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
@@ -34,7 +35,7 @@ from contracts.messages import (
     UnitCommand,
     UnitStatus,
 )
-from core.db import release
+from core.db import release, write_in_thread
 from core.errors import Conflict, Invalid
 from services import audit
 from services.accounts import Principal
@@ -229,21 +230,26 @@ async def finalise(
     release(session)  # the check's read ends here: nothing held while the workflow works
     status = await send(client=client, unit=unit, command=command, key=key)
     if not check.ready:
-        audit.record(
-            session,
-            actor=principal.username,
-            entity="unit",
-            action="finalise_override",
-            entity_key=unit.unit_code,
-            cycle_id=unit.cycle_id,
-            unit_id=unit.unit_id,
-            after={
-                "reason": reason.strip(),
-                "agencies_waiting": {w.agency: list(w.codes) for w in check.waiting},
-            },
-            request_key=f"finalise-override:{key}" if key else None,
+        after = {
+            "reason": reason.strip(),
+            "agencies_waiting": {w.agency: list(w.codes) for w in check.waiting},
+        }
+        engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        await write_in_thread(  # never a write on the event loop
+            engine,
+            lambda own: audit.record(
+                own,
+                actor=principal.username,
+                entity="unit",
+                action="finalise_override",
+                entity_key=unit.unit_code,
+                cycle_id=unit.cycle_id,
+                unit_id=unit.unit_id,
+                after=after,
+                request_key=f"finalise-override:{key}" if key else None,
+            ),
         )
-        session.commit()
     return status
 
 

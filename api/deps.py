@@ -26,7 +26,7 @@ from temporalio.client import Client
 from api import access
 from api.errors import Problem
 from core import hashing
-from core.db import admitted, reading, release, session_scope, utcnow, writer
+from core.db import admitted, reading, release, utcnow, write_in_thread, writer
 from core.settings import Settings
 from services.accounts import (
     InvalidToken,
@@ -125,18 +125,11 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 async def write_apart(request: Request, session: Session, work: Callable[[Session], T]) -> T:
     """For an async route that writes (a page form that then awaits e-mails or the workflow
-    server): ends the request session's read, then runs ``work`` in a worker thread, in a write
-    transaction of its own (``core.db.session_scope``: BEGIN IMMEDIATE and this process's
-    writer queue on SQLite), committed there or rolled back if it raises. So no write, and no
-    wait for the write lock, ever happens on the event loop. What it returns stays usable."""
+    server): ends the request session's read, then runs ``work`` through
+    ``core.db.write_in_thread`` (a write transaction of its own in a worker thread), so no
+    write, and no wait for the write lock, ever happens on the event loop."""
     release(session)  # a read transaction's end: no lock to wait for
-    engine = request.app.state.engine
-
-    def run() -> T:
-        with session_scope(engine, write=True) as own:
-            return work(own)
-
-    return await to_thread.run_sync(run)
+    return await write_in_thread(request.app.state.engine, work)
 
 
 async def hashing_place() -> AsyncIterator[None]:

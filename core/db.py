@@ -7,13 +7,13 @@ import sqlite3
 import threading
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from anyio import from_thread
@@ -25,6 +25,8 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
 from core.errors import Unavailable
+
+T = TypeVar("T")
 
 
 class DecimalType(TypeDecorator[Decimal]):
@@ -344,6 +346,9 @@ def reading(session: Session) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except BaseException:
+        session.rollback()  # no read left open for a write that may follow in the request
+        raise
     finally:
         session.bind = bind
 
@@ -369,3 +374,16 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+async def write_in_thread(engine: Engine, work: Callable[[Session], T]) -> T:
+    """``work`` in a write transaction of its own (BEGIN IMMEDIATE and this process's writer
+    queue on SQLite), in a worker thread, committed there or rolled back if it raises: for
+    async code, which must never write, nor wait for the write lock, on the event loop.
+    What it returns stays usable (``expire_on_commit=False``)."""
+
+    def run() -> T:
+        with session_scope(engine, write=True) as own:
+            return work(own)
+
+    return await anyio.to_thread.run_sync(run)

@@ -30,7 +30,7 @@ from api import access
 from api.deps import SESSION_COOKIE, SessionDep, SettingsDep, checks
 from api.errors import Problem, not_found
 from api.routing import TransactionRoute
-from core.db import utcnow
+from core.db import release, utcnow
 from core.errors import Refusal
 from core.settings import Settings
 from models.tables import Role, Unit, User
@@ -226,6 +226,7 @@ async def page_caller(request: Request, session: SessionDep, settings: SettingsD
     csrf = str(raw.get("csrf", ""))
     form: FormData | None = None
     if request.method == "POST":
+        release(session)  # no transaction (nor connection) held while the form uploads
         form = await request.form()
         sent = form.get("csrf_token")
         if not isinstance(sent, str) or not sent or not same_secret(sent, csrf):
@@ -241,7 +242,7 @@ async def page_caller(request: Request, session: SessionDep, settings: SettingsD
         raise RuntimeError(f"no access rule for page {key}")
     params = {k: str(v) for k, v in request.path_params.items()}
     unit: Unit | None = None
-    with checks(request, session):  # after the form: no transaction is open while it uploads
+    with checks(request, session):
         principal = load_principal(session, user, session_id=str(raw.get("sid", "")))
         if "unit_code" in params:
             unit, params["unit_id"] = _unit_id(session, params["unit_code"])

@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from actions import readiness
 from api.deps import SessionDep, SettingsDep
 from api.views import ExplanationItemView, ExplanationRoundView, NodeView, SheetView, sheet_view
-from core.db import utcnow
+from core.db import reading, utcnow
 from core.settings import Settings
 from models.framework import Framework, Node
 from models.states import (
@@ -487,20 +487,22 @@ def refused_page(
     shown = page_refusal(exc)
     if shown is None:  # not a refusal: a bug, answered 500 by the app
         raise exc
-    # Nothing of the refused action may be committed by the request's session.
+    # Nothing of the refused action may be committed by the request's session; the page is
+    # drawn again in a read of its own (no write lock held while it renders).
     session.rollback()
     status, message = shown
-    if posted is not None and posted.code and from_criterion_page(caller.form):
-        return _refused_criterion(request, session, caller, cycle_id, status, message, posted)
-    settings: Settings = request.app.state.settings
-    context = unit_context(
-        session,
-        caller,
-        cycle_id,
-        posted=posted,
-        only_mine=mine_only(caller.form),
-        max_upload_mb=settings.max_upload_mb,
-    )
+    with reading(session):
+        if posted is not None and posted.code and from_criterion_page(caller.form):
+            return _refused_criterion(request, session, caller, cycle_id, status, message, posted)
+        settings: Settings = request.app.state.settings
+        context = unit_context(
+            session,
+            caller,
+            cycle_id,
+            posted=posted,
+            only_mine=mine_only(caller.form),
+            max_upload_mb=settings.max_upload_mb,
+        )
     flash = {"error": message, "code": posted.code if posted else ""}
     return render(request, "unit.html", {**context, "flash": flash}, status=status)
 

@@ -30,7 +30,7 @@ from api.deps import SessionDep
 from api.errors import Problem
 from api.routes import ROUTERS
 from api.routing import TransactionRoute, commits_late
-from core.db import Busy, FifoLock, admitted, make_engine, write_session
+from core.db import Busy, FifoLock, admitted, make_engine, reading, write_session, writer
 from models.tables import LoginThrottle, UnitState
 from services.accounts import get_user, verify_password
 from tests.api_support import (
@@ -529,6 +529,20 @@ def test_a_write_has_ended_before_its_answer_is_serialised(
     with Session(sqlite_engine) as s:
         assert s.execute(text("SELECT n FROM t")).scalar_one() == 7
     assert _write_lock_free(Path(str(sqlite_engine.url.database)))
+
+
+def test_checks_that_fail_leave_no_read_open_for_a_later_write(sqlite_engine: Engine) -> None:
+    # A caller may catch the failed check (an invalid cookie is "not signed in") and write
+    # after it: that write must begin IMMEDIATE, not inside the check's deferred read.
+    db = Path(str(sqlite_engine.url.database))
+    with Session(writer(sqlite_engine), expire_on_commit=False) as session:
+        with pytest.raises(LookupError), reading(session):
+            session.execute(text("SELECT n FROM t"))
+            raise LookupError
+        assert not session.in_transaction()
+        session.execute(text("SELECT n FROM t"))
+        assert not _write_lock_free(db)  # the write session's own transaction holds the lock
+        session.rollback()
 
 
 def test_a_page_that_shows_a_refusal_still_rolls_the_write_back(

@@ -12,9 +12,12 @@ import uuid
 
 import httpx
 from fastapi import FastAPI
+from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
+from models.tables import AuditLog
 from tests.api_support import PASSWORD, build_world, make_app
+from tests.web.test_web_off_loop import recorded, writes
 from tests.web.test_web_pages import FORM_CSRF, META_CSRF, form_of, row_of, text_of
 from workflows.commands import start_cycle
 from workflows.worker import build_worker
@@ -265,14 +268,25 @@ async def test_the_process_moves_through_the_forms(
         assert "Còn cơ quan chưa thẩm định xong" in text_of(refused.text)
         refused = await council.post(f"{unit}/finalise", expect=422, override="1")
         assert "Cần ghi lý do" in text_of(refused.text)
-        html = await council.follow(
-            await council.post(
-                f"{unit}/finalise",
-                idem=idem(html, f"{unit}/finalise"),
-                override="1",
-                reason="Các cơ quan khác không có ý kiến.",
+        with recorded(engine) as seen:  # its audit row too is written off the event loop
+            html = await council.follow(
+                await council.post(
+                    f"{unit}/finalise",
+                    idem=idem(html, f"{unit}/finalise"),
+                    override="1",
+                    reason="Các cơ quan khác không có ý kiến.",
+                )
             )
-        )
+        assert writes(seen, on_loop=True) == []
+        assert any("INSERT INTO audit_log" in s for s in writes(seen, on_loop=False))
+        with Session(engine) as s:
+            override = s.exec(
+                select(AuditLog).where(
+                    AuditLog.cycle_id == cycle_id, AuditLog.action == "finalise_override"
+                )
+            ).one()
+            assert override.after is not None
+            assert override.after["reason"] == "Các cơ quan khác không có ý kiến."
         text = text_of(html)
         assert "Đã kết thúc thẩm định đơn vị." in text and "Đã thẩm định xong" in text
         assert "Tổng điểm thẩm định 5,828 / 100 điểm" in text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -44,21 +45,31 @@ def world(engine: Engine) -> World:
     return w
 
 
-@pytest.fixture
-def statements(engine: Engine) -> Iterator[list[tuple[str, bool]]]:
-    """Every statement the engine runs while the test does: (its text, run on an event loop)."""
+@contextmanager
+def recorded(engine: Engine) -> Iterator[list[tuple[str, bool]]]:
+    """Every statement the engine runs inside: (its text, whether it ran on an event loop)."""
     seen: list[tuple[str, bool]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append((" ".join(statement.split()), _on_loop()))
 
     event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
-def _writes(seen: list[tuple[str, bool]], *, on_loop: bool) -> list[str]:
+def writes(seen: list[tuple[str, bool]], *, on_loop: bool) -> list[str]:
+    """The writes (and SQLite write-lock waits) among ``seen``, on an event loop or off it."""
     return [s for s, loop in seen if loop is on_loop and s.upper().startswith(WRITES)]
+
+
+@pytest.fixture
+def statements(engine: Engine) -> Iterator[list[tuple[str, bool]]]:
+    """Every statement the engine runs while the test does."""
+    with recorded(engine) as seen:
+        yield seen
 
 
 def _age_sessions(engine: Engine) -> None:
@@ -80,8 +91,8 @@ def test_a_draft_form_writes_in_the_routes_thread(
         follow_redirects=False,
     )
     assert resp.status_code == 303, resp.text
-    assert _writes(statements, on_loop=True) == []
-    written = " ".join(_writes(statements, on_loop=False))
+    assert writes(statements, on_loop=True) == []
+    written = " ".join(writes(statements, on_loop=False))
     assert "UPDATE auth_session" in written  # the touch, off the loop too
     assert "INSERT INTO entry" in written and "INSERT INTO audit_log" in written
     with Session(engine) as s:
@@ -104,15 +115,34 @@ def test_an_async_form_writes_through_a_worker_thread(
         follow_redirects=False,
     )
     assert resp.status_code == 303, resp.text
-    assert _writes(statements, on_loop=True) == []
-    assert "INSERT INTO unit" in " ".join(_writes(statements, on_loop=False))
+    assert writes(statements, on_loop=True) == []
+    assert "INSERT INTO unit" in " ".join(writes(statements, on_loop=False))
     refused = http.post(  # a refused list: rolled back in that thread, the page says why
         "/units/import",
         data={"csrf_token": csrf, "kind": "units"},
         files={"file": ("don-vi.csv", "Mã đơn vị,Tên đơn vị\nol-sai,\n".encode())},
     )
     assert refused.status_code == 422
-    assert _writes(statements, on_loop=True) == []
+    assert writes(statements, on_loop=True) == []
     with Session(engine) as s:
         codes = set(s.exec(select(Unit.code).where(Unit.code.startswith("ol-"))).all())
     assert "ol-moi" in codes and "ol-sai" not in codes
+
+
+def test_a_refused_form_is_drawn_again_without_the_write_lock(
+    engine: Engine, world: World, tmp_path: Any, statements: list[tuple[str, bool]]
+) -> None:
+    app = make_app(engine, tmp_path)
+    http, csrf = login(app, "ol-staff-a", next_url="/")
+    statements.clear()
+    refused = http.post(  # more reports on time than reports: refused by the rule, 422
+        f"/cycles/{world.cycle_id}/units/ol-unit-a/criteria/6.2/draft",
+        data={"csrf_token": csrf, "in.numerator": "90", "in.denominator": "87"},
+    )
+    assert refused.status_code == 422
+    assert 'value="90"' in refused.text  # the page again, with what was typed
+    assert writes(statements, on_loop=True) == []
+    if engine.dialect.name == "sqlite":  # the refused write's lock only, not the page's reads
+        immediate = [s for s, _ in statements if s.upper() == "BEGIN IMMEDIATE"]
+        assert len(immediate) == 1, statements
+    assert not any(s.upper().startswith(("INSERT", "UPDATE entry")) for s, _ in statements)
