@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -78,13 +79,24 @@ def _age_sessions(engine: Engine) -> None:
         session.execute(update(AuthSession).values(last_seen_at=utcnow() - TOUCH_EVERY * 2))
 
 
+def _signed_in(
+    engine: Engine,
+    tmp_path: Any,
+    username: str,
+    statements: list[tuple[str, bool]],
+    next_url: str = "/",
+) -> tuple[TestClient, str]:
+    """A client of a fresh app signed in as ``username``; the statements recorded from here."""
+    http, csrf = login(make_app(engine, tmp_path), username, next_url=next_url)
+    statements.clear()
+    return http, csrf
+
+
 def test_a_draft_form_writes_in_the_routes_thread(
     engine: Engine, world: World, tmp_path: Any, statements: list[tuple[str, bool]]
 ) -> None:
-    app = make_app(engine, tmp_path)
-    http, csrf = login(app, "ol-staff-a", next_url="/")
+    http, csrf = _signed_in(engine, tmp_path, "ol-staff-a", statements)
     _age_sessions(engine)
-    statements.clear()
     resp = http.post(
         f"/cycles/{world.cycle_id}/units/ol-unit-a/criteria/6.2/draft",
         data={"csrf_token": csrf, "in.numerator": "80", "in.denominator": "87"},
@@ -105,9 +117,7 @@ def test_a_draft_form_writes_in_the_routes_thread(
 def test_an_async_form_writes_through_a_worker_thread(
     engine: Engine, world: World, tmp_path: Any, statements: list[tuple[str, bool]]
 ) -> None:
-    app = make_app(engine, tmp_path)
-    http, csrf = login(app, "ol-coordinator", next_url="/units")
-    statements.clear()
+    http, csrf = _signed_in(engine, tmp_path, "ol-coordinator", statements, next_url="/units")
     resp = http.post(
         "/units/import",
         data={"csrf_token": csrf, "kind": "units"},
@@ -132,9 +142,7 @@ def test_an_async_form_writes_through_a_worker_thread(
 def test_a_refused_form_is_drawn_again_without_the_write_lock(
     engine: Engine, world: World, tmp_path: Any, statements: list[tuple[str, bool]]
 ) -> None:
-    app = make_app(engine, tmp_path)
-    http, csrf = login(app, "ol-staff-a", next_url="/")
-    statements.clear()
+    http, csrf = _signed_in(engine, tmp_path, "ol-staff-a", statements)
     refused = http.post(  # more reports on time than reports: refused by the rule, 422
         f"/cycles/{world.cycle_id}/units/ol-unit-a/criteria/6.2/draft",
         data={"csrf_token": csrf, "in.numerator": "90", "in.denominator": "87"},
