@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import secrets
 import ssl
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from sqlalchemy import create_engine, func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select, update
 
+from api.deps import SESSION_COOKIE
 from bench.cases import EXPLANATION, Check
 from bench.stack import dinh_hoa, draft_cycle
 from core.db import make_engine, session_scope, utcnow, writer
@@ -155,6 +157,8 @@ class World:
     units: dict[int, str]
     users: list[tuple[str, str, int]]
     leaves: list[tuple[str, dict[str, object]]]
+    # One signed-in browser per user, as the pages see it: (session cookie, its CSRF token).
+    cookies: list[tuple[str, str]] = field(default_factory=list)
 
 
 def seed(engine: Engine, *, units: int, users: int) -> World:
@@ -201,15 +205,21 @@ def seed(engine: Engine, *, units: int, users: int) -> World:
             s.add(RoleGrant(user_id=user.id, role=Role.unit_office, unit_id=unit_id))
             made.append((user, unit_id))
         s.flush()
+        cookies: list[tuple[str, str]] = []
         for user, unit_id in made:
             token, _, _ = start_session(s, user, secret_key=SECRET, minutes=240, kind="api")
             accounts.append((user.username, token, unit_id))
+            csrf = secrets.token_urlsafe(24)
+            cookie, _, _ = start_session(
+                s, user, secret_key=SECRET, minutes=240, kind="session", extra={"csrf": csrf}
+            )
+            cookies.append((cookie, csrf))
     leaves = [
         (leaf.code, full_marks_inputs(leaf).model_dump(mode="json", exclude_none=True))
         for leaf in framework.leaves()
         if not isinstance(leaf.rule, DerivedRule)
     ]
-    return World(cycle_id=cycle_id, units=ids, users=accounts, leaves=leaves)
+    return World(cycle_id=cycle_id, units=ids, users=accounts, leaves=leaves, cookies=cookies)
 
 
 # --- the API process ---------------------------------------------------------------------------
@@ -289,6 +299,17 @@ def api_process(url: str, workdir: Path) -> Iterator[str]:
 # --- draft edits -------------------------------------------------------------------------------
 
 
+async def _timed(request: Awaitable[httpx.Response], out: list[tuple[float, int]]) -> None:
+    """Sends ``request`` (not yet awaited) and appends (seconds, status) to ``out``; status 0
+    when no answer came."""
+    start = time.perf_counter()
+    try:
+        status = (await request).status_code
+    except httpx.HTTPError:
+        status = 0
+    out.append((time.perf_counter() - start, status))
+
+
 async def _edit_client(
     base: str, world: World, who: int, edits: int, out: list[tuple[float, int]]
 ) -> None:
@@ -299,12 +320,35 @@ async def _edit_client(
             code, inputs = world.leaves[(who * 7 + k) % len(world.leaves)]
             body = {"inputs": inputs, "explanation": f"{EXPLANATION} ({who}/{k})"}
             path = f"/api/cycles/{world.cycle_id}/units/{unit_id}/criteria/{code}/draft"
+            await _timed(http.put(path, json=body), out)
+
+
+async def _page_client(
+    base: str, world: World, who: int, edits: int, out: list[tuple[float, int]]
+) -> None:
+    """A person saving through the unit page's form: session cookie, CSRF token, the rule's
+    inputs as form fields; each save answered 303 back to the page (not followed)."""
+    _name, _token, unit_id = world.users[who]
+    cookie, csrf = world.cookies[who]
+    async with http_client(base) as http:
+        http.cookies.set(SESSION_COOKIE, cookie)
+        for k in range(edits):
+            code, inputs = world.leaves[(who * 7 + k) % len(world.leaves)]
+            form = {f"in.{key}": str(value) for key, value in inputs.items()}
+            form |= {"csrf_token": csrf, "explanation": f"{EXPLANATION} ({who}/{k})"}
+            path = f"/cycles/{world.cycle_id}/units/{world.units[unit_id]}/criteria/{code}/draft"
+            await _timed(http.post(path, data=form), out)
+
+
+async def _prober(base: str, until: asyncio.Event, out: list[float]) -> None:
+    """``GET /healthz`` every 10 ms until ``until``: how long the event loop keeps everyone
+    else waiting while the saves run (a write on the loop would show here)."""
+    async with http_client(base) as http:
+        while not until.is_set():
             start = time.perf_counter()
-            try:
-                status = (await http.put(path, json=body)).status_code
-            except httpx.HTTPError:
-                status = 0
-            out.append((time.perf_counter() - start, status))
+            await http.get("/healthz")
+            out.append(time.perf_counter() - start)
+            await asyncio.sleep(0.01)
 
 
 def _drafts(engine: Engine, cycle_id: str) -> int:
@@ -354,24 +398,45 @@ def _raw_edits(engine: Engine, world: World, clients: int, edits: int) -> tuple[
     return time.perf_counter() - start, done
 
 
+PAGES = "draft edits through the pages (form, cookie session)"
+
+
 async def bench_edits(
-    kind: str, url: str, base: str, engine: Engine, world: World, clients: int, edits: int
+    kind: str,
+    url: str,
+    base: str,
+    engine: Engine,
+    world: World,
+    clients: int,
+    edits: int,
+    *,
+    pages: bool = False,
 ) -> LoadRow:
-    """``clients`` concurrent clients × ``edits`` draft saves through the API vs. raw."""
+    """``clients`` concurrent clients × ``edits`` draft saves through the API (or the unit
+    page's form, ``pages``) vs. raw; a prober's ``GET /healthz`` meanwhile, in the note."""
     before = _drafts(engine, world.cycle_id)
     out: list[tuple[float, int]] = []
+    probes: list[float] = []
+    done = asyncio.Event()
+    prober = asyncio.create_task(_prober(base, done, probes))
+    client = _page_client if pages else _edit_client
     start = time.perf_counter()
-    await asyncio.gather(*(_edit_client(base, world, i, edits, out) for i in range(clients)))
+    await asyncio.gather(*(client(base, world, i, edits, out) for i in range(clients)))
     wall = time.perf_counter() - start
-    ok = [lat for lat, status in out if 200 <= status < 300]
+    done.set()
+    await prober
+    answered = (303,) if pages else range(200, 300)
+    ok = [lat for lat, status in out if status in answered]
     statuses: dict[int, int] = {}
     for _lat, status in out:
         statuses[status] = statuses.get(status, 0) + 1
     saved = _drafts(engine, world.cycle_id) - before
     raw_s, raw_done = await asyncio.to_thread(_raw_edits, engine, world, clients, edits)
     total = clients * edits
+    ok_text = "303" if pages else "2xx"
+    who = f"{'pages' if pages else 'edits'}: {kind}, {clients} clients"
     return LoadRow(
-        measurement="draft edits through the API",
+        measurement=PAGES if pages else "draft edits through the API",
         database=kind,
         clients=clients,
         project_rate=len(ok) / wall,
@@ -381,23 +446,22 @@ async def bench_edits(
         p99=percentile(ok, 0.99),
         errors=total - len(ok),
         checks=[
-            Check(f"edits: {kind}, {clients} clients: answered 2xx", total, len(ok)),
-            Check(f"edits: {kind}, {clients} clients: 2xx saves in the audit", len(ok), saved),
-            Check(f"edits: {kind}, {clients} clients: raw transactions done", total, raw_done),
+            Check(f"{who}: answered {ok_text}", total, len(ok)),
+            Check(f"{who}: {ok_text} saves in the audit", len(ok), saved),
+            Check(f"{who}: raw transactions done", total, raw_done),
         ],
-        detail=f"statuses {dict(sorted(statuses.items()))}",
+        detail=(
+            f"statuses {dict(sorted(statuses.items()))}; GET /healthz meanwhile (every 10 ms): "
+            f"p99 {_num(percentile(probes, 0.99))} ms, "
+            f"max {_num(max(probes, default=0.0) * 1000)} ms"
+        ),
     )
 
 
 async def _floor_client(base: str, requests: int, out: list[tuple[float, int]]) -> None:
     async with http_client(base) as http:
         for _ in range(requests):
-            start = time.perf_counter()
-            try:
-                status = (await http.get("/healthz")).status_code
-            except httpx.HTTPError:
-                status = 0
-            out.append((time.perf_counter() - start, status))
+            await _timed(http.get("/healthz"), out)
 
 
 async def bench_floor(kind: str, base: str, edits: LoadRow, requests: int) -> LoadRow:
@@ -532,7 +596,11 @@ async def run_load(sizes: LoadSizes, workdir: Path) -> list[LoadRow]:
                             kind, url, base, engine, world, clients, sizes.edits_per_client
                         )
                         floor = await bench_floor(kind, base, edits, sizes.edits_per_client)
-                        rows += [edits, floor]
+                        pages = await bench_edits(
+                            kind, url, base, engine, world, clients, sizes.edits_per_client,
+                            pages=True,
+                        )  # fmt: skip
+                        rows += [edits, floor, pages]
                     if sizes.storm_logins > 0:
                         rows.append(await bench_storm(kind, base, world, sizes))
             finally:

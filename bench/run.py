@@ -222,7 +222,12 @@ HOW_TO_READ = """\
   transactions (lock and read the unit's state, check it, update the entry) straight through an
   engine made by `core.db.make_engine` on the same database, one thread per client. The rate is
   2xx answers per second of the whole run; p50/p95/p99 are of the 2xx answers; errors are the
-  answers that were not 2xx. *The HTTP floor*: the same clients each send as many
+  answers that were not 2xx. *Draft edits through the pages*: the same saves as people make
+  them in the browser, each client signed in with its own session cookie, posting the unit
+  page's form (`POST /cycles/…/criteria/{code}/draft` with the CSRF token; answered 303, not
+  followed); same raw side. During both, one more client sends `GET /healthz` every 10 ms:
+  its p99 and max (in the note) show how long the event loop kept every other request waiting.
+  *The HTTP floor*: the same clients each send as many
   `GET /healthz` (async, no sign-in, no database) to the same process: no route can be faster
   here, so its raw ÷ project (beside the draft row's raw) is the least any route could reach on
   this machine with this client. The clients share one TLS context (httpx builds one per

@@ -71,8 +71,9 @@ async def test_benchmark_does_the_work_it_times(
 async def test_load_rows_measure_real_http_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The deadline-rush rows with two clients: every save answered and audited, the raw side
-    did the same transactions, the storm's readers all answered; the issue's exact columns."""
+    """The deadline-rush rows with two clients: every save answered and audited (through the
+    API and through the unit page's form), the raw side did the same transactions, the storm's
+    readers all answered; the issue's exact columns."""
     databases: tuple[str, ...] = ("sqlite",)
     if os.environ.get("TEST_DATABASE_URL"):
         monkeypatch.setenv("BENCH_POSTGRES_URL", os.environ["TEST_DATABASE_URL"])
@@ -88,7 +89,7 @@ async def test_load_rows_measure_real_http_work(
     )
     rows = await run_load(sizes, tmp_path)
 
-    kinds = ["draft edits", "the HTTP floor", "login storm"]
+    kinds = ["draft edits", "the HTTP floor", "draft edits", "login storm"]
     assert [
         (r.database, r.clients, r.measurement.split(":")[0].split(" through")[0]) for r in rows
     ] == [(db, 2, kind) for db in databases for kind in kinds]
@@ -96,6 +97,10 @@ async def test_load_rows_measure_real_http_work(
     assert failed == []
     edits = [r for r in rows if r.measurement == "draft edits through the API"]
     assert all(r.errors == 0 and r.project_rate > 0 and r.raw_rate > 0 for r in edits)
+    pages = [r for r in rows if r.measurement.startswith("draft edits through the pages")]
+    assert len(pages) == len(databases)
+    assert all(r.errors == 0 and r.project_rate > 0 and r.raw_rate > 0 for r in pages)
+    assert all("GET /healthz meanwhile" in r.detail for r in [*edits, *pages])
     floors = [r for r in rows if r.measurement.startswith("the HTTP floor")]
     assert [r.raw_rate for r in floors] == [r.raw_rate for r in edits]  # the same raw side
     assert all(r.errors == 0 and r.project_rate > 0 for r in floors)
