@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
@@ -35,7 +34,7 @@ from contracts.messages import (
     UnitCommand,
     UnitStatus,
 )
-from core.db import release, write_in_thread
+from core.db import release, write_apart
 from core.errors import Conflict, Invalid
 from services import audit
 from services.accounts import Principal
@@ -234,10 +233,8 @@ async def finalise(
             "reason": reason.strip(),
             "agencies_waiting": {w.agency: list(w.codes) for w in check.waiting},
         }
-        engine = session.get_bind()
-        assert isinstance(engine, Engine)
-        await write_in_thread(  # never a write on the event loop
-            engine,
+        await write_apart(  # never a write on the event loop
+            session,
             lambda own: audit.record(
                 own,
                 actor=principal.username,

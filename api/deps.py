@@ -11,11 +11,11 @@ make the browser act for the user. Authorisation: every /api route has a rule in
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from anyio import CancelScope, to_thread
 from fastapi import Depends, Path, Request
@@ -26,7 +26,7 @@ from temporalio.client import Client
 from api import access
 from api.errors import Problem
 from core import hashing
-from core.db import admitted, reading, release, utcnow, write_in_thread, writer
+from core.db import admitted, reading, release, utcnow, writer
 from core.settings import Settings
 from services.accounts import (
     InvalidToken,
@@ -36,8 +36,6 @@ from services.accounts import (
     verify_token,
 )
 from services.sessions import check_session, touch_after_read, touch_due
-
-T = TypeVar("T")
 
 SESSION_COOKIE = "appraisal_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -57,7 +55,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 def _async_route(request: Request) -> bool:
     # An async route runs its queries on the event loop: it must never wait there for the
-    # write lock, so it reads (its writes go through Temporal activities or ``write_apart``).
+    # write lock, so it reads (its writes go through Temporal activities or
+    # ``core.db.write_apart``).
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
     return inspect.iscoroutinefunction(endpoint)
 
@@ -121,15 +120,6 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-
-
-async def write_apart(request: Request, session: Session, work: Callable[[Session], T]) -> T:
-    """For an async route that writes (a page form that then awaits e-mails or the workflow
-    server): ends the request session's read, then runs ``work`` through
-    ``core.db.write_in_thread`` (a write transaction of its own in a worker thread), so no
-    write, and no wait for the write lock, ever happens on the event loop."""
-    release(session)  # a read transaction's end: no lock to wait for
-    return await write_in_thread(request.app.state.engine, work)
 
 
 async def hashing_place() -> AsyncIterator[None]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.load import LoadRow, load_table
 
-__all__ = ["update_load_rows"]
+__all__ = ["rerun_note", "update_load_rows"]
 
 LOAD_HEADING = "## Load: the deadline rush over HTTP"
 RERUN_MARK = "- re-run alone:"
@@ -26,9 +26,19 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
+def _group(row: LoadRow) -> str:
+    return f"{row.database} {row.clients}"
+
+
+def rerun_note(rows: Sequence[LoadRow], how: str) -> str:
+    """The re-run line's text: which rows ("the rows above for sqlite 10, sqlite 50"), then
+    ``how`` (when, the command, the checks)."""
+    return f"the rows above for {', '.join(sorted({_group(r) for r in rows}))} {how}"
+
+
 def _rerun_rows(line: str) -> set[str]:
-    """The "database clients" a re-run line names (``bench.run`` writes "the rows above for
-    sqlite 10, sqlite 50 on …"); none when it names them otherwise."""
+    """The "database clients" a re-run line names (``rerun_note``); "?" when it names them
+    otherwise, so that it is kept."""
     named = re.search(r"the rows above for (.+?) on ", line)
     return set(named.group(1).split(", ")) if named else {"?"}
 
@@ -51,7 +61,7 @@ def update_load_rows(path: Path, rows: Sequence[LoadRow], note: str) -> list[str
         )
         for r in rows
     }
-    measured = {f"{r.database} {r.clients}" for r in rows}
+    measured = {_group(r) for r in rows}
     done: list[str] = []
     out: list[str] = []
     last_row = 0

@@ -29,7 +29,7 @@ from temporalio.client import Client
 from bench.cases import Result, bench_edit_gate, bench_mail, bench_score, bench_start
 from bench.load import LoadRow, LoadSizes, load_table, run_load
 from bench.lock import bench_lock
-from bench.rows import update_load_rows
+from bench.rows import rerun_note, update_load_rows
 from bench.scoring import ScaleRow, bench_scoring, scale_table
 from bench.stack import open_stack, seed, temporal_binary
 from bench.transition import bench_transition
@@ -402,11 +402,11 @@ def only_load(args: argparse.Namespace, command: str) -> int:
     failed = [c for r in rows for c in r.checks if not c.ok]
     for c in failed:
         print(f"- [ ] {c.what}: {c.actual} — expected {c.expected}")
-    note = (
-        f"the rows above for {', '.join(sorted({f'{r.database} {r.clients}' for r in rows}))} "
+    note = rerun_note(
+        rows,
         f"on {machine.date} with `{command}` ({seconds:.0f} s; load average "
         f"{machine.load_start:.2f} → {machine.load_end:.2f}; checks "
-        f"{'all passed' if not failed else 'SOME FAILED'}); the other rows are the full run's"
+        f"{'all passed' if not failed else 'SOME FAILED'}); the other rows are the full run's",
     )
     print(f"\n{note}")
     if args.update_rows:

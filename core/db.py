@@ -376,11 +376,15 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
             raise
 
 
-async def write_in_thread(engine: Engine, work: Callable[[Session], T]) -> T:
-    """``work`` in a write transaction of its own (BEGIN IMMEDIATE and this process's writer
-    queue on SQLite), in a worker thread, committed there or rolled back if it raises: for
-    async code, which must never write, nor wait for the write lock, on the event loop.
-    What it returns stays usable (``expire_on_commit=False``)."""
+async def write_apart(session: Session, work: Callable[[Session], T]) -> T:
+    """For async code, which must never write, nor wait for the write lock, on the event loop:
+    ends ``session``'s read (``release``), then runs ``work`` in a write transaction of its own
+    on the same engine (BEGIN IMMEDIATE and this process's writer queue on SQLite), in a worker
+    thread, committed there or rolled back if it raises. What it returns stays usable
+    (``expire_on_commit=False``)."""
+    release(session)  # a read transaction's end: no lock to wait for
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
 
     def run() -> T:
         with session_scope(engine, write=True) as own:

@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from actions import cycles as cycle_actions
 from actions.common import to_utc
-from api.deps import SessionDep, SettingsDep, get_temporal, write_apart
-from core.db import utcnow
+from api.deps import SessionDep, SettingsDep, get_temporal
+from core.db import utcnow, write_apart
 from core.errors import Invalid
 from core.vn import VN_TZ, vn_datetime
 from models.framework import FrameworkStatus
@@ -259,7 +259,6 @@ async def create_cycle_post(
     _frameworks, groups = _choices(session)
     spec = spec_of(values, groups)
     cycle = await write_apart(  # committed before the workflows read it from the database
-        request,
         session,
         lambda own: cycle_actions.create(session=own, principal=caller.principal, spec=spec),
     )

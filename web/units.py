@@ -14,7 +14,8 @@ from starlette.datastructures import FormData, UploadFile
 from actions import accounts as account_actions
 from actions import units as unit_actions
 from actions.units import RowError, RowsRefused
-from api.deps import SessionDep, SettingsDep, write_apart
+from api.deps import SessionDep, SettingsDep
+from core.db import write_apart
 from core.errors import Invalid, Refusal
 from core.settings import Settings
 from models.tables import Role
@@ -108,7 +109,6 @@ async def import_list(
         data, filename = _upload(form, settings)
         if which == "people":
             made = await write_apart(  # the accounts exist before their e-mails go out
-                request,
                 session,
                 lambda own: account_actions.import_people(
                     session=own,
@@ -124,7 +124,6 @@ async def import_list(
             )
             return redirect_with(settings, "/units", message + "." + note, path=FLASH_PATH)
         units = await write_apart(
-            request,
             session,
             lambda own: unit_actions.import_units(
                 session=own, principal=caller.principal, data=data, filename=filename
@@ -193,7 +192,6 @@ async def create_account_post(
             ],
         )
         made = await write_apart(
-            request,
             session,
             lambda own: account_actions.create_one(
                 session=own, settings=settings, principal=caller.principal, user_in=user_in

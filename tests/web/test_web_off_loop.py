@@ -4,7 +4,7 @@ The event loop serves every request of the process: a write there (or a wait for
 queue) stalls them all. A sync form's checks read in a transaction of their own and its write
 begins in the route's thread; the session's last_seen touch goes to a worker thread; an async
 form that writes (a list import, a new account, a new cycle) does so through
-``api.deps.write_apart``. Checked here on real page posts, statement by statement.
+``core.db.write_apart``. Checked here on real page posts, statement by statement.
 """
 
 from __future__ import annotations
